@@ -1,0 +1,1 @@
+"""The `mimic` command-line application."""

@@ -1,0 +1,1 @@
+"""From meshes to pixel correspondences: rasterizer, correspondence maps, flows, warping."""
