@@ -34,12 +34,25 @@ class PosePrior:
     """Per-joint prior of a body model's pose parameters, used by the fitter.
 
     weights: `(J,)` weight of each joint's squared rotation angle (0 for the global orientation).
-    lower, upper: `(J, 3)` soft limits of the axis-angle components, radians (±inf: no limit).
+    lower, upper: `(J, 3)` soft limits of the axis-angle components, radians (±inf: no limit),
+        read in each joint's limit frame.
+    frames: `(J, 3, 3)` rotations whose rows are the axes of each joint's limit frame, in the
+        model's pose axes (a hinge's first row is its axis); None: the pose axes themselves.
     """
 
     weights: torch.Tensor
     lower: torch.Tensor
     upper: torch.Tensor
+    frames: torch.Tensor | None = None
+
+    def to(self, device: torch.device | str) -> "PosePrior":
+        """The same prior with every tensor on `device`."""
+        return PosePrior(
+            self.weights.to(device),
+            self.lower.to(device),
+            self.upper.to(device),
+            None if self.frames is None else self.frames.to(device),
+        )
 
 
 @runtime_checkable

@@ -19,3 +19,7 @@ class ModelFilesError(MimicError):
 
 class OutputError(MimicError):
     """An output path cannot be written."""
+
+
+class OptionError(MimicError):
+    """A command-line option or argument has a value mimic cannot use."""

@@ -1,0 +1,270 @@
+"""`AnnyBody`: the open Anny body model (Apache-2.0, data in its wheel) behind the BodyModel protocol.
+
+Anny's frame is z up, the face towards -y, the person's left towards +x; we rotate it into the
+project's model frame (y up, face towards +z) and put the pelvis at the origin.
+
+Pose: the 20 main body bones below, axis-angle in Anny's "local-ref" parameterization (each
+bone's rotation about its head, in world-aligned Anny axes at rest). Fingers, toes, twist
+bones and the face stay at rest. Shape: the six Anny phenotypes (gender, age, muscle, weight,
+height, proportions), each `sigmoid(shape)` so that zero is Anny's mid value 0.5.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import anny
+import roma
+import torch
+
+from bodymesh.anny_data import load_anny
+from bodymesh.body_model import BodyOutput, PosePrior
+from bodymesh.keypoints import KEYPOINT_NAMES
+from bodymesh.parts import PART_INDEX
+
+POSED_BONES: tuple[str, ...] = (
+    "root",
+    "spine05",
+    "spine03",
+    "spine01",
+    "neck01",
+    "head",
+    "shoulder01.L",
+    "upperarm01.L",
+    "lowerarm01.L",
+    "wrist.L",
+    "shoulder01.R",
+    "upperarm01.R",
+    "lowerarm01.R",
+    "wrist.R",
+    "upperleg01.L",
+    "lowerleg01.L",
+    "foot.L",
+    "upperleg01.R",
+    "lowerleg01.R",
+    "foot.R",
+)
+
+# Anny (x, y, z) -> model frame (x, z, -y): a rotation (determinant +1), so windings are kept.
+_ANNY_TO_MODEL = ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, -1.0, 0.0))
+
+
+def _bone_part(bone: str) -> str:
+    """Body part of the vertices a bone carries most."""
+    side = "left" if bone.endswith(".L") else "right"
+    for prefixes, part in (
+        (("neck", "head", "eye", "jaw", "tongue", "teeth", "levator", "oris", "temporalis",
+          "special", "risorius", "orbicularis", "mouth", "cheek", "brow", "nose", "ear",
+          "lip", "chin"), "head"),
+        (("shoulder", "upperarm"), f"{side}_upper_arm"),
+        (("lowerarm",), f"{side}_lower_arm"),
+        (("wrist", "finger", "metacarpal", "thumb"), f"{side}_hand"),
+        (("upperleg",), f"{side}_upper_leg"),
+        (("lowerleg",), f"{side}_lower_leg"),
+        (("foot", "toe"), f"{side}_foot"),
+    ):
+        if bone.startswith(prefixes):
+            return part
+    return "torso"
+
+
+def _hinge_frame(axis: tuple[float, float, float]) -> torch.Tensor:
+    """`(3, 3)` rotation whose first row is the unit hinge `axis`."""
+    first = torch.tensor(axis, dtype=torch.float32)
+    first = first / first.norm()
+    helper = torch.tensor([0.0, 1.0, 0.0]) if abs(float(first[1])) < 0.9 else torch.tensor([1.0, 0.0, 0.0])
+    second = torch.linalg.cross(first, helper)
+    second = second / second.norm()
+    third = torch.linalg.cross(first, second)
+    return torch.stack((first, second, third))
+
+
+def _anny_pose_prior() -> PosePrior:
+    """Weights and soft limits of the posed bones, in Anny's pose axes (x left, y back, z up).
+
+    Knees flex about +x; elbows flex about the axis normal to upper and lower arm at rest
+    (Anny's rest is an A-pose with slightly bent elbows), so their limits use a hinge frame.
+    """
+    inf = math.inf
+    spec: dict[str, tuple[float, tuple[float, float, float], tuple[float, float, float]]] = {
+        "root": (0.0, (-inf,) * 3, (inf,) * 3),
+        "spine05": (2.0, (-0.6, -0.4, -0.6), (0.6, 0.4, 0.6)),
+        "spine03": (2.0, (-0.6, -0.4, -0.6), (0.6, 0.4, 0.6)),
+        "spine01": (2.0, (-0.6, -0.4, -0.6), (0.6, 0.4, 0.6)),
+        "neck01": (1.0, (-0.8, -0.6, -1.0), (0.8, 0.6, 1.0)),
+        "head": (1.0, (-0.8, -0.6, -1.0), (0.8, 0.6, 1.0)),
+        "shoulder01.L": (4.0, (-0.4, -0.4, -0.4), (0.4, 0.4, 0.4)),
+        "shoulder01.R": (4.0, (-0.4, -0.4, -0.4), (0.4, 0.4, 0.4)),
+        "upperarm01.L": (0.2, (-inf,) * 3, (inf,) * 3),
+        "upperarm01.R": (0.2, (-inf,) * 3, (inf,) * 3),
+        "lowerarm01.L": (0.2, (-0.15, -0.3, -0.3), (2.6, 0.3, 0.3)),
+        "lowerarm01.R": (0.2, (-0.15, -0.3, -0.3), (2.6, 0.3, 0.3)),
+        "wrist.L": (1.0, (-1.2, -1.2, -1.2), (1.2, 1.2, 1.2)),
+        "wrist.R": (1.0, (-1.2, -1.2, -1.2), (1.2, 1.2, 1.2)),
+        "upperleg01.L": (0.2, (-2.2, -0.8, -1.0), (1.2, 0.8, 1.0)),
+        "upperleg01.R": (0.2, (-2.2, -0.8, -1.0), (1.2, 0.8, 1.0)),
+        "lowerleg01.L": (0.2, (-0.1, -0.2, -0.2), (2.6, 0.2, 0.2)),
+        "lowerleg01.R": (0.2, (-0.1, -0.2, -0.2), (2.6, 0.2, 0.2)),
+        "foot.L": (1.0, (-0.8, -0.5, -0.5), (0.8, 0.5, 0.5)),
+        "foot.R": (1.0, (-0.8, -0.5, -0.5), (0.8, 0.5, 0.5)),
+    }
+    frames = torch.eye(3).repeat(len(POSED_BONES), 1, 1)
+    frames[POSED_BONES.index("lowerarm01.L")] = _hinge_frame((-0.76, -0.06, -0.65))
+    frames[POSED_BONES.index("lowerarm01.R")] = _hinge_frame((-0.76, 0.06, 0.65))
+    return PosePrior(
+        weights=torch.tensor([spec[b][0] for b in POSED_BONES]),
+        lower=torch.tensor([spec[b][1] for b in POSED_BONES]),
+        upper=torch.tensor([spec[b][2] for b in POSED_BONES]),
+        frames=frames,
+    )
+
+
+class AnnyBody(torch.nn.Module):
+    """The Anny body model (13,718 vertices, 27,420 triangles, 104 bones, UVs) as a BodyModel.
+
+    Build it with `AnnyBody.load()`; the first call on a machine builds Anny's data (~2 min).
+    """
+
+    name = "anny"
+    joint_names = POSED_BONES
+    up_axis = (0.0, 0.0, 1.0)
+
+    def __init__(self, model: anny.Anny) -> None:
+        super().__init__()
+        model = model.to(torch.float32)
+        self.anny = model
+        self.num_shape = len(model.phenotype_labels)
+        bone_index = {label: i for i, label in enumerate(model.bone_labels)}
+        self.register_buffer("posed_bones", torch.tensor([bone_index[b] for b in POSED_BONES]))
+        self.register_buffer("anny_to_model", torch.tensor(_ANNY_TO_MODEL))
+        self.register_buffer("faces", model.faces.to(torch.int64).clone())
+        self.register_buffer("uv_coords", model.texture_coordinates.to(torch.float32).clone())
+        self.register_buffer("uv_faces", model.face_texture_coordinate_indices.to(torch.int64).clone())
+        skinning = torch.zeros(model.template_vertices.shape[0], len(model.bone_labels))
+        skinning.scatter_add_(1, model.vertex_bone_indices.long(), model.vertex_bone_weights.float())
+        bone_parts = torch.tensor([PART_INDEX[_bone_part(b)] for b in model.bone_labels])
+        self.register_buffer("part_labels", bone_parts[skinning.argmax(1)])
+        regressor = anny.KeypointsRegressor.coco(model, labels=list(KEYPOINT_NAMES))
+        self.register_buffer("keypoint_weights", regressor.regression_weights.float().clone())
+        basis = _keypoint_bone_basis(self.keypoint_weights, skinning, model.template_vertices, model.blendshapes)
+        self.register_buffer("keypoint_basis_template", basis[0])
+        self.register_buffer("keypoint_basis_blend", basis[1])
+        self.register_buffer("keypoint_bone_weights", basis[2])
+        self.pose_prior = _anny_pose_prior()
+        if model.bone_orientation != "cached" or model.rest_orientation_refiner is not None:
+            raise ValueError("AnnyBody expects Anny's default rig (cached bone orientations)")
+        self._rest_cache: tuple | None = None
+
+    @classmethod
+    def load(cls, cache_dir: Path | None = None, progress: bool = False) -> "AnnyBody":
+        """Loads Anny from `cache_dir` (building it there the first time, ~2 min)."""
+        return cls(load_anny(cache_dir, progress=progress))
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self.part_labels.shape[0])
+
+    def to(self, *args, **kwargs) -> "AnnyBody":
+        """Moves buffers (and the pose prior) like `torch.nn.Module.to`; returns self."""
+        super().to(*args, **kwargs)
+        self.pose_prior = self.pose_prior.to(self.faces.device)
+        return self
+
+    def _check(self, pose: torch.Tensor, shape: torch.Tensor) -> None:
+        if pose.dim() != 3 or pose.shape[1:] != (len(POSED_BONES), 3):
+            raise ValueError(f"pose must be (B, {len(POSED_BONES)}, 3), got {tuple(pose.shape)}")
+        if shape.dim() != 2 or shape.shape[1] != self.num_shape or shape.shape[0] != pose.shape[0]:
+            raise ValueError(f"shape must be (B={pose.shape[0]}, {self.num_shape}), got {tuple(shape.shape)}")
+
+    def _deltas(self, pose: torch.Tensor) -> torch.Tensor:
+        """`(B, 20, 3)` axis-angle -> `(B, 104, 4, 4)` Anny delta transforms (identity elsewhere)."""
+        batch = pose.shape[0]
+        deltas = torch.eye(4, dtype=pose.dtype, device=pose.device).repeat(batch, len(self.anny.bone_labels), 1, 1)
+        rotations = roma.rotvec_to_rotmat(pose)
+        deltas[:, self.posed_bones, :3, :3] = rotations
+        return deltas
+
+    def _coefficients(self, shape: torch.Tensor) -> torch.Tensor:
+        phenotypes = torch.sigmoid(shape)
+        empty = shape.new_zeros(shape.shape[0], 0)
+        return self.anny._get_phenotype_blendshape_coefficients(phenotypes, empty, empty)
+
+    def _to_model_frame(self, points: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+        return (points - root[:, None]) @ self.anny_to_model.T
+
+    def forward(self, pose: torch.Tensor, shape: torch.Tensor) -> BodyOutput:
+        """`pose (B, 20, 3)` axis-angle, `shape (B, 6)` -> vertices `(B, 13718, 3)`, joints
+        `(B, 20, 3)`, keypoints `(B, 23, 3)`, metres in the model frame."""
+        self._check(pose, shape)
+        out = self.anny(pose_parameters=self._deltas(pose), phenotype_kwargs=torch.sigmoid(shape))
+        root = out["bone_poses"][:, 0, :3, 3]
+        vertices = self._to_model_frame(out["vertices"], root)
+        joints = self._to_model_frame(out["bone_poses"][:, self.posed_bones, :3, 3], root)
+        keypoints = torch.einsum("kv,bvd->bkd", self.keypoint_weights, vertices)
+        return BodyOutput(vertices, joints, keypoints)
+
+    def keypoints(self, pose: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+        """`(B, 23, 3)` keypoints without skinning the mesh: skinning is linear, so each keypoint
+        is a fixed, shape-linear mix of the bone transforms (precomputed at construction).
+        The rest skeleton of a shape that needs no gradient is reused between calls (video
+        fitting holds one shape for a whole clip)."""
+        self._check(pose, shape)
+        rest_poses, offsets = self._rest_skeleton(shape)
+        transforms, poses = self.anny.get_bone_transforms(self._deltas(pose), rest_poses)
+        anny_keypoints = torch.einsum("bjxd,bkjd->bkx", transforms[:, :, :3, :3], offsets) + torch.einsum(
+            "bjx,kj->bkx", transforms[:, :, :3, 3], self.keypoint_bone_weights
+        )
+        return self._to_model_frame(anny_keypoints, poses[:, 0, :3, 3])
+
+    def _rest_skeleton(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rest bone poses `(B, 104, 4, 4)` and keypoint offsets `(B, K, 104, 3)` of `shape`."""
+        key = (shape.data_ptr(), shape._version, tuple(shape.shape), shape.device)
+        if not shape.requires_grad and self._rest_cache is not None and self._rest_cache[0] == key:
+            return self._rest_cache[1]
+        coefficients = self._coefficients(shape)
+        model = self.anny
+        heads = model.template_bone_heads + torch.einsum("bn,njd->bjd", coefficients, model.bone_heads_blendshapes)
+        # Anny's "cached" bone orientation: the special Procrustes rotation of a matrix linear in
+        # the coefficients (anny.models.rigged_model._get_cached_rest_model, without the vertices).
+        orientation = roma.special_procrustes(
+            model.bone_template_orientation_matrices
+            + torch.einsum("bn,njxy->bjxy", coefficients, model.bone_orientation_blendshapes)
+        )
+        rest_poses = roma.Rigid(linear=orientation, translation=heads).to_homogeneous()
+        offsets = self.keypoint_basis_template + torch.einsum("bn,nkjd->bkjd", coefficients, self.keypoint_basis_blend)
+        if not shape.requires_grad:
+            self._rest_cache = (key, (rest_poses, offsets))
+        return rest_poses, offsets
+
+
+def _keypoint_bone_basis(
+    keypoint_weights: torch.Tensor,
+    skinning: torch.Tensor,
+    template: torch.Tensor,
+    blendshapes: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Keypoints as fixed mixes of bone transforms.
+
+    With linear blend skinning `v_i = sum_j s_ij (R_j r_i + t_j)` and keypoints
+    `k = sum_i W_ki v_i`, each keypoint is `sum_j (R_j a_kj + t_j b_kj)`, where
+    `a_kj = sum_i W_ki s_ij r_i` and `b_kj = sum_i W_ki s_ij`; the rest vertices `r_i` are linear
+    in the blendshape coefficients, and so is `a_kj`. Each keypoint reads a few hundred vertices,
+    so the sums run over each keypoint's own support.
+
+    Args:
+        keypoint_weights: `(K, V)` regressor. skinning: `(V, J)` dense skinning weights.
+        template: `(V, 3)` rest vertices. blendshapes: `(N, V, 3)` rest-vertex offsets.
+    Returns:
+        `a` of the template `(K, J, 3)`, `a` of each blendshape `(N, K, J, 3)`, `b` `(K, J)`.
+    """
+    template = template.to(torch.float32)
+    blendshapes = blendshapes.to(torch.float32)
+    a_template, a_blend, b = [], [], []
+    for weights in keypoint_weights:
+        support = weights.nonzero()[:, 0]
+        mix = weights[support, None] * skinning[support]  # (S, J)
+        a_template.append(mix.T @ template[support])
+        a_blend.append(torch.einsum("sj,nsd->njd", mix, blendshapes[:, support]))
+        b.append(mix.sum(0))
+    return torch.stack(a_template), torch.stack(a_blend, dim=1), torch.stack(b)

@@ -1,0 +1,157 @@
+"""2D keypoints and the person mask, from BlazePose (mediapipe, shipped in its wheel, offline).
+
+The detector is an interface (`PersonDetector`); `BlazePoseDetector` is the one shipped. Its 33
+landmarks map onto the project's keypoint order (`bodymesh.keypoints`); BlazePose has no small
+toe, so those two keypoints always have confidence 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from bodymesh.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, TORSO_INDICES
+from mimic.quiet import native_stderr_silenced
+
+# BlazePose landmark index of each project keypoint (-1: BlazePose has none).
+BLAZEPOSE_INDEX: dict[str, int] = {
+    "nose": 0,
+    "left_eye": 2,
+    "right_eye": 5,
+    "left_ear": 7,
+    "right_ear": 8,
+    "left_shoulder": 11,
+    "right_shoulder": 12,
+    "left_elbow": 13,
+    "right_elbow": 14,
+    "left_wrist": 15,
+    "right_wrist": 16,
+    "left_hip": 23,
+    "right_hip": 24,
+    "left_knee": 25,
+    "right_knee": 26,
+    "left_ankle": 27,
+    "right_ankle": 28,
+    "left_big_toe": 31,
+    "left_small_toe": -1,
+    "left_heel": 29,
+    "right_big_toe": 32,
+    "right_small_toe": -1,
+    "right_heel": 30,
+}
+_BLAZEPOSE_ORDER = np.array([BLAZEPOSE_INDEX[name] for name in KEYPOINT_NAMES])
+
+
+@dataclass
+class Detection:
+    """One person in one image.
+
+    keypoints: `(K, 3)` pixels (x right, y down) + confidence in [0, 1], project order.
+    mask: `(H, W)` float32 person probability in [0, 1], or None when the detector gives none.
+    """
+
+    keypoints: np.ndarray
+    mask: np.ndarray | None
+
+    def bbox(self, min_confidence: float = 0.3) -> tuple[float, float, float, float]:
+        """`(x0, y0, x1, y1)` pixels around the confident keypoints and the mask (> 0.5)."""
+        points = self.keypoints[self.keypoints[:, 2] >= min_confidence, :2]
+        if self.mask is not None:
+            ys, xs = np.nonzero(self.mask > 0.5)
+            if len(xs):
+                points = np.concatenate([points, [[xs.min(), ys.min()], [xs.max() + 1, ys.max() + 1]]])
+        return (float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max()))
+
+
+class PersonDetector(Protocol):
+    """Finds one person per image: keypoints in the project order and a person mask."""
+
+    def detect(self, image: np.ndarray) -> Detection | None:
+        """`image (H, W, 3) uint8 RGB` -> the person, or None when there is none."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def blazepose_to_keypoints(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
+    """BlazePose landmarks `(33, 3)` (x, y normalised to [0, 1], visibility) -> `(K, 3)` pixels
+    + confidence in the project order (confidence 0 where BlazePose has no such point)."""
+    if landmarks.shape != (33, 3):
+        raise ValueError(f"BlazePose landmarks must be (33, 3), got {landmarks.shape}")
+    keypoints = np.zeros((NUM_KEYPOINTS, 3), dtype=np.float32)
+    present = _BLAZEPOSE_ORDER >= 0
+    picked = landmarks[_BLAZEPOSE_ORDER[present]]
+    keypoints[present, 0] = picked[:, 0] * width
+    keypoints[present, 1] = picked[:, 1] * height
+    keypoints[present, 2] = np.clip(picked[:, 2], 0.0, 1.0)
+    return keypoints
+
+
+class BlazePoseDetector:
+    """BlazePose full (`model_complexity=1`) with its segmentation mask.
+
+    Args:
+        video: tracking mode (landmarks of frame t seed frame t+1, smoothed); False: every
+            image is detected on its own (photos).
+        min_detection_confidence: BlazePose's person-detector threshold.
+        min_torso_confidence: a detection whose torso keypoints (shoulders, hips) are on average
+            less confident than this counts as no person.
+    """
+
+    def __init__(
+        self,
+        video: bool = False,
+        min_detection_confidence: float = 0.5,
+        min_torso_confidence: float = 0.3,
+    ) -> None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")
+            import mediapipe as mp  # heavy import, deferred until a detector is made
+
+        self.min_torso_confidence = min_torso_confidence
+        self._first = True
+        with native_stderr_silenced():  # TFLite and absl print banners at start-up
+            self._pose = mp.solutions.pose.Pose(
+                static_image_mode=not video,
+                model_complexity=1,
+                smooth_landmarks=video,
+                enable_segmentation=True,
+                smooth_segmentation=video,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=0.5,
+            )
+
+    def detect(self, image: np.ndarray) -> Detection | None:
+        """`image (H, W, 3) uint8 RGB` -> the person, or None when BlazePose finds none."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+        height, width = image.shape[:2]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")
+            # the graph starts on the first frame, with more banners
+            with native_stderr_silenced() if self._first else contextlib.nullcontext():
+                result = self._pose.process(np.ascontiguousarray(image))
+            self._first = False
+        if result.pose_landmarks is None:
+            return None
+        landmarks = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], dtype=np.float32)
+        keypoints = blazepose_to_keypoints(landmarks, width, height)
+        if keypoints[list(TORSO_INDICES), 2].mean() < self.min_torso_confidence:
+            return None
+        mask = None
+        if result.segmentation_mask is not None:
+            mask = np.clip(result.segmentation_mask, 0.0, 1.0).astype(np.float32)
+        return Detection(keypoints=keypoints, mask=mask)
+
+    def close(self) -> None:
+        self._pose.close()
+
+    def __enter__(self) -> "BlazePoseDetector":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

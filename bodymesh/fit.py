@@ -1,0 +1,248 @@
+"""SMPLify-style fitting of a body model to one person's 2D keypoints under a weak-perspective camera.
+
+Stages (as in SMPLify): (1) camera and global orientation against the torso, from two starts,
+facing the camera and facing away, run as one batch; (2) all pose joints, shape and camera,
+with priors annealed from strong to weak; (3) where a person mask is given, a silhouette term
+pulls mesh vertices that fall outside the mask back in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bodymesh.body_model import BodyModel
+from bodymesh.camera import camera_from_torso, project
+from bodymesh.detect import Detection
+from bodymesh.keypoints import KEYPOINT_INDEX, TORSO_INDICES, person_height
+from bodymesh.priors import joint_limit_loss, pose_prior_loss, robust_keypoint_loss, shape_prior_loss
+from mimic.errors import NoPersonError
+
+_ORIENTATION_KEYPOINTS = TORSO_INDICES + tuple(
+    KEYPOINT_INDEX[n] for n in ("nose", "left_ear", "right_ear", "left_knee", "right_knee")
+)
+
+
+@dataclass
+class FitConfig:
+    """Weights and budgets of the fitter. Distances are in units of the person's height."""
+
+    orientation_steps: int = 40
+    pose_steps: int = 100
+    silhouette_steps: int = 15
+    learning_rate: float = 0.04
+    robust_sigma: tuple[float, float] = (0.5, 0.08)  # annealed: start (almost L2), end
+    pose_prior_weight: tuple[float, float] = (2e-3, 2e-4)  # annealed: start, end
+    limit_weight: float = 0.1
+    shape_prior_weight: float = 2e-4
+    silhouette_weight: float = 0.05
+    silhouette_vertex_stride: int = 4
+    # video: per-frame steps after the first frame, and the pull towards the previous frame
+    video_steps: int = 10
+    temporal_weight: float = 2e-3
+
+
+@dataclass
+class BodyFit:
+    """A fitted body in one image.
+
+    pose: `(J, 3)` axis-angle. shape: `(S,)`. cam: `(3,)` weak-perspective `(s, tx, ty)`
+    (pixels per metre, pixels, pixels). keypoints: `(K, 3)` the detection it was fitted to
+    (pixels + confidence). projected: `(K, 2)` the fitted model's keypoints in pixels.
+    found: False when the frame had no person and the fit was carried over from an earlier one.
+    """
+
+    pose: torch.Tensor
+    shape: torch.Tensor
+    cam: torch.Tensor
+    keypoints: torch.Tensor
+    projected: torch.Tensor
+    found: bool = True
+    losses: dict[str, float] = field(default_factory=dict)
+
+    def keypoint_error(self, min_confidence: float = 0.3) -> float:
+        """Mean pixel distance between fitted and detected confident keypoints."""
+        confident = self.keypoints[:, 2] >= min_confidence
+        return float((self.projected[confident] - self.keypoints[confident, :2]).norm(dim=-1).mean())
+
+
+class CameraParameters(torch.nn.Module):
+    """Weak-perspective camera optimised as a log-scale and a translation in person heights."""
+
+    def __init__(self, initial: torch.Tensor, height: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("initial", initial.detach().clone())
+        self.register_buffer("height", height.detach().clone())
+        self.log_scale = torch.nn.Parameter(torch.zeros_like(initial[:, 0]))
+        self.shift = torch.nn.Parameter(torch.zeros_like(initial[:, 1:]))
+
+    def forward(self) -> torch.Tensor:
+        scale = self.initial[:, 0] * self.log_scale.exp()
+        translation = self.initial[:, 1:] + self.shift * self.height[:, None]
+        return torch.cat((scale[:, None], translation), dim=1)
+
+
+def _outside_distance(mask: np.ndarray, height: float, device: torch.device) -> torch.Tensor:
+    """`(1, 1, H, W)` distance from each pixel to the mask (0 inside), in person heights."""
+    outside = (mask <= 0.5).astype(np.uint8)
+    distance = cv2.distanceTransform(outside, cv2.DIST_L2, 5) / max(height, 1.0)
+    return torch.from_numpy(distance).to(device=device, dtype=torch.float32)[None, None]
+
+
+def silhouette_loss(pixels: torch.Tensor, outside_distance: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance to the person mask of projected vertices that fall outside it.
+
+    Args:
+        pixels: `(B, N, 2)` projected vertices (pixel centres at integer + 0.5).
+        outside_distance: `(1, 1, H, W)` distance to the mask, 0 inside.
+    Returns:
+        `(B,)`.
+    """
+    height, width = outside_distance.shape[-2:]
+    grid = torch.stack((2 * pixels[..., 0] / width - 1, 2 * pixels[..., 1] / height - 1), dim=-1)
+    sampled = F.grid_sample(
+        outside_distance.expand(pixels.shape[0], -1, -1, -1),
+        grid[:, None],
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=False,
+    )
+    return (sampled[:, 0, 0] ** 2).mean(-1)
+
+
+class FitObjective:
+    """The fitting energy of one person, for a batch of parameter hypotheses."""
+
+    def __init__(self, model: BodyModel, detected: torch.Tensor, config: FitConfig) -> None:
+        self.model = model
+        self.detected = detected
+        self.config = config
+        heights = [person_height(d.detach().cpu().numpy()) for d in detected]
+        self.height = detected.new_tensor([max(h, 1.0) for h in heights])
+
+    def data(
+        self, keypoints: torch.Tensor, cam: torch.Tensor, sigma: float, subset: tuple[int, ...] | None = None
+    ) -> torch.Tensor:
+        """`(B,)` robust keypoint distance of model keypoints `(B, K, 3)` seen by cameras `(B, 3)`."""
+        projected = project(keypoints, cam)
+        detected = self.detected.expand(projected.shape[0], -1, -1)
+        if subset is not None:
+            projected, detected = projected[:, list(subset)], detected[:, list(subset)]
+        return robust_keypoint_loss(projected, detected, self.height.expand(projected.shape[0]), sigma)
+
+    def priors(self, pose: torch.Tensor, shape: torch.Tensor, pose_weight: float) -> torch.Tensor:
+        prior = self.model.pose_prior
+        return (
+            pose_weight * pose_prior_loss(pose, prior)
+            + self.config.limit_weight * joint_limit_loss(pose, prior)
+            + self.config.shape_prior_weight * shape_prior_loss(shape)
+        )
+
+
+def _initial_state(model: BodyModel, detected: torch.Tensor, objective: FitObjective) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two starts (facing the camera, facing away): pose `(2, J, 3)`, shape `(2, S)`, cam `(2, 3)`."""
+    device = detected.device
+    pose = torch.zeros(2, len(model.joint_names), 3, device=device)
+    pose[1, 0] = math.pi * torch.tensor(model.up_axis, device=device)
+    shape = torch.zeros(2, model.num_shape, device=device)
+    with torch.no_grad():
+        rest = model.keypoints(pose, shape)
+    cam = camera_from_torso(detected.expand(2, -1, -1), rest, TORSO_INDICES)
+    return pose, shape, cam
+
+
+def _adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=lr)
+
+
+def fit_keypoints(
+    model: BodyModel,
+    keypoints: torch.Tensor,
+    mask: np.ndarray | None = None,
+    config: FitConfig | None = None,
+) -> BodyFit:
+    """Fits pose, shape and camera to one person's keypoints.
+
+    Args:
+        model: a body model (its tensors on the device the fit runs on).
+        keypoints: `(K, 3)` detected pixels + confidence, project order, on that device.
+        mask: `(H, W)` person probability in [0, 1] of the image, or None.
+        config: weights and budgets (FitConfig() when None).
+    Returns:
+        The fit. Raises NoPersonError when too few keypoints are confident to fit anything.
+    """
+    config = config or FitConfig()
+    detected = keypoints[None].float()
+    if int((detected[0, list(TORSO_INDICES), 2] > 0.1).sum()) < 3:
+        raise NoPersonError("too few body keypoints were found to fit a body")
+    objective = FitObjective(model, detected, config)
+
+    pose0, shape0, cam0 = _initial_state(model, detected, objective)
+    root = torch.nn.Parameter(pose0[:, :1].clone())
+    camera = CameraParameters(cam0, objective.height.expand(2))
+    optimizer = _adam([root, *camera.parameters()], config.learning_rate)
+    for _ in range(config.orientation_steps):
+        optimizer.zero_grad()
+        pose = torch.cat((root, pose0[:, 1:]), dim=1)
+        loss = objective.data(model.keypoints(pose, shape0), camera(), config.robust_sigma[0], _ORIENTATION_KEYPOINTS)
+        loss.sum().backward()
+        optimizer.step()
+    best = int(loss.argmin())
+
+    pose = torch.nn.Parameter(torch.cat((root[best : best + 1], pose0[best : best + 1, 1:]), dim=1).detach())
+    shape = torch.nn.Parameter(shape0[best : best + 1].clone())
+    camera = CameraParameters(camera()[best : best + 1], objective.height)
+    optimizer = _adam([pose, shape, *camera.parameters()], config.learning_rate)
+    for step in range(config.pose_steps):
+        progress = step / max(config.pose_steps - 1, 1)
+        weight, sigma = (start * (end / start) ** progress for start, end in (config.pose_prior_weight, config.robust_sigma))
+        optimizer.zero_grad()
+        data = objective.data(model.keypoints(pose, shape), camera(), sigma)
+        (data + objective.priors(pose, shape, weight)).sum().backward()
+        optimizer.step()
+
+    if mask is not None and config.silhouette_steps > 0:
+        outside = _outside_distance(mask, float(objective.height[0]), keypoints.device)
+        stride = config.silhouette_vertex_stride
+        for _ in range(config.silhouette_steps):
+            optimizer.zero_grad()
+            output = model.forward(pose, shape)
+            cam = camera()
+            silhouette = silhouette_loss(project(output.vertices[:, ::stride], cam), outside)
+            data = objective.data(output.keypoints, cam, config.robust_sigma[1])
+            priors = objective.priors(pose, shape, config.pose_prior_weight[1])
+            (data + priors + config.silhouette_weight * silhouette).sum().backward()
+            optimizer.step()
+
+    return finish_fit(model, objective, pose, shape, camera(), config)
+
+
+def finish_fit(
+    model: BodyModel, objective: FitObjective, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor, config: FitConfig
+) -> BodyFit:
+    """The BodyFit of the first hypothesis of a batch of parameters, with its final losses."""
+    with torch.no_grad():
+        keypoints = model.keypoints(pose, shape)
+        data = objective.data(keypoints, cam, config.robust_sigma[1])
+        priors = objective.priors(pose, shape, config.pose_prior_weight[1])
+        return BodyFit(
+            pose=pose[0].detach().clone(),
+            shape=shape[0].detach().clone(),
+            cam=cam[0].detach().clone(),
+            keypoints=objective.detected[0].clone(),
+            projected=project(keypoints, cam)[0],
+            losses={"data": float(data[0]), "priors": float(priors[0])},
+        )
+
+
+def fit_detection(model: BodyModel, detection: Detection | None, config: FitConfig | None = None, device: torch.device | str = "cpu") -> BodyFit:
+    """Fits one detected person (keypoints + mask); None (nobody detected) raises NoPersonError."""
+    if detection is None:
+        raise NoPersonError("no person found")
+    keypoints = torch.from_numpy(detection.keypoints).to(device)
+    return fit_keypoints(model, keypoints, detection.mask, config)

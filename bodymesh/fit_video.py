@@ -1,0 +1,90 @@
+"""Streaming body fitting for video: one shape per clip, warm starts, temporal smoothness.
+
+Frames are fitted one at a time as they arrive (nothing is held): the first frame with a person
+gets the full single-image fit, which fixes the clip's shape; every later frame starts from the
+previous frame's pose and camera, with the optimiser's moments carried over, and a term pulls
+it towards the previous frame. A frame without a person keeps the last fit (flagged and counted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from bodymesh.body_model import BodyModel
+from bodymesh.detect import Detection
+from bodymesh.keypoints import person_height
+from bodymesh.fit import BodyFit, FitConfig, CameraParameters, FitObjective, finish_fit, fit_keypoints
+
+
+class VideoFitter:
+    """Fits a stream of detections of one person.
+
+    Args:
+        model: the body model, on `device`.
+        config: weights and budgets; `video_steps` and `temporal_weight` apply after the first frame.
+        device: where the fit runs.
+    """
+
+    def __init__(self, model: BodyModel, config: FitConfig | None = None, device: torch.device | str = "cpu") -> None:
+        self.model = model
+        self.config = config or FitConfig()
+        self.device = torch.device(device)
+        self.frames = 0
+        self.frames_without_person = 0
+        self._last: BodyFit | None = None
+        self._pose: torch.nn.Parameter | None = None
+        self._shape: torch.Tensor | None = None
+        self._camera: CameraParameters | None = None
+        self._optimizer: torch.optim.Optimizer | None = None
+
+    @property
+    def shape(self) -> torch.Tensor | None:
+        """`(S,)` the clip's shape once a person was seen, else None."""
+        return None if self._shape is None else self._shape[0]
+
+    def step(self, detection: Detection | None) -> BodyFit | None:
+        """Fits the next frame. Returns None only while no person has been seen yet."""
+        self.frames += 1
+        if detection is None:
+            self.frames_without_person += 1
+            if self._last is None:
+                return None
+            return replace(self._last, found=False)
+        keypoints = torch.from_numpy(detection.keypoints).to(self.device)
+        if self._last is None:
+            fit = fit_keypoints(self.model, keypoints, detection.mask, self.config)
+            self._start_tracking(fit)
+        else:
+            fit = self._track(keypoints)
+        self._last = fit
+        return fit
+
+    def _start_tracking(self, fit: BodyFit) -> None:
+        self._shape = fit.shape[None].detach().clone()
+        self._pose = torch.nn.Parameter(fit.pose[None].clone())
+        height = fit.keypoints.new_tensor([max(person_height(fit.keypoints.cpu().numpy()), 1.0)])
+        self._camera = CameraParameters(fit.cam[None], height)
+        self._optimizer = torch.optim.Adam([self._pose, *self._camera.parameters()], lr=self.config.learning_rate)
+
+    def _track(self, keypoints: torch.Tensor) -> BodyFit:
+        assert self._pose is not None and self._camera is not None and self._optimizer is not None
+        objective = FitObjective(self.model, keypoints[None].float(), self.config)
+        previous_pose = self._pose.detach().clone()
+        previous_camera = [p.detach().clone() for p in self._camera.parameters()]
+        weight = self.config.temporal_weight
+        for _ in range(self.config.video_steps):
+            self._optimizer.zero_grad()
+            data = objective.data(self.model.keypoints(self._pose, self._shape), self._camera(), self.config.robust_sigma[1])
+            temporal = ((self._pose - previous_pose) ** 2).sum((-1, -2)) + sum(
+                ((p - q) ** 2).sum() for p, q in zip(self._camera.parameters(), previous_camera)
+            )
+            priors = objective.priors(self._pose, self._shape, self.config.pose_prior_weight[1])
+            (data + priors + weight * temporal).sum().backward()
+            self._optimizer.step()
+        return finish_fit(self.model, objective, self._pose, self._shape, self._camera(), self.config)
+
+    def summary(self) -> dict[str, int]:
+        """Frames seen and frames without a person so far."""
+        return {"frames": self.frames, "frames_without_person": self.frames_without_person}

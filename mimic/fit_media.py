@@ -1,0 +1,157 @@
+"""`mimic fit`: body meshes for every frame of a photo or video, with overlays to look at.
+
+Writes into the output folder, all at once at the end (nothing half-written on failure):
+- `fit.npz`: per-frame arrays: `pose (T, J, 3)` axis-angle, `cam (T, 3)` weak-perspective
+  `(s, tx, ty)`, `keypoints (T, K, 3)` detected pixels + confidence, `projected (T, K, 2)` the
+  fitted keypoints in pixels, `found (T,)`; and `shape (S,)`, `joint_names`, `body_model`.
+- `summary.json`: counts, errors and times.
+- `overlay.png` (photo) or `overlay.mp4` (video, the input's audio and frame rate kept).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bodymesh.body_model import BodyModel
+from bodymesh.camera import to_image_space
+from bodymesh.detect import BlazePoseDetector
+from bodymesh.fit import BodyFit, FitConfig, fit_detection
+from bodymesh.fit_video import VideoFitter
+from bodymesh.keypoints import person_height
+from mimic.errors import NoPersonError
+from mimic.media import VideoReader, VideoWriter, is_video_path, read_image, write_image
+from mimic.outputs import staged_folder
+from mimic.overlay import draw_fit
+from mimic.progress import track
+
+
+@dataclass
+class FitSummary:
+    """What `mimic fit` reports and writes to `summary.json`."""
+
+    input: str
+    body_model: str
+    frames: int
+    frames_without_person: int
+    keypoint_error_px: float  # mean over frames with a person of the mean keypoint distance
+    keypoint_error_height: float  # the same, as a fraction of the person's height
+    first_fit_seconds: float
+    fit_ms_per_frame: float  # mean over the frames after the first fitted one
+    seconds: float
+    outputs: list[str]
+
+
+def render_fit(image: np.ndarray, model: BodyModel, fit: BodyFit) -> np.ndarray:
+    """`(H, W, 3)` uint8 RGB `image` with `fit`'s mesh and keypoints drawn over it."""
+    with torch.no_grad():
+        vertices = model.forward(fit.pose[None], fit.shape[None]).vertices
+        image_space = to_image_space(vertices, fit.cam[None])[0]
+    return draw_fit(image, image_space, model.faces, fit.keypoints.cpu().numpy(), fit.projected.cpu().numpy())
+
+
+def _errors(fit: BodyFit) -> tuple[float, float]:
+    error = fit.keypoint_error()
+    return error, error / max(person_height(fit.keypoints.cpu().numpy()), 1.0)
+
+
+def _save(staging: Path, model: BodyModel, fits: list[BodyFit | None], summary: FitSummary) -> None:
+    present = [f for f in fits if f is not None]
+    joints, shape = len(model.joint_names), model.num_shape
+    empty = {"pose": np.zeros((joints, 3)), "cam": np.zeros(3), "keypoints": np.zeros((23, 3)), "projected": np.zeros((23, 2))}
+
+    def stack(name: str) -> np.ndarray:
+        return np.stack([getattr(f, name).cpu().numpy() if f is not None else empty[name] for f in fits]).astype(np.float32)
+
+    np.savez(
+        staging / "fit.npz",
+        pose=stack("pose"),
+        cam=stack("cam"),
+        keypoints=stack("keypoints"),
+        projected=stack("projected"),
+        found=np.array([f is not None and f.found for f in fits]),
+        shape=(present[-1].shape.cpu().numpy() if present else np.zeros(shape)).astype(np.float32),
+        joint_names=np.array(model.joint_names),
+        body_model=np.array(model.name),
+    )
+    (staging / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
+
+
+def fit_photo(path: Path, out_dir: Path, model: BodyModel, config: FitConfig | None = None, device: str = "cpu") -> FitSummary:
+    """Fits the person in the photo at `path`; writes fit.npz, summary.json, overlay.png."""
+    start = time.perf_counter()
+    image = read_image(path)
+    with BlazePoseDetector(video=False) as detector:
+        detection = detector.detect(image)
+    if detection is None:
+        raise NoPersonError(f"no person found in '{path}'")
+    fit_start = time.perf_counter()
+    fit = fit_detection(model, detection, config, device)
+    fit_seconds = time.perf_counter() - fit_start
+    error_px, error_height = _errors(fit)
+    with staged_folder(out_dir) as staging:
+        write_image(staging / "overlay.png", render_fit(image, model, fit))
+        summary = FitSummary(
+            str(path), model.name, 1, 0, error_px, error_height, fit_seconds, 0.0,
+            time.perf_counter() - start, ["fit.npz", "summary.json", "overlay.png"],
+        )
+        _save(staging, model, [fit], summary)
+    return summary
+
+
+def fit_video(
+    path: Path,
+    out_dir: Path,
+    model: BodyModel,
+    config: FitConfig | None = None,
+    device: str = "cpu",
+    max_frames: int | None = None,
+    progress: bool = False,
+) -> FitSummary:
+    """Fits every frame of the video at `path`, streaming; writes fit.npz, summary.json, overlay.mp4."""
+    start = time.perf_counter()
+    fitter = VideoFitter(model, config, device)
+    fits: list[BodyFit | None] = []
+    errors: list[tuple[float, float]] = []
+    fit_times: list[float] = []
+    with VideoReader(path) as reader, BlazePoseDetector(video=True) as detector, staged_folder(out_dir) as staging:
+        total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
+        with VideoWriter(staging / "overlay.mp4", reader.info.rate, audio_from=path) as writer:
+            for index, frame in enumerate(track(reader, "fitting", total=total, enabled=progress)):
+                if max_frames is not None and index >= max_frames:
+                    break
+                detection = detector.detect(frame)
+                fit_start = time.perf_counter()
+                fit = fitter.step(detection)
+                fit_times.append(time.perf_counter() - fit_start)
+                fits.append(fit)
+                if fit is not None and fit.found:
+                    errors.append(_errors(fit))
+                writer.write(frame if fit is None else render_fit(frame, model, fit))
+            if not errors:
+                writer.abort()
+                raise NoPersonError(f"no person found in any frame of '{path}'")
+        first = next(i for i, f in enumerate(fits) if f is not None)
+        later = fit_times[first + 1 :]
+        summary = FitSummary(
+            str(path), model.name, fitter.frames, fitter.frames_without_person,
+            float(np.mean([e[0] for e in errors])), float(np.mean([e[1] for e in errors])),
+            fit_times[first], 1000 * float(np.mean(later)) if later else 0.0,
+            time.perf_counter() - start, ["fit.npz", "summary.json", "overlay.mp4"],
+        )
+        _save(staging, model, fits, summary)
+    return summary
+
+
+def fit_file(path: Path, out_dir: Path, model: BodyModel, **options) -> FitSummary:
+    """`fit_video` for video files, `fit_photo` for anything else."""
+    if is_video_path(path):
+        return fit_video(path, out_dir, model, **options)
+    options.pop("max_frames", None)
+    options.pop("progress", None)
+    return fit_photo(path, out_dir, model, **options)

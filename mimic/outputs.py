@@ -1,0 +1,33 @@
+"""Output folders that appear whole or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from mimic.errors import OutputError
+
+
+@contextlib.contextmanager
+def staged_folder(out_dir: Path) -> Iterator[Path]:
+    """Yields a hidden staging folder inside `out_dir`; on success its files are moved into
+    `out_dir` (replacing same-named ones), on any exception they are deleted.
+
+    Raises OutputError at once when `out_dir` cannot be created or written.
+    """
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_dir))
+    except OSError as error:
+        raise OutputError(f"cannot write to '{out_dir}': {error.strerror or error}") from None
+    try:
+        yield staging
+        for item in staging.iterdir():
+            os.replace(item, out_dir / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

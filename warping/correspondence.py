@@ -1,0 +1,32 @@
+"""Per-pixel surface coordinates of rasterized meshes: UV maps and face visibility."""
+
+from __future__ import annotations
+
+import torch
+
+from warping.raster import Fragments
+
+
+def uv_map(fragments: Fragments, uv_coords: torch.Tensor, uv_faces: torch.Tensor) -> torch.Tensor:
+    """Texture coordinates of the surface point seen at every pixel.
+
+    Args:
+        fragments: rasterization of `B` meshes, `face_id (B, H, W)`, `bary (B, H, W, 3)`.
+        uv_coords: `(T, 2)` texture coordinates in [0, 1] (v up, as in OBJ files).
+        uv_faces: `(F, 3)` int64 indices into `uv_coords`, one row per mesh face.
+    Returns:
+        `(B, H, W, 2)` uv in [0, 1]; zeros on background.
+    """
+    face_id = fragments.face_id
+    corners = uv_coords[uv_faces[face_id.clamp(min=0)]]  # (B, H, W, 3, 2)
+    uv = (fragments.bary.unsqueeze(-1).to(corners.dtype) * corners).sum(-2)
+    return torch.where((face_id >= 0).unsqueeze(-1), uv, uv.new_zeros(()))
+
+
+def visible_faces(fragments: Fragments, num_faces: int) -> torch.Tensor:
+    """`(B, F)` bool: faces that own at least one pixel of the rasterization."""
+    batch = fragments.face_id.shape[0]
+    visible = torch.zeros(batch, num_faces + 1, dtype=torch.bool, device=fragments.face_id.device)
+    index = (fragments.face_id.reshape(batch, -1) + 1).clamp(min=0)
+    visible.scatter_(1, index, True)
+    return visible[:, 1:]
