@@ -2,8 +2,8 @@
 
 Frames are fitted one at a time as they arrive (nothing is held): the first frame with a person
 gets the full single-image fit, which fixes the clip's shape; every later frame starts from the
-previous frame's pose and camera, with the optimiser's moments carried over, and a term pulls
-it towards the previous frame. A frame without a person keeps the last fit (flagged and counted).
+previous frame's pose and camera and takes a few L-BFGS iterations, with a term pulling it
+towards the previous frame. A frame without a person keeps the last fit (flagged and counted).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ class VideoFitter:
         self._pose: torch.nn.Parameter | None = None
         self._shape: torch.Tensor | None = None
         self._camera: CameraParameters | None = None
-        self._optimizer: torch.optim.Optimizer | None = None
 
     @property
     def shape(self) -> torch.Tensor | None:
@@ -66,23 +65,30 @@ class VideoFitter:
         self._pose = torch.nn.Parameter(fit.pose[None].clone())
         height = fit.keypoints.new_tensor([max(person_height(fit.keypoints.cpu().numpy()), 1.0)])
         self._camera = CameraParameters(fit.cam[None], height)
-        self._optimizer = torch.optim.Adam([self._pose, *self._camera.parameters()], lr=self.config.learning_rate)
 
     def _track(self, keypoints: torch.Tensor) -> BodyFit:
-        assert self._pose is not None and self._camera is not None and self._optimizer is not None
+        """A few L-BFGS iterations from the previous frame: near the optimum, curvature-aware
+        steps converge in a handful of iterations and leave still joints still (Adam's
+        sign-like first steps would shake every joint)."""
+        assert self._pose is not None and self._camera is not None and self._shape is not None
         objective = FitObjective(self.model, keypoints[None].float(), self.config)
         previous_pose = self._pose.detach().clone()
         previous_camera = [p.detach().clone() for p in self._camera.parameters()]
-        weight = self.config.temporal_weight
-        for _ in range(self.config.video_steps):
-            self._optimizer.zero_grad()
+        parameters = [self._pose, *self._camera.parameters()]
+        optimizer = torch.optim.LBFGS(parameters, lr=1.0, max_iter=self.config.video_steps, line_search_fn="strong_wolfe")
+
+        def energy() -> torch.Tensor:
+            optimizer.zero_grad()
             data = objective.data(self.model.keypoints(self._pose, self._shape), self._camera(), self.config.robust_sigma[1])
             temporal = ((self._pose - previous_pose) ** 2).sum((-1, -2)) + sum(
                 ((p - q) ** 2).sum() for p, q in zip(self._camera.parameters(), previous_camera)
             )
             priors = objective.priors(self._pose, self._shape, self.config.pose_prior_weight[1])
-            (data + priors + weight * temporal).sum().backward()
-            self._optimizer.step()
+            loss = (data + priors + self.config.temporal_weight * temporal).sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(energy)
         return finish_fit(self.model, objective, self._pose, self._shape, self._camera(), self.config)
 
     def summary(self) -> dict[str, int]:

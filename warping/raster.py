@@ -160,7 +160,7 @@ def _rasterize_torch(verts: torch.Tensor, faces: torch.Tensor, height: int, widt
     """The built-in backend: bucketed candidate pixels + a scatter-min z-buffer."""
     with torch.no_grad():
         key = _zbuffer_keys(verts.detach(), faces, height, width)  # (B, H, W) int64
-        face_id = (key << 32) >> 32  # the low half, sign-extended: _NO_HIT's is -1
+        face_id = (key << 32).bitwise_right_shift_(32)  # low half, sign-extended: _NO_HIT's is -1
     bary, depth = _shade(verts, faces, face_id)
     return Fragments(face_id, bary, depth)
 
@@ -205,16 +205,16 @@ def _draw(
     if index.numel() == 0:
         return
     box = box.index_select(1, index)
-    table = _coefficients(corners.index_select(1, index), box)
-    i0, j0, i1, j1 = box.unbind(0)
-    # (2, n) int64: face id, flat index of the box's corner pixel in the padded buffer.
-    ints = torch.stack((index % num_faces, index // num_faces * (hp * wp) + (i0 * wp + j0).long()))
     # Bucket k holds the boxes of at most 2**k pixels a side: frexp's exponent of (side - 1).
-    side = torch.maximum(i1 - i0, j1 - j0)
+    side = torch.maximum(box[2] - box[0], box[3] - box[1])
     bucket = torch.frexp(side).exponent.clamp_(max=len(_WINDOWS))
     counts = torch.bincount(bucket, minlength=len(_WINDOWS) + 1).tolist()
     order = torch.argsort(bucket, stable=True)
-    table, ints = table.index_select(1, order), ints.index_select(1, order)
+    index, box = index.index_select(0, order), box.index_select(1, order)  # grouped by bucket
+    table = _coefficients(corners.index_select(1, index), box)
+    # (2, n) int64: face id, flat index of the box's corner pixel in the padded buffer.
+    corner_pixel = index // num_faces * (hp * wp) + box[0].long() * wp + box[1].long()
+    ints = torch.stack((index % num_faces, corner_pixel))
     start = 0
     for k, count in enumerate(counts):
         if count:
@@ -222,7 +222,7 @@ def _draw(
             if k < len(_WINDOWS):
                 _scatter_window(keys, table[:, sl], ints[:, sl], _WINDOWS[k], wp)
             else:
-                sizes = (box[2:].index_select(1, order[sl]) - box[:2].index_select(1, order[sl])).long() + 1
+                sizes = (box[2:, sl] - box[:2, sl]).long() + 1
                 tiles = _tile(table[:, sl], ints[:, sl], sizes, _WINDOWS[-1], wp)
                 _scatter_window(keys, *tiles, _WINDOWS[-1], wp)
         start += count

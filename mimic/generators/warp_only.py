@@ -1,0 +1,92 @@
+"""The warp-only generator: no network, the sources' pixels moved to the target pose.
+
+Each target pixel of the body takes the sources' colours at its surface point (the flow's
+grids, mixed by the visibility weights); the part of the body no source sees takes the
+subject's UV texture; the body is laid over the background with a soft edge.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from mimic.generators.base import SourceBundle, TargetBundle
+from mimic.texture import uv_to_grid
+
+__all__ = ["WarpOnlyGenerator"]
+
+
+class WarpOnlyGenerator:
+    """Visible texture warped, hidden parts from the UV texture, composited with a soft edge.
+
+    Args:
+        feather: standard deviation (pixels) of the Gaussian that softens the body's edge;
+            0 gives a hard edge. The edge stays centred on the silhouette (the body's colours
+            are extended outwards under the blur).
+    """
+
+    name = "warp"
+
+    def __init__(self, feather: float = 0.8) -> None:
+        if feather < 0:
+            raise ValueError(f"feather must be >= 0, got {feather}")
+        self.feather = float(feather)
+
+    def generate(self, source: SourceBundle, target: TargetBundle) -> torch.Tensor:
+        """`(1, 3, H, W)` in [-1, 1]: the subject in the target's pose over `target.background`.
+
+        Covered target pixels (`target.fragments.face_id >= 0`) take
+        `sum_s weights_s * grid_sample(source.images[s], grids[s])` and, for whatever weight
+        is missing up to 1 (all of it where no source sees the point), the colour of
+        `source.texture` at `target.uv`.
+        """
+        images, grids, weights = source.images, target.grids, target.weights
+        num, _, height, width = images.shape
+        if grids.shape != (num, height, width, 2):
+            raise ValueError(f"target.grids must be ({num}, {height}, {width}, 2) for {num} sources, got {tuple(grids.shape)}")
+        if weights.shape != (num, height, width):
+            raise ValueError(f"target.weights must be ({num}, {height}, {width}), got {tuple(weights.shape)}")
+        face_id = target.fragments.face_id
+        if face_id.shape != (1, height, width):
+            raise ValueError(f"target.fragments must be (1, {height}, {width}), got {tuple(face_id.shape)}")
+        if target.uv.shape != (1, height, width, 2):
+            raise ValueError(f"target.uv must be (1, {height}, {width}, 2), got {tuple(target.uv.shape)}")
+        if target.background.shape != (1, 3, height, width):
+            raise ValueError(f"target.background must be (1, 3, {height}, {width}), got {tuple(target.background.shape)}")
+        if source.texture.dim() != 4 or source.texture.shape[:2] != (1, 3):
+            raise ValueError(f"source.texture must be (1, 3, T, T), got {tuple(source.texture.shape)}")
+        dtype = images.dtype
+
+        warped = F.grid_sample(images, grids.to(dtype), mode="bilinear", padding_mode="border", align_corners=False)
+        w = weights.to(dtype)[:, None]  # (S, 1, H, W)
+        colour = (warped * w).sum(0, keepdim=True)
+        missing = (1.0 - w.sum(0, keepdim=True)).clamp(0.0, 1.0)
+        texture = F.grid_sample(
+            source.texture.to(dtype), uv_to_grid(target.uv).to(dtype), mode="bilinear", padding_mode="border", align_corners=False
+        )
+        colour = colour + missing * texture
+        covered = (face_id >= 0)[:, None].to(dtype)
+        colour = colour * covered
+
+        if self.feather > 0:
+            alpha = _blur(covered, self.feather)
+            spread = _blur(colour, self.feather) / alpha.clamp(min=1e-6)
+            colour = torch.where(covered > 0, colour, spread)
+        else:
+            alpha = covered
+        alpha = alpha.clamp(0.0, 1.0)
+        out = alpha * colour + (1.0 - alpha) * target.background.to(dtype)
+        return out.clamp(-1.0, 1.0)
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of `(1, C, H, W)` with zero padding (radius `ceil(2.5 sigma)`)."""
+    radius = max(1, math.ceil(2.5 * sigma))
+    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    channels = x.shape[1]
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), padding=(0, radius), groups=channels)
+    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), padding=(radius, 0), groups=channels)

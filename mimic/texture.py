@@ -1,0 +1,376 @@
+"""UV textures of the subject: the mesh laid flat in UV space, unwrapping photos into it, filling holes.
+
+Texture space: a `(1, 3, T, T)` image whose texel `(row i, column j)` holds the surface point of
+texture coordinates `u = (j + 0.5) / T`, `v = 1 - (i + 0.5) / T` (v up, as in OBJ files), so
+`grid_sample(texture, (2u - 1, 1 - 2v), align_corners=False)` reads it back. A texel belongs to
+a UV island when its centre lies in a UV triangle (`rasterize_uv`'s `face_id >= 0`).
+
+Typical use, once per subject (the UV rasterization once per body model and size):
+
+    uv_frags = rasterize_uv(body.uv_coords, body.uv_faces, 256)
+    texture, coverage = unwrap_texture(images, frags, verts, body.faces, body.uv_coords,
+                                       body.uv_faces, 256, uv_fragments=uv_frags)
+    mirror = mirror_vertex_map(rest_vertices)
+    texture = fill_texture(texture, coverage, uv_frags, body.faces, body.uv_coords,
+                           body.uv_faces, mirror)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from warping.raster import Fragments, rasterize
+
+__all__ = ["rasterize_uv", "unwrap_texture", "mirror_vertex_map", "fill_texture", "uv_to_grid", "pad_islands"]
+
+
+def rasterize_uv(uv_coords: torch.Tensor, uv_faces: torch.Tensor, size: int) -> Fragments:
+    """The mesh laid flat in UV space, rasterized at texture resolution.
+
+    Pure and deterministic: compute it once per body model and size and reuse it.
+
+    Args:
+        uv_coords: `(T, 2)` texture coordinates in [0, 1], v up.
+        uv_faces: `(F, 3)` integer indices into `uv_coords`, one row per mesh face.
+        size: texture side `T` in texels (> 0).
+    Returns:
+        `Fragments(face_id (1, T, T), bary (1, T, T, 3), depth (1, T, T))`: the mesh face of
+        every texel (-1 outside the UV islands) and its barycentrics (weights of the face's three
+        corners); depth is 0 inside.
+    """
+    if uv_coords.dim() != 2 or uv_coords.shape[1] != 2 or not uv_coords.is_floating_point():
+        raise ValueError(f"uv_coords must be floating (T, 2), got {uv_coords.dtype} {tuple(uv_coords.shape)}")
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    flat = torch.stack(
+        (uv_coords[:, 0] * size, (1.0 - uv_coords[:, 1]) * size, torch.zeros_like(uv_coords[:, 0])), dim=-1
+    )
+    return rasterize(flat[None].float(), uv_faces, size, size)
+
+
+def uv_to_grid(uv: torch.Tensor) -> torch.Tensor:
+    """Texture coordinates `(..., 2)` in [0, 1] (v up) -> grid_sample coordinates `(..., 2)`
+    (x right, y down, in [-1, 1], align_corners=False) of a texture laid out as `rasterize_uv`'s."""
+    return torch.stack((2.0 * uv[..., 0] - 1.0, 1.0 - 2.0 * uv[..., 1]), dim=-1)
+
+
+def unwrap_texture(
+    images: torch.Tensor,
+    fragments: Fragments,
+    verts: torch.Tensor,
+    faces: torch.Tensor,
+    uv_coords: torch.Tensor,
+    uv_faces: torch.Tensor,
+    size: int = 256,
+    *,
+    uv_fragments: Fragments | None = None,
+    masks: torch.Tensor | None = None,
+    depth_tolerance: float = 0.01,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unwraps S source photos of one person into a UV texture.
+
+    Every texel's surface point is placed in each source through that source's mesh; it is
+    read there (bilinearly, from the person's pixels only) when the point is visible (the
+    source's nearest face at that pixel is the texel's face, or the point's depth is within
+    `depth_tolerance` of the nearest depth there), weighted by how squarely the source sees it,
+    `|n_d| / |n|` of the face's image-space normal. Sources are merged by these weights.
+
+    Args:
+        images: `(S, 3, H, W)` source photos in [-1, 1].
+        fragments: their rasterization, `face_id (S, H, W)`, `depth (S, H, W)`.
+        verts: `(S, V, 3)` image-space vertices (u, v, d) of each source's mesh.
+        faces: `(F, 3)` mesh faces. uv_coords: `(T, 2)`. uv_faces: `(F, 3)`.
+        size: texture side `T`.
+        uv_fragments: `rasterize_uv(uv_coords, uv_faces, size)`, computed here when None.
+        masks: optional `(S, 1, H, W)` person masks in [0, 1]; pixels below 0.5 are not read.
+        depth_tolerance: the depth test's slack, as a fraction of `max(H, W)`.
+    Returns:
+        texture `(1, 3, size, size)` in [-1, 1] (0 where no source sees the texel) and
+        coverage `(1, 1, size, size)` in [0, 1]: the best view's `|n_d| / |n|` (0 = unseen).
+    """
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be (S, 3, H, W), got {tuple(images.shape)}")
+    num, _, height, width = images.shape
+    if fragments.face_id.shape != (num, height, width):
+        raise ValueError(f"fragments must be ({num}, {height}, {width}) like images, got {tuple(fragments.face_id.shape)}")
+    if verts.dim() != 3 or verts.shape[0] != num or verts.shape[2] != 3:
+        raise ValueError(f"verts must be ({num}, V, 3), got {tuple(verts.shape)}")
+    if masks is not None and masks.shape != (num, 1, height, width):
+        raise ValueError(f"masks must be ({num}, 1, {height}, {width}), got {tuple(masks.shape)}")
+    device, dtype = images.device, images.dtype
+    if uv_fragments is None:
+        uv_fragments = rasterize_uv(uv_coords.to(device), uv_faces.to(device), size)
+    if uv_fragments.face_id.shape != (1, size, size):
+        raise ValueError(f"uv_fragments must be (1, {size}, {size}), got {tuple(uv_fragments.face_id.shape)}")
+    faces = faces.to(device=device, dtype=torch.int64)
+    verts = verts.to(dtype)
+
+    texel_face = uv_fragments.face_id.reshape(-1).to(device)
+    texel = (texel_face >= 0).nonzero().squeeze(1)  # (N,) flat texel indices inside the islands
+    face = texel_face[texel]
+    bary = uv_fragments.bary.reshape(-1, 3).to(device=device, dtype=dtype)[texel]  # (N, 3)
+    corner = faces[face]  # (N, 3)
+    points = (verts[:, corner] * bary[None, :, :, None]).sum(2)  # (S, N, 3) image space
+
+    # How squarely each source sees each face: |n_d| / |n| of the image-space normal.
+    tri = verts[:, faces]  # (S, F, 3, 3)
+    normal = torch.linalg.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
+    facing = (normal[..., 2].abs() / normal.norm(dim=-1).clamp(min=1e-12))[:, face]  # (S, N)
+
+    # Visibility at the pixel holding the point.
+    col = points[..., 0].floor().long()
+    row = points[..., 1].floor().long()
+    inside = (col >= 0) & (col < width) & (row >= 0) & (row < height)
+    pixel = (row.clamp(0, height - 1) * width + col.clamp(0, width - 1)) + (
+        torch.arange(num, device=device)[:, None] * (height * width)
+    )
+    seen_face = fragments.face_id.reshape(-1)[pixel]
+    seen_depth = fragments.depth.reshape(-1).to(dtype)[pixel]
+    tolerance = depth_tolerance * max(height, width)
+    visible = inside & (seen_face >= 0) & ((seen_face == face[None]) | (points[..., 2] <= seen_depth + tolerance))
+
+    # Colours, read from the person's pixels only (premultiplied bilinear sampling).
+    person = (fragments.face_id >= 0).to(dtype)[:, None]
+    if masks is not None:
+        person = person * (masks.to(dtype) >= 0.5).to(dtype)
+    grid = torch.stack((2.0 * points[..., 0] / width - 1.0, 2.0 * points[..., 1] / height - 1.0), dim=-1)
+    sampled = F.grid_sample(
+        torch.cat((images * person, person), 1), grid[:, None], mode="bilinear", align_corners=False
+    )[:, :, 0]  # (S, 4, N)
+    amount = sampled[:, 3]
+    colour = sampled[:, :3] / amount.clamp(min=1e-6)[:, None]
+    weight = facing * (visible & (amount > 0.05)).to(dtype)  # (S, N)
+
+    total = weight.sum(0)
+    merged = (colour * weight[:, None]).sum(0) / total.clamp(min=1e-12)  # (3, N)
+    texture = images.new_zeros(3, size * size)
+    coverage = images.new_zeros(size * size)
+    texture[:, texel] = torch.where(total > 0, merged, merged.new_zeros(()))
+    coverage[texel] = weight.amax(0)
+    return texture.view(1, 3, size, size), coverage.view(1, 1, size, size)
+
+
+def mirror_vertex_map(rest_vertices: torch.Tensor, cell: float = 0.01) -> torch.Tensor:
+    """Each vertex's left/right twin: the nearest vertex to its mirror image `(-x, y, z)`.
+
+    Exact nearest neighbours: a voxel grid of side `cell` (model units) proposes candidates
+    from the 27 cells around each mirrored point; points whose best candidate is farther than
+    `cell` are searched against every vertex (`torch.cdist` in chunks).
+
+    Args:
+        rest_vertices: `(V, 3)` vertices in the model frame (x = the person's left), rest pose.
+        cell: voxel side, in the vertices' units (metres); only speed depends on it.
+    Returns:
+        `(V,)` int64 index of each vertex's twin (itself on the mid-plane); an involution on a
+        symmetric mesh.
+    """
+    if rest_vertices.dim() != 2 or rest_vertices.shape[1] != 3 or not rest_vertices.is_floating_point():
+        raise ValueError(f"rest_vertices must be floating (V, 3), got {rest_vertices.dtype} {tuple(rest_vertices.shape)}")
+    ref = rest_vertices.detach()
+    query = ref * ref.new_tensor([-1.0, 1.0, 1.0])
+    return _nearest(query, ref, cell)
+
+
+def _nearest(query: torch.Tensor, ref: torch.Tensor, cell: float) -> torch.Tensor:
+    """`(Q,)` index of the nearest `ref (R, 3)` point of every `query (Q, 3)` point."""
+    device = ref.device
+    low = torch.minimum(query.amin(0), ref.amin(0))
+    ref_cell = ((ref - low) / cell).floor().long() + 1
+    query_cell = ((query - low) / cell).floor().long() + 1
+    dims = torch.maximum(ref_cell.amax(0), query_cell.amax(0)) + 2
+
+    def key(c: torch.Tensor) -> torch.Tensor:
+        return (c[..., 0] * dims[1] + c[..., 1]) * dims[2] + c[..., 2]
+
+    sorted_keys, order = key(ref_cell).sort()
+    best = torch.full((query.shape[0],), float("inf"), device=device, dtype=query.dtype)
+    index = torch.zeros(query.shape[0], dtype=torch.int64, device=device)
+    offsets = torch.stack(torch.meshgrid(*(torch.arange(-1, 2, device=device),) * 3, indexing="ij"), -1).view(-1, 3)
+    for offset in offsets:
+        k = key(query_cell + offset)
+        start = torch.searchsorted(sorted_keys, k)
+        count = torch.searchsorted(sorted_keys, k, right=True) - start
+        most = int(count.max())
+        if most == 0:
+            continue
+        slot = torch.arange(most, device=device)
+        valid = slot[None] < count[:, None]
+        candidate = order[(start[:, None] + slot[None]).clamp(max=ref.shape[0] - 1)]  # (Q, most)
+        dist = ((ref[candidate] - query[:, None]) ** 2).sum(-1).masked_fill(~valid, float("inf"))
+        d, j = dist.min(1)
+        better = d < best
+        best = torch.where(better, d, best)
+        index = torch.where(better, candidate.gather(1, j[:, None])[:, 0], index)
+    # A neighbour within `cell` is always among the 27 cells; others need the full search.
+    redo = (best > cell * cell).nonzero().squeeze(1)
+    for s in range(0, redo.numel(), 1024):
+        chunk = redo[s : s + 1024]
+        index[chunk] = torch.cdist(query[chunk], ref).argmin(1)
+    return index
+
+
+def fill_texture(
+    texture: torch.Tensor,
+    coverage: torch.Tensor,
+    uv_fragments: Fragments,
+    faces: torch.Tensor,
+    uv_coords: torch.Tensor,
+    uv_faces: torch.Tensor,
+    mirror: torch.Tensor,
+    *,
+    confident: float = 0.3,
+    smoothing: int = 30,
+    gutter: int = 2,
+) -> torch.Tensor:
+    """Fills the texels no source saw, so that a front photo still gives a plausible back and sides.
+
+    1. Left/right mirror: a texel is blended with its mirror texel (the same barycentrics in the
+       twin face) in proportion to what each one's coverage leaves, so a side seen in one
+       photo lends its colours to the other side.
+    2. The remaining holes take the colours of the nearest seen surface, propagated across the
+       mesh (over UV seams, never between unrelated islands): per-vertex colours from the seen
+       texels, spread ring by ring to the unseen vertices, smoothed, then interpolated back to
+       the hole texels.
+
+    A texel's own colour is trusted in full from coverage `confident` on and blended with the
+    fill below it. Surface parts connected to no seen texel at all (e.g. inner mouth) take
+    the mean seen colour. Texels outside the UV islands stay as they are, except a `gutter`
+    texels wide border around each island that takes its edge colours (so bilinear reads at
+    island edges do not mix in unrelated texels).
+
+    Args:
+        texture: `(1, 3, T, T)` in [-1, 1], from `unwrap_texture`.
+        coverage: `(1, 1, T, T)` in [0, 1], from `unwrap_texture`.
+        uv_fragments: `rasterize_uv(uv_coords, uv_faces, T)`.
+        faces: `(F, 3)`. uv_coords: `(T', 2)`. uv_faces: `(F, 3)`.
+        mirror: `(V,)` int64 from `mirror_vertex_map`.
+        confident: coverage from which a texel needs no fill, in (0, 1].
+        smoothing: smoothing passes over the filled vertices (0: nearest seen colour only).
+        gutter: width in texels of the border filled around the islands (0: none).
+    Returns:
+        `(1, 3, T, T)` texture with every texel of the UV islands filled.
+    """
+    if texture.dim() != 4 or texture.shape[:2] != (1, 3) or texture.shape[2] != texture.shape[3]:
+        raise ValueError(f"texture must be (1, 3, T, T), got {tuple(texture.shape)}")
+    size = texture.shape[-1]
+    if coverage.shape != (1, 1, size, size):
+        raise ValueError(f"coverage must be (1, 1, {size}, {size}), got {tuple(coverage.shape)}")
+    if uv_fragments.face_id.shape != (1, size, size):
+        raise ValueError(f"uv_fragments must be (1, {size}, {size}), got {tuple(uv_fragments.face_id.shape)}")
+    if not 0.0 < confident <= 1.0:
+        raise ValueError(f"confident must be in (0, 1], got {confident}")
+    device, dtype = texture.device, texture.dtype
+    faces = faces.to(device=device, dtype=torch.int64)
+    uv_faces = uv_faces.to(device=device, dtype=torch.int64)
+    uv_coords = uv_coords.to(device=device, dtype=dtype)
+    mirror = mirror.to(device=device, dtype=torch.int64)
+    num_verts = mirror.shape[0]
+
+    texel_face = uv_fragments.face_id.reshape(-1).to(device)
+    texel = (texel_face >= 0).nonzero().squeeze(1)
+    face = texel_face[texel]
+    bary = uv_fragments.bary.reshape(-1, 3).to(device=device, dtype=dtype)[texel]
+    colour = texture.reshape(3, -1)[:, texel]  # (3, N)
+    trust = (coverage.reshape(-1)[texel] / confident).clamp(0.0, 1.0)  # (N,)
+
+    # 1. Left/right mirror.
+    twin_uv, has_twin = _twin_face_uvs(faces, uv_coords, uv_faces, mirror)  # (F, 3, 2), (F,)
+    mirror_uv = (twin_uv[face] * bary[..., None]).sum(1)  # (N, 2)
+    full_trust = (coverage / confident).clamp(0.0, 1.0)
+    stack = torch.cat((texture * full_trust, full_trust), 1)
+    read = F.grid_sample(stack, uv_to_grid(mirror_uv)[None, None], mode="bilinear", align_corners=False)[0, :, 0]
+    mirror_trust = read[3] * has_twin[face].to(dtype)
+    mirror_colour = read[:3] / read[3].clamp(min=1e-6)
+    lend = (1.0 - trust) * mirror_trust
+    merged_trust = trust + lend
+    colour = (colour * trust + mirror_colour * lend) / merged_trust.clamp(min=1e-6)
+
+    # 2. Nearest seen surface, across the mesh.
+    weight = merged_trust[:, None] * bary  # (N, 3) each texel's weight on its three corners
+    vertex_sum = colour.new_zeros(num_verts, 3).index_add_(0, faces[face].reshape(-1), (weight[..., None] * colour.t()[:, None]).reshape(-1, 3))
+    vertex_weight = colour.new_zeros(num_verts).index_add_(0, faces[face].reshape(-1), weight.reshape(-1))
+    known = vertex_weight > 1e-3
+    vertex_colour = vertex_sum / vertex_weight.clamp(min=1e-12)[:, None]
+    vertex_colour = _spread(vertex_colour, known, faces, num_verts, smoothing)
+    hole_colour = (vertex_colour[faces[face]] * bary[..., None]).sum(1).t()  # (3, N)
+
+    filled = colour * merged_trust + hole_colour * (1.0 - merged_trust)
+    out = texture.reshape(3, -1).clone()
+    out[:, texel] = filled
+    out = out.view(1, 3, size, size)
+    if gutter > 0:
+        out = pad_islands(out, (uv_fragments.face_id >= 0).to(device)[:, None], gutter)
+    return out
+
+
+def pad_islands(texture: torch.Tensor, islands: torch.Tensor, width: int) -> torch.Tensor:
+    """Grows the UV islands' colours `width` texels outwards (each ring the mean of its filled
+    3x3 neighbours); texels farther from every island are kept.
+
+    Args:
+        texture: `(1, C, T, T)`. islands: `(1, 1, T, T)` bool, the texels inside the islands.
+        width: rings to fill (>= 0).
+    Returns:
+        `(1, C, T, T)`.
+    """
+    filled = islands.to(texture.dtype)
+    out = texture * filled
+    kernel = texture.new_ones(1, 1, 3, 3)
+    channels = texture.shape[1]
+    for _ in range(width):
+        total = F.conv2d(out, kernel.expand(channels, 1, 3, 3), padding=1, groups=channels)
+        count = F.conv2d(filled, kernel, padding=1)
+        ring = (filled == 0) & (count > 0)
+        out = torch.where(ring, total / count.clamp(min=1.0), out)
+        filled = torch.where(ring, torch.ones_like(filled), filled)
+    return torch.where(filled > 0, out, texture)
+
+
+def _twin_face_uvs(
+    faces: torch.Tensor, uv_coords: torch.Tensor, uv_faces: torch.Tensor, mirror: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For every face, the UVs of its mirror twin's corners in the order of the face's own
+    corners `(F, 3, 2)`, and whether the twin exists `(F,)` (zeros where it does not)."""
+    num_verts = mirror.shape[0]
+    scale = torch.tensor([num_verts * num_verts, num_verts, 1], device=faces.device)
+    keys = (faces.sort(1).values * scale).sum(1)
+    sorted_keys, order = keys.sort()
+    mirrored = mirror[faces]  # (F, 3)
+    wanted = (mirrored.sort(1).values * scale).sum(1)
+    pos = torch.searchsorted(sorted_keys, wanted).clamp(max=keys.shape[0] - 1)
+    found = sorted_keys[pos] == wanted
+    twin = order[pos]
+    # Where in the twin each mirrored corner sits.
+    slot = (faces[twin][:, None, :] == mirrored[:, :, None]).to(torch.int64).argmax(-1)  # (F, 3)
+    uv = uv_coords[uv_faces[twin].gather(1, slot)]  # (F, 3, 2)
+    return torch.where(found[:, None, None], uv, uv.new_zeros(())), found
+
+
+def _spread(colour: torch.Tensor, known: torch.Tensor, faces: torch.Tensor, num_verts: int, smoothing: int) -> torch.Tensor:
+    """Per-vertex colours `(V, C)` known at `known (V,)` spread to every connected vertex,
+    ring by ring (each new vertex the mean of its known neighbours), then `smoothing` passes
+    of neighbour averaging over the vertices that were not known. Vertices connected to no
+    known one take the mean known colour."""
+    edges = torch.cat((faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]))
+    src = torch.cat((edges[:, 0], edges[:, 1]))
+    dst = torch.cat((edges[:, 1], edges[:, 0]))
+    colour = torch.where(known[:, None], colour, colour.new_zeros(()))
+    reached = known.clone()
+    while True:
+        weight = reached.to(colour.dtype)
+        total = colour.new_zeros(colour.shape).index_add_(0, dst, colour[src] * weight[src, None])
+        count = colour.new_zeros(num_verts).index_add_(0, dst, weight[src])
+        new = (~reached) & (count > 0)
+        if not bool(new.any()):
+            break
+        colour = torch.where(new[:, None], total / count.clamp(min=1.0)[:, None], colour)
+        reached = reached | new
+    if bool(known.any()):
+        colour = torch.where(reached[:, None], colour, colour[known].mean(0))
+    free = ~known
+    degree = colour.new_zeros(num_verts).index_add_(0, dst, torch.ones_like(dst, dtype=colour.dtype))
+    for _ in range(smoothing):
+        mean = colour.new_zeros(colour.shape).index_add_(0, dst, colour[src]) / degree.clamp(min=1.0)[:, None]
+        colour = torch.where(free[:, None], mean, colour)
+    return colour

@@ -1,0 +1,40 @@
+"""Shared fixtures: the Anny body model (built once per run) and the shared real media."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_PHOTOS = ("ryota_apose.png", "pexels_man_wall.jpg", "iper_apose_009.jpg", "deepfashion_4955.jpg", "pexels_lunge.jpg")
+SHARED_VIDEOS = ("mmhuman3d_dribble.mp4", "musepose_dance.mp4")
+
+
+def cache_dir() -> Path | None:
+    """The body-model cache of this run: MIMIC_CACHE_DIR when set, else mimic's default."""
+    value = os.environ.get("MIMIC_CACHE_DIR")
+    return Path(value) if value else None
+
+
+@pytest.fixture(scope="session")
+def anny_body():
+    """The Anny body model, built at most once per test run (about two minutes on a new machine)."""
+    from bodymesh.anny_body import AnnyBody
+
+    return AnnyBody.load(cache_dir())
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def shared_file(*parts: str) -> Path:
+    """A file of ../shared/data; skips the test with the reason when it is not there."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared test media not found at {path} (a clone outside the mimic workplace has none)")
+    return path
