@@ -113,8 +113,11 @@ class BlazePoseDetector:
             import mediapipe as mp  # heavy import, deferred until a detector is made
 
         self.min_torso_confidence = min_torso_confidence
-        self._first = True
-        with native_stderr_silenced():  # TFLite and absl print banners at start-up
+        # TFLite and absl print banners while the graph starts, from worker threads, until the
+        # first image has gone through: stderr stays silenced until then.
+        self._quiet: contextlib.ExitStack | None = contextlib.ExitStack()
+        self._quiet.enter_context(native_stderr_silenced())
+        try:
             self._pose = mp.solutions.pose.Pose(
                 static_image_mode=not video,
                 model_complexity=1,
@@ -124,6 +127,9 @@ class BlazePoseDetector:
                 min_detection_confidence=min_detection_confidence,
                 min_tracking_confidence=0.5,
             )
+        except BaseException:
+            self._end_quiet()
+            raise
 
     def detect(self, image: np.ndarray) -> Detection | None:
         """`image (H, W, 3) uint8 RGB` -> the person, or None when BlazePose finds none."""
@@ -132,10 +138,10 @@ class BlazePoseDetector:
         height, width = image.shape[:2]
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")
-            # the graph starts on the first frame, with more banners
-            with native_stderr_silenced() if self._first else contextlib.nullcontext():
+            try:
                 result = self._pose.process(np.ascontiguousarray(image))
-            self._first = False
+            finally:
+                self._end_quiet()
         if result.pose_landmarks is None:
             return None
         landmarks = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], dtype=np.float32)
@@ -147,7 +153,13 @@ class BlazePoseDetector:
             mask = np.clip(result.segmentation_mask, 0.0, 1.0).astype(np.float32)
         return Detection(keypoints=keypoints, mask=mask)
 
+    def _end_quiet(self) -> None:
+        if self._quiet is not None:
+            self._quiet.close()
+            self._quiet = None
+
     def close(self) -> None:
+        self._end_quiet()
         self._pose.close()
 
     def __enter__(self) -> "BlazePoseDetector":

@@ -45,6 +45,8 @@ class FitConfig:
     # video: per-frame steps after the first frame, and the pull towards the previous frame
     video_steps: int = 10
     temporal_weight: float = 2e-3
+    tracking_sigma: float = 0.25  # wider than the photo's: fast limbs move far between frames
+    refit_error: float = 0.05  # a tracked frame worse than this (x height) is fitted afresh
 
 
 @dataclass
@@ -165,6 +167,7 @@ def fit_keypoints(
     keypoints: torch.Tensor,
     mask: np.ndarray | None = None,
     config: FitConfig | None = None,
+    shape: torch.Tensor | None = None,
 ) -> BodyFit:
     """Fits pose, shape and camera to one person's keypoints.
 
@@ -173,6 +176,7 @@ def fit_keypoints(
         keypoints: `(K, 3)` detected pixels + confidence, project order, on that device.
         mask: `(H, W)` person probability in [0, 1] of the image, or None.
         config: weights and budgets (FitConfig() when None).
+        shape: `(S,)` a known shape to keep (not optimised); None: fit the shape too.
     Returns:
         The fit. Raises NoPersonError when too few keypoints are confident to fit anything.
     """
@@ -183,6 +187,8 @@ def fit_keypoints(
     objective = FitObjective(model, detected, config)
 
     pose0, shape0, cam0 = _initial_state(model, detected, objective)
+    if shape is not None:
+        shape0 = shape.detach()[None].expand(2, -1)
     root = torch.nn.Parameter(pose0[:, :1].clone())
     camera = CameraParameters(cam0, objective.height.expand(2))
     optimizer = _adam([root, *camera.parameters()], config.learning_rate)
@@ -195,9 +201,10 @@ def fit_keypoints(
     best = int(loss.argmin())
 
     pose = torch.nn.Parameter(torch.cat((root[best : best + 1], pose0[best : best + 1, 1:]), dim=1).detach())
-    shape = torch.nn.Parameter(shape0[best : best + 1].clone())
+    fixed_shape = shape is not None
+    shape = shape0[best : best + 1].clone() if fixed_shape else torch.nn.Parameter(shape0[best : best + 1].clone())
     camera = CameraParameters(camera()[best : best + 1], objective.height)
-    optimizer = _adam([pose, shape, *camera.parameters()], config.learning_rate)
+    optimizer = _adam([pose, *([] if fixed_shape else [shape]), *camera.parameters()], config.learning_rate)
     for step in range(config.pose_steps):
         progress = step / max(config.pose_steps - 1, 1)
         weight, sigma = (start * (end / start) ** progress for start, end in (config.pose_prior_weight, config.robust_sigma))

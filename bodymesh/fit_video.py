@@ -33,6 +33,7 @@ class VideoFitter:
         self.device = torch.device(device)
         self.frames = 0
         self.frames_without_person = 0
+        self.refits = 0
         self._last: BodyFit | None = None
         self._pose: torch.nn.Parameter | None = None
         self._shape: torch.Tensor | None = None
@@ -57,11 +58,24 @@ class VideoFitter:
             self._start_tracking(fit)
         else:
             fit = self._track(keypoints)
+            if fit.keypoint_error() > self.config.refit_error * max(person_height(detection.keypoints), 1.0):
+                fit = self._refit(keypoints, fit)
         self._last = fit
         return fit
 
+    def _refit(self, keypoints: torch.Tensor, tracked: BodyFit) -> BodyFit:
+        """Lost track (fast motion, a wrong local minimum): fits the frame from scratch with the
+        clip's shape, keeps whichever fit explains the keypoints better, and tracks from it."""
+        fresh = fit_keypoints(self.model, keypoints, None, self.config, shape=self._shape[0])
+        if fresh.keypoint_error() >= tracked.keypoint_error():
+            return tracked
+        self.refits += 1
+        self._start_tracking(fresh)
+        return fresh
+
     def _start_tracking(self, fit: BodyFit) -> None:
-        self._shape = fit.shape[None].detach().clone()
+        if self._shape is None:
+            self._shape = fit.shape[None].detach().clone()
         self._pose = torch.nn.Parameter(fit.pose[None].clone())
         height = fit.keypoints.new_tensor([max(person_height(fit.keypoints.cpu().numpy()), 1.0)])
         self._camera = CameraParameters(fit.cam[None], height)
@@ -79,7 +93,7 @@ class VideoFitter:
 
         def energy() -> torch.Tensor:
             optimizer.zero_grad()
-            data = objective.data(self.model.keypoints(self._pose, self._shape), self._camera(), self.config.robust_sigma[1])
+            data = objective.data(self.model.keypoints(self._pose, self._shape), self._camera(), self.config.tracking_sigma)
             temporal = ((self._pose - previous_pose) ** 2).sum((-1, -2)) + sum(
                 ((p - q) ** 2).sum() for p, q in zip(self._camera.parameters(), previous_camera)
             )
@@ -92,5 +106,5 @@ class VideoFitter:
         return finish_fit(self.model, objective, self._pose, self._shape, self._camera(), self.config)
 
     def summary(self) -> dict[str, int]:
-        """Frames seen and frames without a person so far."""
-        return {"frames": self.frames, "frames_without_person": self.frames_without_person}
+        """Frames seen, frames without a person and frames fitted afresh so far."""
+        return {"frames": self.frames, "frames_without_person": self.frames_without_person, "refits": self.refits}

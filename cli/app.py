@@ -90,6 +90,127 @@ def fit(
     typer.echo(f"wrote {', '.join(str(out / name) for name in summary.outputs)}")
 
 
+GENERATORS = ("warp",)
+
+
+def _generator(name: str):
+    from mimic.errors import OptionError
+    from mimic.generators.warp_only import WarpOnlyGenerator
+
+    if name == "warp":
+        return WarpOnlyGenerator()
+    raise OptionError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
+
+
+@app.command()
+def video(
+    source: Annotated[list[Path], typer.Option("--source", "-s", help="Photo of the person to animate; repeat for front/back photos.", show_default=False)],
+    driver: Annotated[Path, typer.Option("--driver", "-d", help="Video whose motion the person performs.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output video (.mp4).")] = Path("mimic_out.mp4"),
+    size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
+    generator: Annotated[str, typer.Option(help="Generator: warp (no network).")] = "warp",
+    side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Put the driver's crop left of the result.")] = False,
+    keep_source_placement: Annotated[
+        bool, typer.Option("--keep-source-placement", help="Keep the source person's size and place; follow only the driver's motion.")
+    ] = False,
+    driver_background: Annotated[bool, typer.Option("--driver-background", help="Use the driver's background instead of the source's.")] = False,
+    max_frames: Annotated[Optional[int], typer.Option(help="Use at most this many driver frames.", min=1)] = None,
+    body_model: BodyModelOption = "anny",
+    model_dir: ModelDirOption = None,
+    cache_dir: CacheDirOption = None,
+    device: DeviceOption = "cpu",
+) -> None:
+    """Make the person in the source photo(s) perform the motion of the driver video."""
+    from bodymesh.registry import load_body_model
+    from mimic.media import probe_video, read_image
+    from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.video_job import imitate_video
+
+    device = _check_device(device)
+    for path in source:
+        read_image(path)
+    probe_video(driver)
+    config = ImitatorConfig(
+        size=size,
+        placement="source" if keep_source_placement else "driver",
+        background="driver" if driver_background else "source",
+    )
+    chosen = _generator(generator)
+    model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
+    imitator = Imitator(model, chosen, config, device)
+    summary = imitate_video(imitator, source, driver, out, side_by_side, max_frames, progress=True)
+    missing = f", {summary.frames_without_person} without a person (last pose kept)" if summary.frames_without_person else ""
+    typer.echo(
+        f"{summary.frames} frames{missing} in {summary.seconds:.1f} s "
+        f"({summary.frames_per_second:.1f} frames/s after {summary.prepare_seconds:.1f} s of preparation)"
+    )
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("mimic_demo"),
+    frames: Annotated[int, typer.Option(help="Frames of the synthetic driver video (24 fps).", min=2)] = 48,
+    cache_dir: CacheDirOption = None,
+    device: DeviceOption = "cpu",
+) -> None:
+    """Run mimic on inputs it renders itself: a synthetic person imitates a synthetic dancer."""
+    from bodymesh.registry import load_body_model
+    from mimic.demo import render_demo_inputs
+    from mimic.pipeline import Imitator
+    from mimic.progress import spinner
+    from mimic.video_job import imitate_video
+
+    device = _check_device(device)
+    model = load_body_model("anny", None, cache_dir, progress=True).to(device)
+    with spinner("rendering the demo's source photo and driver video"):
+        source, driver = render_demo_inputs(model, out / "inputs", frames=frames)
+    result = out / "demo.mp4"
+    summary = imitate_video(Imitator(model, _generator("warp"), device=device), [source], driver, result, side_by_side=True, progress=True)
+    typer.echo(f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.frames_per_second:.1f} frames/s)")
+    typer.echo(f"inputs: {source}, {driver}")
+    typer.echo(f"result (driver | imitation): {result}")
+
+
+@app.command("eval")
+def evaluate(
+    video_path: Annotated[list[Path], typer.Option("--video", "-v", help="Video of one person; repeat to evaluate several.", show_default=False)],
+    source_frames: Annotated[str, typer.Option(help="Comma-separated frame numbers used as source photos.")] = "0",
+    generator: Annotated[str, typer.Option(help="Generator: warp (no network).")] = "warp",
+    size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
+    max_frames: Annotated[Optional[int], typer.Option(help="Use at most this many frames of each video.", min=2)] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
+    cache_dir: CacheDirOption = None,
+    device: DeviceOption = "cpu",
+) -> None:
+    """Self-imitation benchmark (iPER protocol): SSIM, PSNR, mask-SSIM and pose fidelity (PCK)."""
+    import json
+
+    from bodymesh.registry import load_body_model
+    from mimic.errors import OptionError
+    from mimic.evaluate import evaluate_self_imitation, format_table
+    from mimic.media import probe_video
+    from mimic.outputs import write_text_atomic
+    from mimic.pipeline import Imitator, ImitatorConfig
+
+    device = _check_device(device)
+    try:
+        frames = [int(f) for f in source_frames.split(",") if f.strip()]
+    except ValueError:
+        raise OptionError(f"--source-frames must be comma-separated frame numbers, got {source_frames!r}") from None
+    if not frames or min(frames) < 0:
+        raise OptionError(f"--source-frames must be comma-separated frame numbers, got {source_frames!r}")
+    for path in video_path:
+        probe_video(path)
+    model = load_body_model("anny", None, cache_dir, progress=True).to(device)
+    imitator = Imitator(model, _generator(generator), ImitatorConfig(size=size), device)
+    results = [evaluate_self_imitation(imitator, path, frames, max_frames, progress=True) for path in video_path]
+    typer.echo(format_table(results))
+    if json_path is not None:
+        write_text_atomic(json_path, json.dumps([r.as_dict() for r in results], indent=2) + "\n")
+        typer.echo(f"wrote {json_path}")
+
+
 def main() -> None:
     """Entry point of the `mimic` script: user errors become one line and exit code 1."""
     os.environ.setdefault("GLOG_minloglevel", "2")

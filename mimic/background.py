@@ -15,13 +15,15 @@ def remove_person(image: np.ndarray, mask: np.ndarray, dilation_px: int | None =
 
     Inpainting (OpenCV's Telea) runs at a reduced resolution (longest side 256) and only the
     inpainted region is pasted back, upscaled, so the rest of the photo keeps its pixels; the
-    paste is feathered over about one working pixel. About 20-40 ms for a 1080x1920 frame.
+    paste is feathered over about one working pixel. About 25 ms for a 1080x1920 frame on one
+    CPU core (50 ms when the person covers half of it).
 
     Args:
         image: `(H, W, 3)` uint8 RGB.
         mask: `(H, W)` float person mask in [0, 1]; pixels above 0.5 are the person.
         dilation_px: how far (full-resolution pixels) the removed region extends past the mask,
-            to take the person's fringe and shadow-free edge with it; None: 2% of the longest side.
+            so that the person's fringe (hair, motion blur, mask error) goes too; None: 2% of the
+            longest side.
     Returns:
         `(H, W, 3)` uint8 RGB, equal to `image` away from the (dilated) person.
     """
@@ -55,23 +57,18 @@ def remove_person(image: np.ndarray, mask: np.ndarray, dilation_px: int | None =
     if scale == 1.0:
         return np.where(hole[..., None] > 0, filled, image)
 
-    # Paste back: only the hole's bounding box is upscaled; alpha is the hole, softened by
-    # the bilinear upscale (about one working pixel wide), and 1 on every dilated person pixel.
+    # Paste back: the working image and hole upscaled (bilinear, cv2's pixel-centre
+    # convention, so they line up with the downscale), only over the hole's bounding box.
+    # Alpha is the upscaled hole at double strength (soft over about one working pixel at its
+    # rim, 1 inside) and 1 on every person pixel.
     ys, xs = np.nonzero(hole)
-    y0, y1 = max(ys.min() - 2, 0), min(ys.max() + 3, small_size[1])
-    x0, x1 = max(xs.min() - 2, 0), min(xs.max() + 3, small_size[0])
-    Y0, Y1 = int(np.floor(y0 / scale)), min(height, int(np.ceil(y1 / scale)))
-    X0, X1 = int(np.floor(x0 / scale)), min(width, int(np.ceil(x1 / scale)))
-    # Map the full-resolution box's pixel centres into the small image (cv2.resize's convention).
-    map_x = ((np.arange(X0, X1, dtype=np.float32) + 0.5) * (small_size[0] / width) - 0.5)
-    map_y = ((np.arange(Y0, Y1, dtype=np.float32) + 0.5) * (small_size[1] / height) - 0.5)
-    mx, my = np.meshgrid(map_x, map_y)
-    patch = cv2.remap(filled, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.remap(hole.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    alpha = np.clip(alpha * 2.0, 0.0, 1.0)  # full strength from halfway across the border pixel
-    alpha = np.maximum(alpha, person[Y0:Y1, X0:X1].astype(np.float32))
+    y0, y1 = int(np.floor(max(ys.min() - 1, 0) / scale)), int(np.ceil(min(ys.max() + 2, small_size[1]) / scale))
+    x0, x1 = int(np.floor(max(xs.min() - 1, 0) / scale)), int(np.ceil(min(xs.max() + 2, small_size[0]) / scale))
+    y1, x1 = min(y1, height), min(x1, width)
+    patch = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
+    soft = cv2.resize(hole * np.uint8(255), (width, height), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
+    alpha = np.maximum(soft, person[y0:y1, x0:x1] * np.uint8(255)).astype(np.float32)
+    alpha = np.minimum(alpha * np.float32(2.0 / 255.0), np.float32(1.0))
     out = image.copy()
-    region = out[Y0:Y1, X0:X1]
-    blended = region.astype(np.float32) + alpha[..., None] * (patch.astype(np.float32) - region)
-    out[Y0:Y1, X0:X1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = cv2.blendLinear(patch, out[y0:y1, x0:x1], alpha, 1.0 - alpha)
     return out

@@ -8,8 +8,6 @@ the tests and as paired training data.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
@@ -26,7 +24,9 @@ GARMENTS: tuple[str, ...] = ("skin", "shirt", "trousers", "shoes", "hair")
 """Texel classes of `procedural_texture`, in the order of its `labels` output."""
 
 # RGB in [0, 1].
-_SKIN_TONES = ((0.98, 0.84, 0.74), (0.92, 0.74, 0.62), (0.80, 0.60, 0.45), (0.62, 0.43, 0.30), (0.42, 0.28, 0.19), (0.30, 0.20, 0.14))
+_SKIN_TONES = (
+    (0.98, 0.84, 0.74), (0.92, 0.74, 0.62), (0.80, 0.60, 0.45), (0.62, 0.43, 0.30), (0.42, 0.28, 0.19), (0.30, 0.20, 0.14)
+)
 _HAIR = ((0.08, 0.06, 0.05), (0.25, 0.16, 0.09), (0.45, 0.30, 0.16), (0.78, 0.64, 0.40), (0.55, 0.25, 0.12), (0.6, 0.6, 0.6))
 _TROUSERS = ((0.17, 0.25, 0.45), (0.10, 0.10, 0.12), (0.70, 0.62, 0.45), (0.40, 0.40, 0.42), (0.28, 0.32, 0.22))
 _SHOES = ((0.08, 0.08, 0.08), (0.92, 0.92, 0.90), (0.40, 0.26, 0.15), (0.55, 0.12, 0.12))
@@ -167,7 +167,8 @@ def render_person(
     faces = body.faces.to(device)
     frags = rasterize(verts, faces, height, width)
     uv = uv_map(frags, body.uv_coords.to(device), body.uv_faces.to(device))
-    colour = F.grid_sample(texture, uv_to_grid(uv).to(texture.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+    grid = uv_to_grid(uv).to(texture.dtype)
+    colour = F.grid_sample(texture, grid, mode="bilinear", padding_mode="border", align_corners=False)
     mask = (frags.face_id >= 0)[:, None].to(texture.dtype)
     if shading:
         normals = _vertex_normals(verts, faces)
@@ -216,7 +217,8 @@ def procedural_background(height: int, width: int, seed: int = 0) -> torch.Tenso
     # A dark skirting line at the horizon.
     line = (r - horizon).abs() < 0.006
     image = torch.where(line[..., None], image * 0.5, image)
-    coarse = F.interpolate(torch.randn(1, 1, 6, 6, generator=gen), size=(height, width), mode="bicubic", align_corners=False)[0, 0]
+    coarse = torch.randn(1, 1, 6, 6, generator=gen)
+    coarse = F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False)[0, 0]
     fine = torch.randn(height, width, generator=gen)
     image = image * (1 + 0.05 * coarse + 0.015 * fine)[..., None]
     return (image.clamp(0, 1) * 2 - 1).permute(2, 0, 1)[None].contiguous()

@@ -74,7 +74,9 @@ def unwrap_texture(
     read there (bilinearly, from the person's pixels only) when the point is visible (the
     source's nearest face at that pixel is the texel's face, or the point's depth is within
     `depth_tolerance` of the nearest depth there), weighted by how squarely the source sees it,
-    `|n_d| / |n|` of the face's image-space normal. Sources are merged by these weights.
+    `-n_d / |n|` of the face's outward image-space normal (faces turn outwards counter-clockwise,
+    as the BodyModel protocol says; faces turned away weigh 0). Sources are merged by these
+    weights.
 
     Args:
         images: `(S, 3, H, W)` source photos in [-1, 1].
@@ -87,7 +89,7 @@ def unwrap_texture(
         depth_tolerance: the depth test's slack, as a fraction of `max(H, W)`.
     Returns:
         texture `(1, 3, size, size)` in [-1, 1] (0 where no source sees the texel) and
-        coverage `(1, 1, size, size)` in [0, 1]: the best view's `|n_d| / |n|` (0 = unseen).
+        coverage `(1, 1, size, size)` in [0, 1]: the best view's `-n_d / |n|` (0 = unseen).
     """
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be (S, 3, H, W), got {tuple(images.shape)}")
@@ -104,6 +106,10 @@ def unwrap_texture(
     if uv_fragments.face_id.shape != (1, size, size):
         raise ValueError(f"uv_fragments must be (1, {size}, {size}), got {tuple(uv_fragments.face_id.shape)}")
     faces = faces.to(device=device, dtype=torch.int64)
+    if faces.dim() != 2 or faces.shape[1] != 3 or uv_faces.shape != faces.shape:
+        raise ValueError(f"faces and uv_faces must both be (F, 3), got {tuple(faces.shape)} and {tuple(uv_faces.shape)}")
+    if faces.numel() and int(faces.max()) >= verts.shape[1]:
+        raise ValueError(f"verts must hold every vertex the faces index ({int(faces.max()) + 1}), got {verts.shape[1]}")
     verts = verts.to(dtype)
 
     texel_face = uv_fragments.face_id.reshape(-1).to(device)
@@ -113,10 +119,11 @@ def unwrap_texture(
     corner = faces[face]  # (N, 3)
     points = (verts[:, corner] * bary[None, :, :, None]).sum(2)  # (S, N, 3) image space
 
-    # How squarely each source sees each face: |n_d| / |n| of the image-space normal.
+    # How squarely each source sees each face: -n_d / |n| of the outward image-space normal
+    # (faces turned away, n_d >= 0, are never seen: eyeballs behind the lids, backs of ears).
     tri = verts[:, faces]  # (S, F, 3, 3)
     normal = torch.linalg.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
-    facing = (normal[..., 2].abs() / normal.norm(dim=-1).clamp(min=1e-12))[:, face]  # (S, N)
+    facing = (-normal[..., 2] / normal.norm(dim=-1).clamp(min=1e-12)).clamp(min=0.0)[:, face]  # (S, N)
 
     # Visibility at the pixel holding the point.
     col = points[..., 0].floor().long()
@@ -151,7 +158,7 @@ def unwrap_texture(
     return texture.view(1, 3, size, size), coverage.view(1, 1, size, size)
 
 
-def mirror_vertex_map(rest_vertices: torch.Tensor, cell: float = 0.01) -> torch.Tensor:
+def mirror_vertex_map(rest_vertices: torch.Tensor, cell: float = 0.005) -> torch.Tensor:
     """Each vertex's left/right twin: the nearest vertex to its mirror image `(-x, y, z)`.
 
     Exact nearest neighbours: a voxel grid of side `cell` (model units) proposes candidates
@@ -179,31 +186,28 @@ def _nearest(query: torch.Tensor, ref: torch.Tensor, cell: float) -> torch.Tenso
     ref_cell = ((ref - low) / cell).floor().long() + 1
     query_cell = ((query - low) / cell).floor().long() + 1
     dims = torch.maximum(ref_cell.amax(0), query_cell.amax(0)) + 2
-
-    def key(c: torch.Tensor) -> torch.Tensor:
-        return (c[..., 0] * dims[1] + c[..., 1]) * dims[2] + c[..., 2]
-
-    sorted_keys, order = key(ref_cell).sort()
-    best = torch.full((query.shape[0],), float("inf"), device=device, dtype=query.dtype)
-    index = torch.zeros(query.shape[0], dtype=torch.int64, device=device)
+    scale = torch.stack((dims[1] * dims[2], dims[2], torch.ones_like(dims[2])))
+    sorted_keys, order = (ref_cell * scale).sum(-1).sort()
     offsets = torch.stack(torch.meshgrid(*(torch.arange(-1, 2, device=device),) * 3, indexing="ij"), -1).view(-1, 3)
-    for offset in offsets:
-        k = key(query_cell + offset)
-        start = torch.searchsorted(sorted_keys, k)
-        count = torch.searchsorted(sorted_keys, k, right=True) - start
-        most = int(count.max())
-        if most == 0:
-            continue
-        slot = torch.arange(most, device=device)
-        valid = slot[None] < count[:, None]
-        candidate = order[(start[:, None] + slot[None]).clamp(max=ref.shape[0] - 1)]  # (Q, most)
-        dist = ((ref[candidate] - query[:, None]) ** 2).sum(-1).masked_fill(~valid, float("inf"))
-        d, j = dist.min(1)
-        better = d < best
-        best = torch.where(better, d, best)
-        index = torch.where(better, candidate.gather(1, j[:, None])[:, 0], index)
+    keys = ((query_cell[:, None] + offsets) * scale).sum(-1).reshape(-1)  # (Q * 27,)
+    start = torch.searchsorted(sorted_keys, keys)
+    count = torch.searchsorted(sorted_keys, keys, right=True) - start
+    # Every (query, candidate) pair of the 27 cells around each query, flat.
+    total = int(count.sum())
+    owner = torch.repeat_interleave(torch.arange(keys.shape[0], device=device), count, output_size=total)
+    slot = torch.arange(total, device=device) - (torch.cumsum(count, 0) - count)[owner]
+    candidate = order[start[owner] + slot]
+    q = owner // offsets.shape[0]
+    dist = ((ref[candidate] - query[q]) ** 2).sum(-1).float()
+    # One scatter-min of (distance bits, candidate) keys: non-negative floats order as ints.
+    packed = (dist.view(torch.int32).long() << 32) | candidate
+    best = torch.full((query.shape[0],), torch.iinfo(torch.int64).max, dtype=torch.int64, device=device)
+    best.scatter_reduce_(0, q, packed, "amin")
+    index = best & 0xFFFFFFFF
+    found = best != torch.iinfo(torch.int64).max
+    best_dist = (best >> 32).to(torch.int32).view(torch.float32)
     # A neighbour within `cell` is always among the 27 cells; others need the full search.
-    redo = (best > cell * cell).nonzero().squeeze(1)
+    redo = (~found | (best_dist > cell * cell)).nonzero().squeeze(1)
     for s in range(0, redo.numel(), 1024):
         chunk = redo[s : s + 1024]
         index[chunk] = torch.cdist(query[chunk], ref).argmin(1)
@@ -288,8 +292,10 @@ def fill_texture(
 
     # 2. Nearest seen surface, across the mesh.
     weight = merged_trust[:, None] * bary  # (N, 3) each texel's weight on its three corners
-    vertex_sum = colour.new_zeros(num_verts, 3).index_add_(0, faces[face].reshape(-1), (weight[..., None] * colour.t()[:, None]).reshape(-1, 3))
-    vertex_weight = colour.new_zeros(num_verts).index_add_(0, faces[face].reshape(-1), weight.reshape(-1))
+    corners = faces[face].reshape(-1)
+    contribution = (weight[..., None] * colour.t()[:, None]).reshape(-1, 3)
+    vertex_sum = colour.new_zeros(num_verts, 3).index_add_(0, corners, contribution)
+    vertex_weight = colour.new_zeros(num_verts).index_add_(0, corners, weight.reshape(-1))
     known = vertex_weight > 1e-3
     vertex_colour = vertex_sum / vertex_weight.clamp(min=1e-12)[:, None]
     vertex_colour = _spread(vertex_colour, known, faces, num_verts, smoothing)
@@ -353,24 +359,35 @@ def _spread(colour: torch.Tensor, known: torch.Tensor, faces: torch.Tensor, num_
     of neighbour averaging over the vertices that were not known. Vertices connected to no
     known one take the mean known colour."""
     edges = torch.cat((faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]))
-    src = torch.cat((edges[:, 0], edges[:, 1]))
-    dst = torch.cat((edges[:, 1], edges[:, 0]))
-    colour = torch.where(known[:, None], colour, colour.new_zeros(()))
+    directed = torch.cat((edges, edges.flip(1)))
+    key = torch.unique(directed[:, 0] * num_verts + directed[:, 1])  # each directed edge once
+    src, dst = key // num_verts, key % num_verts
+    channels = colour.shape[1]
+    # Columns: colour * reached, reached; one gather + index_add per ring.
     reached = known.clone()
+    state = torch.cat((torch.where(known[:, None], colour, colour.new_zeros(())), known[:, None].to(colour.dtype)), 1)
+    frontier = known
     while True:
-        weight = reached.to(colour.dtype)
-        total = colour.new_zeros(colour.shape).index_add_(0, dst, colour[src] * weight[src, None])
-        count = colour.new_zeros(num_verts).index_add_(0, dst, weight[src])
-        new = (~reached) & (count > 0)
+        # Only edges leaving the last ring can reach new vertices.
+        active = frontier[src]
+        total = state.new_zeros(state.shape).index_add_(0, dst[active], state[src[active]])
+        new = (~reached) & (total[:, channels] > 0)
         if not bool(new.any()):
             break
-        colour = torch.where(new[:, None], total / count.clamp(min=1.0)[:, None], colour)
+        mean = total[:, :channels] / total[:, channels:].clamp(min=1.0)
+        state = torch.where(new[:, None], torch.cat((mean, torch.ones_like(mean[:, :1])), 1), state)
         reached = reached | new
+        frontier = new
+    colour = state[:, :channels]
     if bool(known.any()):
         colour = torch.where(reached[:, None], colour, colour[known].mean(0))
-    free = ~known
-    degree = colour.new_zeros(num_verts).index_add_(0, dst, torch.ones_like(dst, dtype=colour.dtype))
-    for _ in range(smoothing):
-        mean = colour.new_zeros(colour.shape).index_add_(0, dst, colour[src]) / degree.clamp(min=1.0)[:, None]
-        colour = torch.where(free[:, None], mean, colour)
+    free = (~known).nonzero().squeeze(1)
+    if smoothing > 0 and free.numel() > 0:
+        # Neighbour averaging on the free vertices only (the known ones stay fixed).
+        into_free = (~known)[dst]
+        fsrc, fdst = src[into_free], dst[into_free]
+        degree = colour.new_zeros(num_verts).index_add_(0, fdst, colour.new_ones(fdst.shape)).clamp(min=1.0)
+        for _ in range(smoothing):
+            mean = colour.new_zeros(colour.shape).index_add_(0, fdst, colour[fsrc]) / degree[:, None]
+            colour = colour.index_copy(0, free, mean[free])
     return colour

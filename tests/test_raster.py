@@ -182,6 +182,8 @@ def test_empty_faces_and_batches():
     frags = rasterize(verts, torch.zeros(0, 3, dtype=torch.int64), 8, 16)
     assert frags.face_id.shape == (3, 8, 16) and (frags.face_id == -1).all()
     assert torch.isinf(frags.depth).all()
+    frags = rasterize(torch.zeros(0, 5, 3), torch.tensor([[0, 1, 2]]), 8, 16)
+    assert frags.face_id.shape == (0, 8, 16) and frags.bary.shape == (0, 8, 16, 3)
 
 
 def test_float64_and_gradients():

@@ -40,7 +40,8 @@ class WarpOnlyGenerator:
         Covered target pixels (`target.fragments.face_id >= 0`) take
         `sum_s weights_s * grid_sample(source.images[s], grids[s])` and, for whatever weight
         is missing up to 1 (all of it where no source sees the point), the colour of
-        `source.texture` at `target.uv`.
+        `source.texture` at `target.uv`. Sources are read on their person pixels only (their
+        mesh's coverage, and `source.masks >= 0.5`).
         """
         images, grids, weights = source.images, target.grids, target.weights
         num, _, height, width = images.shape
@@ -48,6 +49,10 @@ class WarpOnlyGenerator:
             raise ValueError(f"target.grids must be ({num}, {height}, {width}, 2) for {num} sources, got {tuple(grids.shape)}")
         if weights.shape != (num, height, width):
             raise ValueError(f"target.weights must be ({num}, {height}, {width}), got {tuple(weights.shape)}")
+        if source.masks.shape != (num, 1, height, width):
+            raise ValueError(f"source.masks must be ({num}, 1, {height}, {width}), got {tuple(source.masks.shape)}")
+        if source.fragments.face_id.shape != (num, height, width):
+            raise ValueError(f"source.fragments must be ({num}, {height}, {width}), got {tuple(source.fragments.face_id.shape)}")
         face_id = target.fragments.face_id
         if face_id.shape != (1, height, width):
             raise ValueError(f"target.fragments must be (1, {height}, {width}), got {tuple(face_id.shape)}")
@@ -59,13 +64,20 @@ class WarpOnlyGenerator:
             raise ValueError(f"source.texture must be (1, 3, T, T), got {tuple(source.texture.shape)}")
         dtype = images.dtype
 
-        warped = F.grid_sample(images, grids.to(dtype), mode="bilinear", padding_mode="border", align_corners=False)
-        w = weights.to(dtype)[:, None]  # (S, 1, H, W)
+        # Read the sources' person pixels only (premultiplied bilinear sampling): no background
+        # bleeds in at their silhouettes; a read that finds no person pixel counts as unseen.
+        person = (source.fragments.face_id >= 0)[:, None].to(dtype)
+        person = person * (source.masks.to(dtype) >= 0.5).to(dtype)
+        read = F.grid_sample(
+            torch.cat((images * person, person), 1), grids.to(dtype), mode="bilinear", padding_mode="zeros", align_corners=False
+        )
+        amount = read[:, 3:]
+        warped = read[:, :3] / amount.clamp(min=1e-6)
+        w = weights.to(dtype)[:, None] * (amount > 1e-3).to(dtype)  # (S, 1, H, W)
         colour = (warped * w).sum(0, keepdim=True)
         missing = (1.0 - w.sum(0, keepdim=True)).clamp(0.0, 1.0)
-        texture = F.grid_sample(
-            source.texture.to(dtype), uv_to_grid(target.uv).to(dtype), mode="bilinear", padding_mode="border", align_corners=False
-        )
+        uv_grid = uv_to_grid(target.uv).to(dtype)
+        texture = F.grid_sample(source.texture.to(dtype), uv_grid, mode="bilinear", padding_mode="border", align_corners=False)
         colour = colour + missing * texture
         covered = (face_id >= 0)[:, None].to(dtype)
         colour = colour * covered

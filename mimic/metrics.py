@@ -1,0 +1,62 @@
+"""Image and pose metrics of the evaluation: SSIM, PSNR, mask-SSIM, PCK."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def _gaussian_window(size: int, sigma: float, channels: int, like: torch.Tensor) -> torch.Tensor:
+    coords = torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
+
+
+def ssim_map(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Per-pixel SSIM (Wang et al. 2004, Gaussian window) of images `(B, C, H, W)` in [-1, 1],
+    averaged over channels: `(B, H, W)` (borders use reflected padding)."""
+    if a.shape != b.shape or a.dim() != 4:
+        raise ValueError(f"images must be two (B, C, H, W) of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    x, y = (a.double() + 1) / 2, (b.double() + 1) / 2
+    kernel = _gaussian_window(window, sigma, x.shape[1], x)
+    pad = window // 2
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(t, (pad,) * 4, mode="reflect"), kernel, groups=x.shape[1])
+
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x**2
+    var_y = blur(y * y) - mu_y**2
+    cov = blur(x * y) - mu_x * mu_y
+    c1, c2 = 0.01**2, 0.03**2
+    value = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return value.mean(1).to(a.dtype)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """`(B,)` mean SSIM of `(B, C, H, W)` images in [-1, 1]; with `mask (B, H, W)` bool, the mean
+    over the masked pixels only (mask-SSIM)."""
+    values = ssim_map(a, b)
+    if mask is None:
+        return values.mean((1, 2))
+    weights = mask.to(values.dtype)
+    return (values * weights).sum((1, 2)) / weights.sum((1, 2)).clamp(min=1)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """`(B,)` peak signal-to-noise ratio, dB, of `(B, C, H, W)` images in [-1, 1] (peak = 1 on [0, 1])."""
+    error = (((a.double() - b.double()) / 2) ** 2).mean((1, 2, 3)).clamp(min=1e-10)
+    return (-10 * torch.log10(error)).to(a.dtype)
+
+
+def pck(predicted: np.ndarray, reference: np.ndarray, threshold: float, min_confidence: float = 0.5) -> float:
+    """Fraction of keypoints of `predicted (K, 3)` within `threshold` pixels of `reference
+    (K, 3)` (pixels + confidence), over the keypoints confident in the reference; a keypoint
+    missing from the prediction counts as wrong. NaN when the reference has none."""
+    keep = reference[:, 2] >= min_confidence
+    if not keep.any():
+        return float("nan")
+    close = np.linalg.norm(predicted[keep, :2] - reference[keep, :2], axis=1) <= threshold
+    return float((close & (predicted[keep, 2] >= min_confidence)).mean())

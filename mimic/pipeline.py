@@ -1,0 +1,233 @@
+"""The `Imitator`: a subject from source photos, then a driver's frames streamed through
+detect -> fit -> rasterize -> flow -> generate.
+
+The working canvas is a square crop of `size` pixels. Sources are cropped around their person;
+the driver is cropped by one fixed square chosen on the first frame with a person (the same
+margin), so the subject keeps the driver's placement and scale changes within the frame. The
+subject is drawn as tall as the driver (a weak-perspective fit cannot tell a tall person far
+away from a short one near by, so the fitted heights are not to be trusted over the frame). With
+`placement="source"`, the subject stays where and as large as it is in the first source photo
+and follows only the driver's motion relative to the driver's first frame.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from bodymesh.body_model import BodyModel, zero_pose, zero_shape
+from bodymesh.camera import to_image_space
+from bodymesh.detect import BlazePoseDetector
+from bodymesh.fit import BodyFit, FitConfig, fit_detection
+from bodymesh.fit_video import VideoFitter
+from mimic.background import remove_person
+from mimic.crop import CropBox
+from mimic.errors import NoPersonError, OptionError
+from mimic.generators.base import Generator, SourceBundle, TargetBundle
+from mimic.texture import fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture
+from warping.correspondence import uv_map
+from warping.flow import combine_sources, transfer_flow
+from warping.raster import rasterize
+
+PLACEMENTS = ("driver", "source")
+BACKGROUNDS = ("source", "driver")
+
+
+@dataclass
+class ImitatorConfig:
+    """Options of the pipeline.
+
+    size: side of the square working canvas, pixels. crop_margin: space around the person's
+    box on each side, as a fraction of its longer edge. placement: "driver" (the driver's
+    position and scale) or "source" (the first source's, moved by the driver's motion).
+    background: "source" (the first source photo, person removed) or "driver" (each driver
+    frame, person removed). texture_size: side of the UV texture.
+    """
+
+    size: int = 256
+    crop_margin: float = 0.15
+    placement: str = "driver"
+    background: str = "source"
+    texture_size: int = 256
+    fit: FitConfig = field(default_factory=FitConfig)
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise OptionError(f"placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
+        if self.background not in BACKGROUNDS:
+            raise OptionError(f"background must be one of {', '.join(BACKGROUNDS)}, got {self.background!r}")
+        if self.size < 32:
+            raise OptionError(f"size must be at least 32 pixels, got {self.size}")
+
+
+@dataclass
+class Subject:
+    """The person to animate: the generator's source bundle and the fits behind it.
+
+    fits: the source fits, cameras in canvas pixels. shape: `(S,)` the one body shape used for
+    every target frame.
+    """
+
+    bundle: SourceBundle
+    fits: list[BodyFit]
+    shape: torch.Tensor
+
+
+@dataclass
+class ImitatedFrame:
+    """One output frame: `image` and `driver` `(size, size, 3)` uint8 RGB (the generated frame and
+    the driver's crop), whether the driver frame had a person, and per-stage seconds."""
+
+    image: np.ndarray
+    driver: np.ndarray
+    found: bool
+    seconds: dict[str, float]
+
+
+def to_tensor(image: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """`(H, W, 3)` uint8 RGB -> `(1, 3, H, W)` float in [-1, 1] on `device`."""
+    return torch.from_numpy(image).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+
+
+def to_image(tensor: torch.Tensor) -> np.ndarray:
+    """`(1, 3, H, W)` in [-1, 1] -> `(H, W, 3)` uint8 RGB."""
+    return ((tensor[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
+
+
+class Imitator:
+    """Makes a subject perform a driver's motion.
+
+    Args:
+        body: the body model (on `device`).
+        generator: what turns source and target bundles into an image.
+        config: canvas, placement and background options.
+        device: where tensors live.
+    """
+
+    def __init__(self, body: BodyModel, generator: Generator, config: ImitatorConfig | None = None, device: torch.device | str = "cpu") -> None:
+        self.body = body
+        self.generator = generator
+        self.config = config or ImitatorConfig()
+        self.device = torch.device(device)
+        self._uv_fragments = rasterize_uv(body.uv_coords, body.uv_faces, self.config.texture_size)
+        with torch.no_grad():
+            rest = body.forward(zero_pose(body, device=self.device), zero_shape(body, device=self.device)).vertices[0]
+        self._mirror = mirror_vertex_map(rest)
+
+    def _mesh(self, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
+        """`(B, V, 3)` image-space vertices of poses `(B, J, 3)` with one shape `(S,)`, cameras `(B, 3)`."""
+        with torch.no_grad():
+            vertices = self.body.forward(pose, shape.expand(pose.shape[0], -1)).vertices
+        return to_image_space(vertices, cam)
+
+    def _height(self, shape: torch.Tensor) -> float:
+        """Standing height, metres, of the rest body of `shape (S,)`."""
+        with torch.no_grad():
+            vertices = self.body.forward(zero_pose(self.body, device=self.device), shape[None]).vertices[0, :, 1]
+        return float(vertices.max() - vertices.min())
+
+    def prepare(self, photos: Sequence[np.ndarray]) -> Subject:
+        """The subject from one or more photos `(H, W, 3)` uint8 RGB of the same person (e.g.
+        front and back). Raises NoPersonError naming the photo (1-based) with nobody in it."""
+        if not photos:
+            raise OptionError("at least one source photo is needed")
+        size = self.config.size
+        fits, crops, masks = [], [], []
+        with BlazePoseDetector(video=False) as detector:
+            for number, photo in enumerate(photos, start=1):
+                detection = detector.detect(photo)
+                if detection is None:
+                    raise NoPersonError(f"no person found in source photo {number}")
+                fit = fit_detection(self.body, detection, self.config.fit, self.device)
+                box = CropBox.around(detection.bbox(), self.config.crop_margin)
+                fit.cam = box.camera(fit.cam, size)
+                fit.projected = (fit.projected - fit.projected.new_tensor([box.x0, box.y0])) * box.scale(size)
+                fits.append(fit)
+                crops.append(box.crop(photo, size))
+                masks.append(box.crop(detection.mask, size))
+        shape = torch.stack([f.shape for f in fits]).mean(0)
+        verts = self._mesh(torch.stack([f.pose for f in fits]), shape, torch.stack([f.cam for f in fits]))
+        fragments = rasterize(verts, self.body.faces, size, size)
+        images = torch.cat([to_tensor(c, self.device) for c in crops])
+        mask_tensor = torch.from_numpy(np.stack(masks)).to(self.device)[:, None].float()
+        texture, coverage = unwrap_texture(
+            images, fragments, verts, self.body.faces, self.body.uv_coords, self.body.uv_faces,
+            self.config.texture_size, uv_fragments=self._uv_fragments, masks=mask_tensor,
+        )
+        texture = fill_texture(texture, coverage, self._uv_fragments, self.body.faces, self.body.uv_coords, self.body.uv_faces, self._mirror)
+        background = to_tensor(remove_person(crops[0], masks[0]), self.device)
+        bundle = SourceBundle(images, mask_tensor, verts, fragments, background, texture)
+        return Subject(bundle, fits, shape)
+
+    def target(
+        self, subject: Subject, pose: torch.Tensor, cam: torch.Tensor, background: torch.Tensor, seconds: dict[str, float] | None = None
+    ) -> TargetBundle:
+        """The subject in `pose (J, 3)` seen by `cam (3,)` (canvas pixels), over `background`;
+        adds the seconds spent rasterizing and composing the flow to `seconds` when given."""
+        size = self.config.size
+        source = subject.bundle
+        clock = time.perf_counter()
+        verts = self._mesh(pose[None], subject.shape, cam[None])
+        fragments = rasterize(verts, self.body.faces, size, size)
+        rasterized = time.perf_counter()
+        count = source.images.shape[0]
+        expanded = type(fragments)(*(t.expand(count, *t.shape[1:]) for t in fragments))
+        flow = transfer_flow(expanded, source.verts, source.fragments, self.body.faces)
+        grids, weights = combine_sources([type(flow)(*(t[i : i + 1] for t in flow)) for i in range(count)])
+        uv = uv_map(fragments, self.body.uv_coords, self.body.uv_faces)
+        if seconds is not None:
+            seconds["rasterize"] = rasterized - clock
+            seconds["flow"] = time.perf_counter() - rasterized
+        return TargetBundle(verts, fragments, uv, grids, weights, background)
+
+    def imitate(self, subject: Subject, frames: Iterable[np.ndarray]) -> Iterator[ImitatedFrame]:
+        """Streams the driver `frames` ((H, W, 3) uint8 RGB); yields one ImitatedFrame each.
+
+        Frames before the driver's first person show the background; a later frame without a
+        person keeps the last pose. Raises NoPersonError if no frame has a person."""
+        size = self.config.size
+        fitter = VideoFitter(self.body, self.config.fit, self.device)
+        box: CropBox | None = None
+        first_cam: torch.Tensor | None = None
+        driver_plate = subject.bundle.background
+        driver_scale: float | None = None
+        with BlazePoseDetector(video=True) as detector:
+            for frame in frames:
+                seconds: dict[str, float] = {}
+                clock = time.perf_counter()
+                detection = detector.detect(frame)
+                seconds["detect"] = time.perf_counter() - clock
+                clock = time.perf_counter()
+                fit = fitter.step(detection)
+                seconds["fit"] = time.perf_counter() - clock
+                if fit is not None and box is None:
+                    box = CropBox.around(detection.bbox(), self.config.crop_margin)
+                if box is None:
+                    driver = CropBox.around((0, 0, frame.shape[1], frame.shape[0]), 0.0).crop(frame, size)
+                    yield ImitatedFrame(to_image(subject.bundle.background), driver, False, seconds)
+                    continue
+                driver = box.crop(frame, size)
+                cam = box.camera(fit.cam, size)
+                if driver_scale is None:
+                    driver_scale = self._height(fitter.shape) / self._height(subject.shape)
+                cam = cam * cam.new_tensor([driver_scale, 1.0, 1.0])
+                if first_cam is None:
+                    first_cam = cam
+                if self.config.placement == "source":
+                    anchor = subject.fits[0].cam
+                    cam = torch.cat((anchor[:1] * cam[:1] / first_cam[:1], anchor[1:] + cam[1:] - first_cam[1:]))
+                if self.config.background == "driver" and detection is not None and detection.mask is not None:
+                    driver_plate = to_tensor(remove_person(driver, box.crop(detection.mask, size)), self.device)
+                background = driver_plate if self.config.background == "driver" else subject.bundle.background
+                target = self.target(subject, fit.pose, cam, background, seconds)
+                clock = time.perf_counter()
+                with torch.no_grad():
+                    image = to_image(self.generator.generate(subject.bundle, target))
+                seconds["generate"] = time.perf_counter() - clock
+                yield ImitatedFrame(image, driver, detection is not None, seconds)
+        if box is None:
+            raise NoPersonError("no person found in any frame of the driver")

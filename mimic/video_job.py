@@ -1,0 +1,81 @@
+"""`mimic video`: source photo(s) + driver video -> a video of the subject doing the driver's motion."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mimic.media import VideoReader, VideoWriter, read_image
+from mimic.pipeline import ImitatedFrame, Imitator
+from mimic.progress import track
+
+
+@dataclass
+class VideoSummary:
+    """What `mimic video` reports."""
+
+    frames: int
+    frames_without_person: int
+    seconds: float
+    prepare_seconds: float
+    stage_ms: dict[str, float]  # mean per frame
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / max(self.seconds - self.prepare_seconds, 1e-9)
+
+
+def _timed(frames: Iterator[np.ndarray], max_frames: int | None, seconds: list[float]) -> Iterator[np.ndarray]:
+    """At most `max_frames` of `frames`, appending the seconds each took to decode to `seconds`."""
+    index = 0
+    while max_frames is None or index < max_frames:
+        clock = time.perf_counter()
+        frame = next(frames, None)
+        if frame is None:
+            return
+        seconds.append(time.perf_counter() - clock)
+        index += 1
+        yield frame
+
+
+def imitate_video(
+    imitator: Imitator,
+    sources: Sequence[Path],
+    driver: Path,
+    out: Path,
+    side_by_side: bool = False,
+    max_frames: int | None = None,
+    progress: bool = False,
+) -> VideoSummary:
+    """Streams `driver` through `imitator` with the subject of the `sources` photos into `out`
+    (H.264, the driver's frame rate and audio); `out` appears only when the whole video is done.
+    """
+    start = time.perf_counter()
+    photos = [read_image(path) for path in sources]
+    with VideoReader(driver) as reader:  # opened first: a bad driver fails before the slow part
+        subject = imitator.prepare(photos)
+        prepared = time.perf_counter()
+        total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
+        decode_seconds: list[float] = []
+        frames = _timed(reader, max_frames, decode_seconds)
+        stages: dict[str, list[float]] = {}
+        count = missing = 0
+        with VideoWriter(out, reader.info.rate, audio_from=driver) as writer:
+            results: Iterator[ImitatedFrame] = imitator.imitate(subject, frames)
+            for result in track(results, "imitating", total=total, enabled=progress):
+                clock = time.perf_counter()
+                writer.write(np.concatenate([result.driver, result.image], axis=1) if side_by_side else result.image)
+                result.seconds["encode"] = time.perf_counter() - clock
+                result.seconds["decode"] = decode_seconds[count]
+                for stage, seconds in result.seconds.items():
+                    stages.setdefault(stage, []).append(seconds)
+                count += 1
+                missing += not result.found
+    return VideoSummary(
+        count, missing, time.perf_counter() - start, prepared - start,
+        {stage: 1000 * float(np.mean(values)) for stage, values in stages.items()},
+    )
