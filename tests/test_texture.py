@@ -3,7 +3,6 @@ mimic.synthetic_person and mimic.background, on the Anny body and synthetic rend
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,15 +19,6 @@ from warping.raster import rasterize
 SIZE = 256
 
 
-@pytest.fixture(scope="session")
-def _body():
-    """The Anny body model (from /tmp/mc when that cache exists)."""
-    from bodymesh.anny_body import AnnyBody
-
-    cache = Path("/tmp/mc")
-    return AnnyBody.load(cache) if cache.exists() else AnnyBody.load()
-
-
 def front_camera(body, size: int = SIZE) -> torch.Tensor:
     """`(1, 3)` camera showing the rest-pose body upright, filling ~80% of the image's height."""
     verts = body.forward(zero_pose(body), zero_shape(body)).vertices[0]
@@ -38,17 +28,17 @@ def front_camera(body, size: int = SIZE) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def front(_body):
+def front(anny_body):
     """A front view of the rest-pose body in a known texture, rendered without shading."""
     with torch.no_grad():
-        texture, labels = procedural_texture(_body, SIZE, seed=1, return_labels=True)
-        pose, shape = zero_pose(_body), zero_shape(_body)
-        cam = front_camera(_body)
-        image, mask = render_person(_body, pose, shape, cam, texture, shading=False)
-        rest = _body.forward(pose, shape).vertices
+        texture, labels = procedural_texture(anny_body, SIZE, seed=1, return_labels=True)
+        pose, shape = zero_pose(anny_body), zero_shape(anny_body)
+        cam = front_camera(anny_body)
+        image, mask = render_person(anny_body, pose, shape, cam, texture, shading=False)
+        rest = anny_body.forward(pose, shape).vertices
         verts = to_image_space(rest, cam)
-        frags = rasterize(verts, _body.faces, SIZE, SIZE)
-        uv_frags = rasterize_uv(_body.uv_coords, _body.uv_faces, SIZE)
+        frags = rasterize(verts, anny_body.faces, SIZE, SIZE)
+        uv_frags = rasterize_uv(anny_body.uv_coords, anny_body.uv_faces, SIZE)
     return dict(texture=texture, labels=labels, image=image, mask=mask, verts=verts, frags=frags, uv_frags=uv_frags, rest=rest[0])
 
 
@@ -63,10 +53,10 @@ def facing_away(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 # rasterize_uv
 
 
-def test_rasterize_uv_covers_the_uv_islands(_body):
-    frags = rasterize_uv(_body.uv_coords, _body.uv_faces, 128)
+def test_rasterize_uv_covers_the_uv_islands(anny_body):
+    frags = rasterize_uv(anny_body.uv_coords, anny_body.uv_faces, 128)
     assert frags.face_id.shape == (1, 128, 128)
-    uv = _body.uv_coords[_body.uv_faces]
+    uv = anny_body.uv_coords[anny_body.uv_faces]
     e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
     area = 0.5 * (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).abs().sum()
     covered = (frags.face_id >= 0).float().mean()
@@ -82,9 +72,9 @@ def test_rasterize_uv_covers_the_uv_islands(_body):
 # unwrap_texture
 
 
-def test_unwrap_recovers_the_visible_texture(_body, front):
+def test_unwrap_recovers_the_visible_texture(anny_body, front):
     texture, coverage = unwrap_texture(
-        front["image"], front["frags"], front["verts"], _body.faces, _body.uv_coords, _body.uv_faces, SIZE,
+        front["image"], front["frags"], front["verts"], anny_body.faces, anny_body.uv_coords, anny_body.uv_faces, SIZE,
         uv_fragments=front["uv_frags"],
     )
     assert texture.shape == (1, 3, SIZE, SIZE) and coverage.shape == (1, 1, SIZE, SIZE)
@@ -94,29 +84,29 @@ def test_unwrap_recovers_the_visible_texture(_body, front):
     error = (texture - front["texture"]).abs().mean(1)[0][seen]
     assert float(error.mean()) < 0.1
     # Same result when the UV rasterization is left to the function.
-    again, _ = unwrap_texture(front["image"], front["frags"], front["verts"], _body.faces, _body.uv_coords, _body.uv_faces, SIZE)
+    again, _ = unwrap_texture(front["image"], front["frags"], front["verts"], anny_body.faces, anny_body.uv_coords, anny_body.uv_faces, SIZE)
     assert torch.allclose(again, texture)
 
 
-def test_unwrap_leaves_the_back_uncovered(_body, front):
+def test_unwrap_leaves_the_back_uncovered(anny_body, front):
     _, coverage = unwrap_texture(
-        front["image"], front["frags"], front["verts"], _body.faces, _body.uv_coords, _body.uv_faces, SIZE,
+        front["image"], front["frags"], front["verts"], anny_body.faces, anny_body.uv_coords, anny_body.uv_faces, SIZE,
         uv_fragments=front["uv_frags"],
     )
     face = front["uv_frags"].face_id[0]
     inside = face >= 0
-    away = inside & facing_away(front["verts"], _body.faces)[face.clamp(min=0)]
+    away = inside & facing_away(front["verts"], anny_body.faces)[face.clamp(min=0)]
     assert int(away.sum()) > 1000
     assert float(coverage[0, 0][away].max()) < 0.05
     assert float(coverage[0, 0][inside & ~away].mean()) > 0.3
     assert float(coverage[0, 0][~inside].abs().max()) == 0.0
 
 
-def test_unwrap_merges_sources_and_respects_masks(_body, front):
+def test_unwrap_merges_sources_and_respects_masks(anny_body, front):
     images = torch.cat((front["image"], front["image"]))
     verts = torch.cat((front["verts"], front["verts"]))
-    frags = rasterize(verts, _body.faces, SIZE, SIZE)
-    args = (_body.faces, _body.uv_coords, _body.uv_faces, SIZE)
+    frags = rasterize(verts, anny_body.faces, SIZE, SIZE)
+    args = (anny_body.faces, anny_body.uv_coords, anny_body.uv_faces, SIZE)
     one, cov_one = unwrap_texture(front["image"], front["frags"], front["verts"], *args, uv_fragments=front["uv_frags"])
     two, cov_two = unwrap_texture(images, frags, verts, *args, uv_fragments=front["uv_frags"])
     assert torch.allclose(one, two, atol=1e-5) and torch.allclose(cov_one, cov_two)
@@ -126,23 +116,23 @@ def test_unwrap_merges_sources_and_respects_masks(_body, front):
     assert torch.allclose(masked, one, atol=1e-5) and torch.allclose(cov_masked, cov_one)
 
 
-def test_unwrap_rejects_mismatched_inputs(_body, front):
+def test_unwrap_rejects_mismatched_inputs(anny_body, front):
     with pytest.raises(ValueError, match="verts must"):
-        unwrap_texture(front["image"], front["frags"], front["verts"][:, :10], _body.faces, _body.uv_coords, _body.uv_faces)
+        unwrap_texture(front["image"], front["frags"], front["verts"][:, :10], anny_body.faces, anny_body.uv_coords, anny_body.uv_faces)
     with pytest.raises(ValueError, match="images must be"):
-        unwrap_texture(front["image"][0], front["frags"], front["verts"], _body.faces, _body.uv_coords, _body.uv_faces)
+        unwrap_texture(front["image"][0], front["frags"], front["verts"], anny_body.faces, anny_body.uv_coords, anny_body.uv_faces)
 
 
 # ------------------------------------------------------------------------------------------
 # mirror_vertex_map
 
 
-def test_mirror_map_swaps_left_and_right(_body, front):
+def test_mirror_map_swaps_left_and_right(anny_body, front):
     mirror = mirror_vertex_map(front["rest"])
     n = front["rest"].shape[0]
     assert mirror.shape == (n,) and mirror.dtype == torch.int64
     assert float((mirror[mirror] == torch.arange(n)).float().mean()) > 0.95
-    labels = _body.part_labels
+    labels = anny_body.part_labels
     for left, right in (("left_upper_arm", "right_upper_arm"), ("left_hand", "right_hand"), ("left_foot", "right_foot")):
         assert float((labels[mirror[labels == PART_INDEX[left]]] == PART_INDEX[right]).float().mean()) > 0.95
     mirrored = front["rest"] * torch.tensor([-1.0, 1.0, 1.0])
@@ -160,9 +150,9 @@ def test_mirror_map_is_the_exact_nearest_neighbour():
 # fill_texture
 
 
-def test_fill_gives_the_back_plausible_colours(_body, front):
+def test_fill_gives_the_back_plausible_colours(anny_body, front):
     uv_frags = front["uv_frags"]
-    args = (_body.faces, _body.uv_coords, _body.uv_faces)
+    args = (anny_body.faces, anny_body.uv_coords, anny_body.uv_faces)
     texture, coverage = unwrap_texture(front["image"], front["frags"], front["verts"], *args, SIZE, uv_fragments=uv_frags)
     mirror = mirror_vertex_map(front["rest"])
     filled = fill_texture(texture, coverage, uv_frags, *args, mirror, gutter=0)
@@ -186,15 +176,15 @@ def test_fill_gives_the_back_plausible_colours(_body, front):
         assert float((got - want).abs().max()) < 0.25, garment
 
 
-def test_fill_uses_the_mirror_side(_body, front):
+def test_fill_uses_the_mirror_side(anny_body, front):
     """With only the left half of the body seen, the right half takes the left's colours."""
     uv_frags = front["uv_frags"]
-    args = (_body.faces, _body.uv_coords, _body.uv_faces)
+    args = (anny_body.faces, anny_body.uv_coords, anny_body.uv_faces)
     texture, coverage = unwrap_texture(front["image"], front["frags"], front["verts"], *args, SIZE, uv_fragments=uv_frags)
     face = uv_frags.face_id[0]
     inside = face >= 0
     # Texel positions on the rest body: x > 0 is the person's left.
-    right = inside & (front["rest"][_body.faces[face.clamp(min=0), 0], 0] < -0.05)
+    right = inside & (front["rest"][anny_body.faces[face.clamp(min=0), 0], 0] < -0.05)
     half = torch.where(right[None, None], torch.zeros_like(coverage), coverage)
     filled = fill_texture(texture, half, uv_frags, *args, mirror_vertex_map(front["rest"]), gutter=0)
     target = right & (coverage[0, 0] > 0.5)
@@ -202,13 +192,13 @@ def test_fill_uses_the_mirror_side(_body, front):
     assert float(error.mean()) < 0.12
 
 
-def test_fill_gutter_pads_around_islands(_body, front):
+def test_fill_gutter_pads_around_islands(anny_body, front):
     uv_frags = front["uv_frags"]
     inside = uv_frags.face_id >= 0
     texture = torch.where(inside[:, None], torch.full((1, 3, SIZE, SIZE), 0.5), torch.zeros(1, 3, SIZE, SIZE))
     coverage = inside[:, None].float()
     mirror = mirror_vertex_map(front["rest"])
-    padded = fill_texture(texture, coverage, uv_frags, _body.faces, _body.uv_coords, _body.uv_faces, mirror, gutter=2)
+    padded = fill_texture(texture, coverage, uv_frags, anny_body.faces, anny_body.uv_coords, anny_body.uv_faces, mirror, gutter=2)
     grown = torch.nn.functional.max_pool2d(inside[:, None].float(), 5, 1, 2) > 0
     assert torch.allclose(padded[0][:, grown[0, 0]], torch.tensor(0.5), atol=1e-5)
     assert float(padded[0][:, ~grown[0, 0]].abs().max()) == 0
@@ -218,20 +208,20 @@ def test_fill_gutter_pads_around_islands(_body, front):
 # synthetic person
 
 
-def test_procedural_texture_is_seeded(_body):
-    a = procedural_texture(_body, 128, seed=3)
-    b = procedural_texture(_body, 128, seed=3)
-    c = procedural_texture(_body, 128, seed=4)
+def test_procedural_texture_is_seeded(anny_body):
+    a = procedural_texture(anny_body, 128, seed=3)
+    b = procedural_texture(anny_body, 128, seed=3)
+    c = procedural_texture(anny_body, 128, seed=4)
     assert a.shape == (1, 3, 128, 128)
     assert float(a.min()) >= -1 and float(a.max()) <= 1
     assert torch.equal(a, b)
     assert float((a - c).abs().mean()) > 0.05
 
 
-def test_procedural_texture_dresses_the_parts(_body, front):
+def test_procedural_texture_dresses_the_parts(anny_body, front):
     labels = front["labels"][0]
     face = front["uv_frags"].face_id[0]
-    part = _body.part_labels[_body.faces[face.clamp(min=0), 0]]
+    part = anny_body.part_labels[anny_body.faces[face.clamp(min=0), 0]]
     inside = face >= 0
 
     def share(part_name: str, garment: str) -> float:
@@ -245,7 +235,7 @@ def test_procedural_texture_dresses_the_parts(_body, front):
     assert bool((labels[~inside] == -1).all())
 
 
-def test_render_person(_body, front):
+def test_render_person(anny_body, front):
     image, mask = front["image"], front["mask"]
     assert image.shape == (1, 3, SIZE, SIZE) and mask.shape == (1, 1, SIZE, SIZE)
     assert float(image.min()) >= -1 and float(image.max()) <= 1
@@ -254,8 +244,8 @@ def test_render_person(_body, front):
     assert torch.allclose(image[:, :, mask[0, 0] == 0], background[:, :, mask[0, 0] == 0])
     # A given background shows where the mask is 0; shading darkens, never brightens.
     plain = torch.full((1, 3, SIZE, SIZE), -1.0)
-    pose, shape = zero_pose(_body), zero_shape(_body)
-    shaded, mask2 = render_person(_body, pose, shape, front_camera(_body), front["texture"], plain)
+    pose, shape = zero_pose(anny_body), zero_shape(anny_body)
+    shaded, mask2 = render_person(anny_body, pose, shape, front_camera(anny_body), front["texture"], plain)
     assert torch.equal(mask2, mask)
     assert bool((shaded[:, :, mask[0, 0] == 0] == -1).all())
     person = mask[0, 0] > 0

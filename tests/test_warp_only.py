@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,51 +14,36 @@ from mimic.generators.warp_only import WarpOnlyGenerator
 from mimic.synthetic_person import procedural_background, procedural_texture, render_person
 from warping.correspondence import uv_map
 from warping.raster import Fragments, rasterize
+from warping.sampler import identity_grid
 
 SIZE = 128
 
 
-@pytest.fixture(scope="session")
-def _body():
-    """The Anny body model (from /tmp/mc when that cache exists)."""
-    from bodymesh.anny_body import AnnyBody
-
-    cache = Path("/tmp/mc")
-    return AnnyBody.load(cache) if cache.exists() else AnnyBody.load()
-
-
-def identity_grid(height: int, width: int) -> torch.Tensor:
-    """`(1, H, W, 2)` grid_sample coordinates of every pixel centre (align_corners=False)."""
-    x = (2 * torch.arange(width) + 1) / width - 1
-    y = (2 * torch.arange(height) + 1) / height - 1
-    return torch.stack(torch.meshgrid(x, y, indexing="xy"), -1)[None]
-
-
 @pytest.fixture(scope="module")
-def scene(_body):
+def scene(anny_body):
     """A source render and a target equal to it: identity grids, weights 1 on the body."""
     with torch.no_grad():
-        pose, shape = zero_pose(_body), zero_shape(_body)
-        verts0 = _body.forward(pose, shape).vertices
+        pose, shape = zero_pose(anny_body), zero_shape(anny_body)
+        verts0 = anny_body.forward(pose, shape).vertices
         s = 0.8 * SIZE / float(verts0[0, :, 1].max() - verts0[0, :, 1].min())
         cam = torch.tensor([[s, SIZE / 2, SIZE / 2 + s * float(verts0[0, :, 1].max() + verts0[0, :, 1].min()) / 2]])
-        texture = procedural_texture(_body, 128, seed=5)
-        other_texture = procedural_texture(_body, 128, seed=6)
+        texture = procedural_texture(anny_body, 128, seed=5)
+        other_texture = procedural_texture(anny_body, 128, seed=6)
         background = procedural_background(SIZE, SIZE, seed=3)
-        image, mask = render_person(_body, pose, shape, cam, texture, background, SIZE, SIZE)
+        image, mask = render_person(anny_body, pose, shape, cam, texture, background, SIZE, SIZE)
         verts = to_image_space(verts0, cam)
-        frags = rasterize(verts, _body.faces, SIZE, SIZE)
-        uv = uv_map(frags, _body.uv_coords, _body.uv_faces)
+        frags = rasterize(verts, anny_body.faces, SIZE, SIZE)
+        uv = uv_map(frags, anny_body.uv_coords, anny_body.uv_faces)
     covered = frags.face_id >= 0
     source = SourceBundle(
         images=image, masks=mask, verts=verts, fragments=frags, background=background, texture=other_texture
     )
     target_background = procedural_background(SIZE, SIZE, seed=4)
     target = TargetBundle(
-        verts=verts, fragments=frags, uv=uv, grids=identity_grid(SIZE, SIZE), weights=covered.float(),
+        verts=verts, fragments=frags, uv=uv, grids=identity_grid(1, SIZE, SIZE), weights=covered.float(),
         background=target_background,
     )
-    return dict(source=source, target=target, image=image, covered=covered[0], body=_body, pose=pose, shape=shape, cam=cam)
+    return dict(source=source, target=target, image=image, covered=covered[0], body=anny_body, pose=pose, shape=shape, cam=cam)
 
 
 def interior(covered: torch.Tensor, margin: int) -> torch.Tensor:
