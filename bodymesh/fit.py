@@ -47,6 +47,7 @@ class FitConfig:
     temporal_weight: float = 2e-3
     tracking_sigma: float = 0.25  # wider than the photo's: fast limbs move far between frames
     refit_error: float = 0.05  # a tracked frame worse than this (x height) is fitted afresh
+    side_swap_ratio: float = 0.5  # swapped sides this much closer to the last frame: a detector swap
 
 
 @dataclass

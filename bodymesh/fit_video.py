@@ -14,7 +14,7 @@ import torch
 
 from bodymesh.body_model import BodyModel
 from bodymesh.detect import Detection
-from bodymesh.keypoints import person_height
+from bodymesh.keypoints import FLIP_PERMUTATION, person_height
 from bodymesh.fit import BodyFit, FitConfig, CameraParameters, FitObjective, finish_fit, fit_keypoints
 
 
@@ -34,6 +34,7 @@ class VideoFitter:
         self.frames = 0
         self.frames_without_person = 0
         self.refits = 0
+        self.side_swaps = 0
         self._last: BodyFit | None = None
         self._pose: torch.nn.Parameter | None = None
         self._shape: torch.Tensor | None = None
@@ -53,6 +54,8 @@ class VideoFitter:
                 return None
             return replace(self._last, found=False)
         keypoints = torch.from_numpy(detection.keypoints).to(self.device)
+        if self._last is not None:
+            keypoints = self._undo_side_swap(keypoints)
         if self._last is None:
             fit = fit_keypoints(self.model, keypoints, detection.mask, self.config)
             self._start_tracking(fit)
@@ -62,6 +65,23 @@ class VideoFitter:
                 fit = self._refit(keypoints, fit)
         self._last = fit
         return fit
+
+    def _undo_side_swap(self, keypoints: torch.Tensor) -> torch.Tensor:
+        """Detectors sometimes swap left and right for a frame (arms overhead, a turn of the head);
+        a person does not. When the swapped labels sit much closer to the previous frame's
+        fitted keypoints than the given ones, the frame is read with its sides swapped back."""
+        assert self._last is not None
+        previous = self._last.projected
+
+        def distance(candidate: torch.Tensor) -> torch.Tensor:
+            weight = candidate[:, 2] * self._last.keypoints[:, 2]
+            return (weight * (candidate[:, :2] - previous).norm(dim=-1)).sum() / weight.sum().clamp(min=1e-6)
+
+        swapped = keypoints[list(FLIP_PERMUTATION)]
+        if distance(swapped) < self.config.side_swap_ratio * distance(keypoints):
+            self.side_swaps += 1
+            return swapped
+        return keypoints
 
     def _refit(self, keypoints: torch.Tensor, tracked: BodyFit) -> BodyFit:
         """Lost track (fast motion, a wrong local minimum): fits the frame from scratch with the
@@ -106,5 +126,10 @@ class VideoFitter:
         return finish_fit(self.model, objective, self._pose, self._shape, self._camera(), self.config)
 
     def summary(self) -> dict[str, int]:
-        """Frames seen, frames without a person and frames fitted afresh so far."""
-        return {"frames": self.frames, "frames_without_person": self.frames_without_person, "refits": self.refits}
+        """Frames seen, without a person, fitted afresh, and read with left and right swapped back."""
+        return {
+            "frames": self.frames,
+            "frames_without_person": self.frames_without_person,
+            "refits": self.refits,
+            "side_swaps": self.side_swaps,
+        }

@@ -27,6 +27,14 @@ def anny_body():
     return AnnyBody.load(cache_dir())
 
 
+@pytest.fixture(scope="session")
+def demo_inputs(tmp_path_factory, anny_body):
+    """`(source.png, driver.mp4)`: a synthetic person and a synthetic dancer (10 frames at 10 fps)."""
+    from mimic.demo import render_demo_inputs
+
+    return render_demo_inputs(anny_body, tmp_path_factory.mktemp("demo"), frames=10, fps=10)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

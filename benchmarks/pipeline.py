@@ -1,0 +1,85 @@
+"""Pipeline benchmark: per-stage milliseconds, end-to-end frames/s and memory over video length.
+
+    python benchmarks/pipeline.py [--sizes 256,512] [--max-frames N] [--threads N]
+
+Runs `mimic video`'s path (warp-only generator) on every shared video with a shared photo as the
+source and prints markdown tables. Reads ../shared/data (exits with a message when absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bodymesh.anny_body import AnnyBody
+from mimic.generators.warp_only import WarpOnlyGenerator
+from mimic.pipeline import Imitator, ImitatorConfig
+from mimic.video_job import imitate_video
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+STAGES = ("decode", "detect", "fit", "rasterize", "flow", "generate", "encode")
+
+
+def resident_mib() -> float:
+    """This process's resident memory now, MiB (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="256,512", help="crop sizes to run")
+    parser.add_argument("--max-frames", type=int, default=None, help="frames per video (default: all)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--source", default="ryota_apose.png", help="shared photo used as the source")
+    args = parser.parse_args()
+    if not SHARED.exists():
+        raise SystemExit(f"shared media not found at {SHARED}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    body = AnnyBody.load()
+    source = SHARED / "images" / args.source
+    print(f"torch threads: {torch.get_num_threads()}; source photo: {source.name}; generator: warp\n")
+    print("| video | size | frames | " + " | ".join(f"{s} (ms)" for s in STAGES) + " | end-to-end frames/s | peak RSS (MiB) |")
+    print("|---|---|---|" + "---|" * len(STAGES) + "---|---|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        for video in sorted((SHARED / "videos").glob("*.mp4")):
+            imitator = Imitator(body, WarpOnlyGenerator(), ImitatorConfig(size=size))
+            with tempfile.TemporaryDirectory() as folder:
+                summary = imitate_video(imitator, [source], video, Path(folder) / "out.mp4", max_frames=args.max_frames)
+            stages = " | ".join(f"{summary.stage_ms.get(s, float('nan')):.1f}" for s in STAGES)
+            print(f"| {video.name} | {size} | {summary.frames} | {stages} | {summary.frames_per_second:.2f} | {resident_mib():.0f} |")
+    memory_over_length(body, source, max(SHARED.joinpath("videos").glob("*.mp4"), key=lambda p: p.stat().st_size))
+
+
+def memory_over_length(body: AnnyBody, source: Path, video: Path) -> None:
+    """Resident memory while streaming the longest video: it must stay flat."""
+    from mimic.media import VideoReader, read_image
+
+    imitator = Imitator(body, WarpOnlyGenerator())
+    subject = imitator.prepare([read_image(source)])
+    samples: list[tuple[int, float]] = []
+    start = time.perf_counter()
+    with VideoReader(video) as reader:
+        total = reader.info.num_frames
+        marks = {int(total * f) for f in (0.1, 0.25, 0.5, 0.75)} | {total - 1}
+        for index, _ in enumerate(imitator.imitate(subject, reader)):
+            if index in marks:
+                samples.append((index + 1, resident_mib()))
+    print(f"\nresident memory while streaming {video.name} ({total} frames, {time.perf_counter() - start:.0f} s):\n")
+    print("| frames done | RSS (MiB) |\n|---|---|")
+    for done, mib in samples:
+        print(f"| {done} | {mib:.0f} |")
+    growth = samples[-1][1] - samples[0][1]
+    print(f"\ngrowth from {samples[0][0]} to {samples[-1][0]} frames: {growth:+.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

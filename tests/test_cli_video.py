@@ -1,0 +1,85 @@
+"""`mimic video`, `mimic demo` and `mimic eval` end to end, and their one-line errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mimic.media import VideoReader, probe_video, write_image
+from mimic.metrics import pck, psnr, ssim
+from tests.test_cli_fit import _assert_one_line_error, run_mimic
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _built_model(request):
+    request.getfixturevalue("anny_body")
+
+
+@pytest.mark.slow
+def test_video_writes_the_imitation_at_the_drivers_rate(tmp_path, demo_inputs):
+    source, driver = demo_inputs
+    out = tmp_path / "result.mp4"
+    result = run_mimic("video", "--source", str(source), "--driver", str(driver), "--out", str(out), "--side-by-side", "--max-frames", "6")
+    assert result.returncode == 0, result.stderr
+    assert "6 frames" in result.stdout and str(out) in result.stdout
+    info = probe_video(out)
+    assert (info.width, info.height, info.num_frames) == (512, 256, 6)
+    assert abs(info.fps - probe_video(driver).fps) < 1e-3
+    frames = list(VideoReader(out))
+    assert np.abs(frames[0][:, 256:].astype(int) - frames[-1][:, 256:].astype(int)).mean() > 1  # it moves
+
+
+def test_video_errors_are_one_line_and_leave_no_output(tmp_path, demo_inputs):
+    source, driver = demo_inputs
+    out = tmp_path / "result.mp4"
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 100)
+    _assert_one_line_error(run_mimic("video", "--source", str(source), "--driver", str(broken), "--out", str(out)), "broken.mp4")
+    empty = tmp_path / "empty.png"
+    write_image(empty, np.full((120, 90, 3), 200, dtype=np.uint8))
+    _assert_one_line_error(run_mimic("video", "--source", str(empty), "--driver", str(driver), "--out", str(out)), "no person")
+    _assert_one_line_error(
+        run_mimic("video", "--source", str(source), "--driver", str(driver), "--out", str(tmp_path / "no" / "such" / "dir.mp4")),
+        "dir.mp4",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4", "empty.png"]
+
+
+@pytest.mark.slow
+def test_demo_renders_its_inputs_and_the_result(tmp_path):
+    result = run_mimic("demo", "--out", str(tmp_path), "--frames", "6")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "inputs" / "source.png").exists()
+    info = probe_video(tmp_path / "demo.mp4")
+    assert info.num_frames == 6 and info.width == 2 * info.height
+
+
+@pytest.mark.slow
+def test_eval_prints_and_saves_the_self_imitation_scores(tmp_path, demo_inputs):
+    _, driver = demo_inputs
+    scores = tmp_path / "scores.json"
+    result = run_mimic("eval", "--video", str(driver), "--json", str(scores), "--max-frames", "6")
+    assert result.returncode == 0, result.stderr
+    assert "| SSIM | PSNR (dB) | mask-SSIM | PCK@0.05 |" in result.stdout
+    (row,) = json.loads(scores.read_text())
+    assert row["frames"] == 5 and row["generator"] == "warp"
+    assert 0.3 < row["ssim"] <= 1 and row["psnr"] > 12 and row["pck"] > 0.5
+
+
+def test_metrics_on_known_images():
+    import torch
+
+    image = torch.rand(1, 3, 32, 32) * 2 - 1
+    noisy = (image + 0.2 * torch.randn_like(image)).clamp(-1, 1)
+    assert float(ssim(image, image)[0]) == pytest.approx(1.0, abs=1e-6)
+    assert float(ssim(noisy, image)[0]) < 0.9
+    box = torch.zeros(1, 32, 32, dtype=torch.bool)
+    box[:, 8:24, 8:24] = True
+    half = image.clone()
+    half[..., :, :2] = -1  # damage outside the box and its windows (radius 5) only
+    assert float(ssim(half, image, box)[0]) == pytest.approx(1.0, abs=1e-6)
+    assert float(psnr(noisy, image)[0]) < float(psnr((image + 0.01).clamp(-1, 1), image)[0])
+    reference = np.array([[10, 10, 1.0], [50, 50, 1.0], [0, 0, 0.0]])
+    assert pck(reference, reference, 1.0) == 1.0
+    shifted = reference + np.array([3.0, 0.0, 0.0])
+    assert pck(shifted, reference, 2.0) == 0.0 and pck(shifted, reference, 4.0) == 1.0
