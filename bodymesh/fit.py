@@ -43,7 +43,7 @@ class FitConfig:
     silhouette_weight: float = 0.05
     silhouette_vertex_stride: int = 4
     # video: per-frame steps after the first frame, and the pull towards the previous frame
-    video_steps: int = 10
+    video_steps: int = 8
     temporal_weight: float = 2e-3
     tracking_sigma: float = 0.25  # wider than the photo's: fast limbs move far between frames
     refit_error: float = 0.05  # a tracked frame worse than this (x height) is fitted afresh

@@ -109,7 +109,9 @@ class VideoFitter:
         previous_pose = self._pose.detach().clone()
         previous_camera = [p.detach().clone() for p in self._camera.parameters()]
         parameters = [self._pose, *self._camera.parameters()]
-        optimizer = torch.optim.LBFGS(parameters, lr=1.0, max_iter=self.config.video_steps, line_search_fn="strong_wolfe")
+        optimizer = torch.optim.LBFGS(
+            parameters, lr=1.0, max_iter=self.config.video_steps, max_eval=self.config.video_steps, line_search_fn="strong_wolfe"
+        )
 
         def energy() -> torch.Tensor:
             optimizer.zero_grad()

@@ -21,13 +21,14 @@ import torch
 
 from bodymesh.body_model import BodyModel, zero_pose, zero_shape
 from bodymesh.camera import to_image_space
-from bodymesh.detect import BlazePoseDetector
+from bodymesh.detect import BlazePoseDetector, Detection
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.fit_video import VideoFitter
 from mimic.background import remove_person
 from mimic.crop import CropBox
 from mimic.errors import NoPersonError, OptionError
 from mimic.generators.base import Generator, SourceBundle, TargetBundle
+from mimic.prefetch import prefetch
 from mimic.texture import fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture
 from warping.correspondence import uv_map
 from warping.flow import combine_sources, transfer_flow
@@ -196,11 +197,14 @@ class Imitator:
         driver_plate = subject.bundle.background
         driver_scale: float | None = None
         with BlazePoseDetector(video=True) as detector:
-            for frame in frames:
-                seconds: dict[str, float] = {}
+
+            def detect(frame: np.ndarray) -> tuple[np.ndarray, Detection | None, float]:
                 clock = time.perf_counter()
-                detection = detector.detect(frame)
-                seconds["detect"] = time.perf_counter() - clock
+                found = detector.detect(frame)
+                return frame, found, time.perf_counter() - clock
+
+            for frame, detection, detect_seconds in prefetch(frames, detect):
+                seconds: dict[str, float] = {"detect": detect_seconds}
                 clock = time.perf_counter()
                 fit = fitter.step(detection)
                 seconds["fit"] = time.perf_counter() - clock
