@@ -43,7 +43,12 @@ def test_forward_shapes_and_pelvis_at_origin(anny_body):
 def test_fast_keypoints_equal_the_mesh_keypoints(anny_body):
     generator = torch.Generator().manual_seed(2)
     pose, shape = random_pose(anny_body, 4, generator), random_shape(anny_body, 4, generator)
-    assert torch.allclose(anny_body.keypoints(pose, shape), anny_body(pose, shape).keypoints, atol=1e-4)
+    mesh = anny_body(pose, shape).keypoints
+    assert torch.allclose(anny_body.keypoints(pose, shape), mesh, atol=1e-4)  # the 104-bone chain
+    one = shape[:1]
+    reduced = anny_body.keypoints(pose, one)  # one fixed shape: the 20-bone chain
+    assert torch.allclose(reduced, anny_body(pose, one.expand(4, -1)).keypoints, atol=1e-4)
+    assert torch.allclose(reduced, anny_body.keypoints(pose, one.clone().requires_grad_()), atol=1e-4)
 
 
 def test_gradients_reach_pose_and_shape(anny_body):
