@@ -54,12 +54,10 @@ def _bone_part(bone: str) -> str:
     """Body part of the vertices a bone carries most."""
     side = "left" if bone.endswith(".L") else "right"
     for prefixes, part in (
-        (("neck", "head", "eye", "jaw", "tongue", "teeth", "levator", "oris", "temporalis",
-          "special", "risorius", "orbicularis", "mouth", "cheek", "brow", "nose", "ear",
-          "lip", "chin"), "head"),
+        (("neck", "head", "eye"), "head"),
         (("shoulder", "upperarm"), f"{side}_upper_arm"),
         (("lowerarm",), f"{side}_lower_arm"),
-        (("wrist", "finger", "metacarpal", "thumb"), f"{side}_hand"),
+        (("wrist", "finger", "metacarpal"), f"{side}_hand"),
         (("upperleg",), f"{side}_upper_leg"),
         (("lowerleg",), f"{side}_lower_leg"),
         (("foot", "toe"), f"{side}_foot"),

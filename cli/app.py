@@ -78,7 +78,10 @@ def fit(
 
     device = _check_device(device)
     # Check the input before the (possibly long) model load.
-    probe_video(input) if is_video_path(input) else read_image(input)
+    if is_video_path(input):
+        probe_video(input)
+    else:
+        read_image(input)
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     summary = fit_file(input, out, model, device=device, max_frames=max_frames, progress=True)
     frames = f"{summary.frames} frame{'s' * (summary.frames != 1)}"

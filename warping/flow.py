@@ -48,7 +48,7 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from warping.raster import Fragments, interpolate
+from warping.raster import Fragments, check_faces, interpolate
 from warping.sampler import pixels_to_grid
 
 __all__ = ["Flow", "surface_points", "transfer_flow", "combine_sources", "BACKGROUND_GRID"]
@@ -97,7 +97,7 @@ def surface_points(fragments: Fragments, verts: torch.Tensor, faces: torch.Tenso
         raise ValueError(f"verts must be floating point, got {verts.dtype}")
     if verts.shape[0] not in (1, batch):
         raise ValueError(f"verts has batch {verts.shape[0]} but fragments {batch}")
-    faces = _check_faces(faces, verts)
+    faces = check_faces(faces, verts)
     values = verts[0] if verts.shape[0] == 1 else verts
     return interpolate(fragments, values, faces)
 
@@ -146,7 +146,7 @@ def transfer_flow(
             raise ValueError(
                 f"{name} fragments are on {frags.face_id.device} but source_verts on {source_verts.device}"
             )
-    faces = _check_faces(faces, source_verts)
+    faces = check_faces(faces, source_verts)
     if not isinstance(depth_tolerance, (int, float)) or not depth_tolerance >= 0:
         raise ValueError(f"depth_tolerance must be a number >= 0, got {depth_tolerance!r}")
     frag_h, frag_w = source.face_id.shape[1:]
@@ -276,24 +276,6 @@ def _check_fragments(fragments: Fragments, name: str) -> None:
             f"{name} must be Fragments with int64 face_id (B, H, W), bary (B, H, W, 3) and "
             f"depth (B, H, W), got {_describe(face_id)}, {_describe(bary)}, {_describe(depth)}"
         )
-
-
-def _check_faces(faces: torch.Tensor, verts: torch.Tensor) -> torch.Tensor:
-    if (
-        not isinstance(faces, torch.Tensor)
-        or faces.dim() != 2
-        or faces.shape[1] != 3
-        or faces.is_floating_point()
-        or faces.is_complex()
-    ):
-        raise ValueError(f"faces must be an integer (F, 3) tensor, got {_describe(faces)}")
-    faces = faces.to(device=verts.device, dtype=torch.int64)
-    if faces.numel() and (faces.min() < 0 or faces.max() >= verts.shape[1]):
-        raise ValueError(
-            f"faces index vertices in [{int(faces.min())}, {int(faces.max())}] "
-            f"but verts has {verts.shape[1]}"
-        )
-    return faces
 
 
 def _describe(x: object) -> str:

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["Fragments", "rasterize", "interpolate", "BACKENDS"]
+__all__ = ["Fragments", "rasterize", "interpolate", "check_faces", "BACKENDS"]
 
 BACKENDS = ("auto", "torch", "pytorch3d")
 
@@ -141,6 +141,20 @@ def _check_inputs(
         raise ValueError(f"verts must be a (B, V, 3) tensor of (u, v, d), got {shape}")
     if not verts.is_floating_point():
         raise ValueError(f"verts must be floating point, got {verts.dtype}")
+    for name, size in (("height", height), ("width", width)):
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ValueError(f"{name} must be a positive int, got {size!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    faces = check_faces(faces, verts)
+    if faces.shape[0] >= 2**31:
+        raise ValueError(f"at most 2**31 - 1 faces are supported, got {faces.shape[0]}")
+    return faces
+
+
+def check_faces(faces: torch.Tensor, verts: torch.Tensor) -> torch.Tensor:
+    """Checks that `faces` is an integer `(F, 3)` tensor indexing the `V` vertices of `verts
+    (B, V, 3)`; returns it as int64 on `verts`' device, or raises one ValueError."""
     if (
         not isinstance(faces, torch.Tensor)
         or faces.dim() != 2
@@ -150,20 +164,11 @@ def _check_inputs(
     ):
         shape = tuple(faces.shape) if isinstance(faces, torch.Tensor) else type(faces).__name__
         raise ValueError(f"faces must be an integer (F, 3) tensor, got {shape}")
-    for name, size in (("height", height), ("width", width)):
-        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            raise ValueError(f"{name} must be a positive int, got {size!r}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     faces = faces.to(device=verts.device, dtype=torch.int64)
     if faces.numel():
         low, high = (int(x) for x in torch.aminmax(faces))
         if low < 0 or high >= verts.shape[1]:
-            raise ValueError(
-                f"faces index vertices in [{low}, {high}] but verts has {verts.shape[1]}"
-            )
-    if faces.shape[0] >= 2**31:
-        raise ValueError(f"at most 2**31 - 1 faces are supported, got {faces.shape[0]}")
+            raise ValueError(f"faces index vertices in [{low}, {high}] but verts has {verts.shape[1]}")
     return faces
 
 
