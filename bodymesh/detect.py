@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from bodymesh.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, TORSO_INDICES
@@ -100,6 +101,9 @@ class BlazePoseDetector:
         min_detection_confidence: BlazePose's person-detector threshold.
         min_torso_confidence: a detection whose torso keypoints (shoulders, hips) are on average
             less confident than this counts as no person.
+        max_side: images larger than this (longest side, pixels) are shrunk before detection
+            and the results scaled back (BlazePose works at 256 pixels inside, so a 1080p
+            frame only costs time); None: full resolution.
     """
 
     def __init__(
@@ -107,12 +111,14 @@ class BlazePoseDetector:
         video: bool = False,
         min_detection_confidence: float = 0.5,
         min_torso_confidence: float = 0.3,
+        max_side: int | None = None,
     ) -> None:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")
             import mediapipe as mp  # heavy import, deferred until a detector is made
 
         self.min_torso_confidence = min_torso_confidence
+        self.max_side = max_side
         # TFLite and absl print banners while the graph starts, from worker threads, until the
         # first image has gone through: stderr stays silenced until then.
         self._quiet: contextlib.ExitStack | None = contextlib.ExitStack()
@@ -136,6 +142,9 @@ class BlazePoseDetector:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
         height, width = image.shape[:2]
+        scale = 1.0 if self.max_side is None else min(1.0, self.max_side / max(height, width))
+        if scale < 1.0:
+            image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")
             try:
@@ -151,6 +160,8 @@ class BlazePoseDetector:
         mask = None
         if result.segmentation_mask is not None:
             mask = np.clip(result.segmentation_mask, 0.0, 1.0).astype(np.float32)
+            if scale < 1.0:
+                mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
         return Detection(keypoints=keypoints, mask=mask)
 
     def _end_quiet(self) -> None:

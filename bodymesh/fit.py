@@ -147,7 +147,7 @@ class FitObjective:
         )
 
 
-def _initial_state(model: BodyModel, detected: torch.Tensor, objective: FitObjective) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _initial_state(model: BodyModel, detected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Two starts (facing the camera, facing away): pose `(2, J, 3)`, shape `(2, S)`, cam `(2, 3)`."""
     device = detected.device
     pose = torch.zeros(2, len(model.joint_names), 3, device=device)
@@ -157,10 +157,6 @@ def _initial_state(model: BodyModel, detected: torch.Tensor, objective: FitObjec
         rest = model.keypoints(pose, shape)
     cam = camera_from_torso(detected.expand(2, -1, -1), rest, TORSO_INDICES)
     return pose, shape, cam
-
-
-def _adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
-    return torch.optim.Adam(params, lr=lr)
 
 
 def fit_keypoints(
@@ -187,12 +183,12 @@ def fit_keypoints(
         raise NoPersonError("too few body keypoints were found to fit a body")
     objective = FitObjective(model, detected, config)
 
-    pose0, shape0, cam0 = _initial_state(model, detected, objective)
+    pose0, shape0, cam0 = _initial_state(model, detected)
     if shape is not None:
         shape0 = shape.detach()[None].expand(2, -1)
     root = torch.nn.Parameter(pose0[:, :1].clone())
     camera = CameraParameters(cam0, objective.height.expand(2))
-    optimizer = _adam([root, *camera.parameters()], config.learning_rate)
+    optimizer = torch.optim.Adam([root, *camera.parameters()], lr=config.learning_rate)
     for _ in range(config.orientation_steps):
         optimizer.zero_grad()
         pose = torch.cat((root, pose0[:, 1:]), dim=1)
@@ -205,7 +201,7 @@ def fit_keypoints(
     fixed_shape = shape is not None
     shape = shape0[best : best + 1].clone() if fixed_shape else torch.nn.Parameter(shape0[best : best + 1].clone())
     camera = CameraParameters(camera()[best : best + 1], objective.height)
-    optimizer = _adam([pose, *([] if fixed_shape else [shape]), *camera.parameters()], config.learning_rate)
+    optimizer = torch.optim.Adam([pose, *([] if fixed_shape else [shape]), *camera.parameters()], lr=config.learning_rate)
     for step in range(config.pose_steps):
         progress = step / max(config.pose_steps - 1, 1)
         weight, sigma = (start * (end / start) ** progress for start, end in (config.pose_prior_weight, config.robust_sigma))

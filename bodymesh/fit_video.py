@@ -54,12 +54,11 @@ class VideoFitter:
                 return None
             return replace(self._last, found=False)
         keypoints = torch.from_numpy(detection.keypoints).to(self.device)
-        if self._last is not None:
-            keypoints = self._undo_side_swap(keypoints)
         if self._last is None:
             fit = fit_keypoints(self.model, keypoints, detection.mask, self.config)
             self._start_tracking(fit)
         else:
+            keypoints = self._undo_side_swap(keypoints)
             fit = self._track(keypoints)
             if fit.keypoint_error() > self.config.refit_error * max(person_height(detection.keypoints), 1.0):
                 fit = self._refit(keypoints, fit)

@@ -117,6 +117,9 @@ def video(
         bool, typer.Option("--keep-source-placement", help="Keep the source person's size and place; follow only the driver's motion.")
     ] = False,
     driver_background: Annotated[bool, typer.Option("--driver-background", help="Use the driver's background instead of the source's.")] = False,
+    full_frame: Annotated[
+        bool, typer.Option("--full-frame", help="Output at the driver's size: the driver's frames with its person replaced (implies --driver-background).")
+    ] = False,
     max_frames: Annotated[Optional[int], typer.Option(help="Use at most this many driver frames.", min=1)] = None,
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
@@ -136,12 +139,12 @@ def video(
     config = ImitatorConfig(
         size=size,
         placement="source" if keep_source_placement else "driver",
-        background="driver" if driver_background else "source",
+        background="driver" if driver_background or full_frame else "source",
     )
     chosen = _generator(generator)
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, chosen, config, device)
-    summary = imitate_video(imitator, source, driver, out, side_by_side, max_frames, progress=True)
+    summary = imitate_video(imitator, source, driver, out, side_by_side, max_frames, progress=True, full_frame=full_frame)
     missing = f", {summary.frames_without_person} without a person (last pose kept)" if summary.frames_without_person else ""
     typer.echo(
         f"{summary.frames} frames{missing} in {summary.seconds:.1f} s "

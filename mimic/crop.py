@@ -45,6 +45,19 @@ class CropBox:
             affine = np.array([[k, 0.0, shift[0]], [0.0, k, shift[1]]])
         return cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
+    def paste(self, canvas: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """A copy of `image (H, W, C)` with `canvas (size, size, C)` scaled back over this window
+        (clipped to the image): `crop`'s inverse, for output at the image's own size."""
+        out = image.copy()
+        side = max(1, round(self.side))
+        x0, y0 = round(self.x0), round(self.y0)
+        scaled = cv2.resize(canvas, (side, side), interpolation=cv2.INTER_LINEAR)
+        top, left = max(y0, 0), max(x0, 0)
+        bottom, right = min(y0 + side, image.shape[0]), min(x0 + side, image.shape[1])
+        if bottom > top and right > left:
+            out[top:bottom, left:right] = scaled[top - y0 : bottom - y0, left - x0 : right - x0]
+        return out
+
     def camera(self, cam: torch.Tensor, size: int) -> torch.Tensor:
         """A weak-perspective camera `(..., 3)` of the image moved into the `size` canvas."""
         k = self.scale(size)

@@ -21,7 +21,7 @@ from bodymesh.detect import BlazePoseDetector
 from bodymesh.keypoints import person_height
 from mimic.errors import OptionError
 from mimic.media import VideoReader
-from mimic.metrics import pck, psnr, ssim
+from mimic.metrics import masked_mean, pck, psnr, ssim_map
 from mimic.pipeline import Imitator, to_tensor
 from mimic.progress import track
 
@@ -80,14 +80,15 @@ def evaluate_self_imitation(
             if index in source_frames or not result.found:
                 continue
             real, fake = to_tensor(result.driver, "cpu"), to_tensor(result.image, "cpu")
-            scores["ssim"].append(float(ssim(fake, real)[0]))
+            similarity = ssim_map(fake, real)
+            scores["ssim"].append(float(masked_mean(similarity)[0]))
             scores["psnr"].append(float(psnr(fake, real)[0]))
             reference = judge.detect(result.driver)
             if reference is not None:
                 x0, y0, x1, y1 = (int(round(v)) for v in reference.bbox())
                 box = np.zeros(result.driver.shape[:2], dtype=bool)
                 box[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
-                scores["mask_ssim"].append(float(ssim(fake, real, torch.from_numpy(box)[None])[0]))
+                scores["mask_ssim"].append(float(masked_mean(similarity, torch.from_numpy(box)[None])[0]))
                 generated = judge.detect(result.image)
                 predicted = generated.keypoints if generated is not None else np.zeros_like(reference.keypoints)
                 value = pck(predicted, reference.keypoints, 0.05 * person_height(reference.keypoints))

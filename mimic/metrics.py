@@ -7,11 +7,10 @@ import torch
 import torch.nn.functional as F
 
 
-def _gaussian_window(size: int, sigma: float, channels: int, like: torch.Tensor) -> torch.Tensor:
+def _gaussian(size: int, sigma: float, like: torch.Tensor) -> torch.Tensor:
     coords = torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
+    return g / g.sum()
 
 
 def ssim_map(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -19,17 +18,18 @@ def ssim_map(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 
     averaged over channels: `(B, H, W)` (borders use reflected padding)."""
     if a.shape != b.shape or a.dim() != 4:
         raise ValueError(f"images must be two (B, C, H, W) of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    x, y = (a.double() + 1) / 2, (b.double() + 1) / 2
-    kernel = _gaussian_window(window, sigma, x.shape[1], x)
-    pad = window // 2
-
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.pad(t, (pad,) * 4, mode="reflect"), kernel, groups=x.shape[1])
-
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
+    x, y = (a.float() + 1) / 2, (b.float() + 1) / 2
+    stack = torch.cat((x, y, x * x, y * y, x * y), dim=1)  # the five local means, blurred at once
+    channels, pad = stack.shape[1], window // 2
+    g = _gaussian(window, sigma, x)
+    rows = g.view(1, 1, 1, window).expand(channels, 1, 1, window)
+    cols = g.view(1, 1, window, 1).expand(channels, 1, window, 1)
+    blurred = F.conv2d(F.pad(stack, (pad, pad, 0, 0), mode="reflect"), rows, groups=channels)
+    blurred = F.conv2d(F.pad(blurred, (0, 0, pad, pad), mode="reflect"), cols, groups=channels)
+    mu_x, mu_y, xx, yy, xy = blurred.chunk(5, dim=1)
+    var_x = xx - mu_x**2
+    var_y = yy - mu_y**2
+    cov = xy - mu_x * mu_y
     c1, c2 = 0.01**2, 0.03**2
     value = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return value.mean(1).to(a.dtype)
@@ -38,7 +38,11 @@ def ssim_map(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 
 def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """`(B,)` mean SSIM of `(B, C, H, W)` images in [-1, 1]; with `mask (B, H, W)` bool, the mean
     over the masked pixels only (mask-SSIM)."""
-    values = ssim_map(a, b)
+    return masked_mean(ssim_map(a, b), mask)
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """`(B,)` mean of `values (B, H, W)`, over the pixels of `mask (B, H, W)` bool when given."""
     if mask is None:
         return values.mean((1, 2))
     weights = mask.to(values.dtype)

@@ -35,6 +35,7 @@ from warping.flow import combine_sources, transfer_flow
 from warping.raster import rasterize
 
 PLACEMENTS = ("driver", "source")
+DETECTION_SIDE = 640  # driver frames are shrunk to this longest side for keypoint detection
 BACKGROUNDS = ("source", "driver")
 
 
@@ -81,12 +82,19 @@ class Subject:
 @dataclass
 class ImitatedFrame:
     """One output frame: `image` and `driver` `(size, size, 3)` uint8 RGB (the generated frame and
-    the driver's crop), whether the driver frame had a person, and per-stage seconds."""
+    the driver's crop), whether the driver frame had a person, per-stage seconds, and the whole
+    driver `frame` with the `box` it was cropped by (None before the driver's first person)."""
 
     image: np.ndarray
     driver: np.ndarray
     found: bool
     seconds: dict[str, float]
+    frame: np.ndarray
+    box: CropBox | None
+
+    def full_frame(self) -> np.ndarray:
+        """The driver frame, at its own size, with the generated crop pasted back over it."""
+        return self.frame if self.box is None else self.box.paste(self.image, self.frame)
 
 
 def to_tensor(image: np.ndarray, device: torch.device | str) -> torch.Tensor:
@@ -196,7 +204,7 @@ class Imitator:
         first_cam: torch.Tensor | None = None
         driver_plate = subject.bundle.background
         driver_scale: float | None = None
-        with BlazePoseDetector(video=True) as detector:
+        with BlazePoseDetector(video=True, max_side=DETECTION_SIDE) as detector:
 
             def detect(frame: np.ndarray) -> tuple[np.ndarray, Detection | None, float]:
                 clock = time.perf_counter()
@@ -212,7 +220,7 @@ class Imitator:
                     box = CropBox.around(detection.bbox(), self.config.crop_margin)
                 if box is None:
                     driver = CropBox.around((0, 0, frame.shape[1], frame.shape[0]), 0.0).crop(frame, size)
-                    yield ImitatedFrame(to_image(subject.bundle.background), driver, False, seconds)
+                    yield ImitatedFrame(to_image(subject.bundle.background), driver, False, seconds, frame, None)
                     continue
                 driver = box.crop(frame, size)
                 cam = box.camera(fit.cam, size)
@@ -232,6 +240,6 @@ class Imitator:
                 with torch.no_grad():
                     image = to_image(self.generator.generate(subject.bundle, target))
                 seconds["generate"] = time.perf_counter() - clock
-                yield ImitatedFrame(image, driver, detection is not None, seconds)
+                yield ImitatedFrame(image, driver, detection is not None, seconds, frame, box)
         if box is None:
             raise NoPersonError("no person found in any frame of the driver")

@@ -50,10 +50,12 @@ def imitate_video(
     side_by_side: bool = False,
     max_frames: int | None = None,
     progress: bool = False,
+    full_frame: bool = False,
 ) -> VideoSummary:
     """Streams `driver` through `imitator` with the subject of the `sources` photos into `out`
     (H.264, the driver's frame rate and audio); `out` appears only when the whole video is done.
-    """
+    Frames are the person crops, or with `full_frame` the driver's frames with the crop pasted
+    back (at the driver's size); `side_by_side` puts the driver on the left."""
     start = time.perf_counter()
     photos = [read_image(path) for path in sources]
     with VideoReader(driver) as reader:  # opened first: a bad driver fails before the slow part
@@ -68,7 +70,8 @@ def imitate_video(
             results: Iterator[ImitatedFrame] = imitator.imitate(subject, frames)
             for result in track(results, "imitating", total=total, enabled=progress):
                 clock = time.perf_counter()
-                writer.write(np.concatenate([result.driver, result.image], axis=1) if side_by_side else result.image)
+                made, real = (result.full_frame(), result.frame) if full_frame else (result.image, result.driver)
+                writer.write(np.concatenate([real, made], axis=1) if side_by_side else made)
                 result.seconds["encode"] = time.perf_counter() - clock
                 result.seconds["decode"] = decode_seconds[count]
                 for stage, seconds in result.seconds.items():

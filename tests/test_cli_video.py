@@ -29,6 +29,16 @@ def test_video_writes_the_imitation_at_the_drivers_rate(tmp_path, demo_inputs):
     assert np.abs(frames[0][:, 256:].astype(int) - frames[-1][:, 256:].astype(int)).mean() > 1  # it moves
 
 
+@pytest.mark.slow
+def test_video_full_frame_output_has_the_drivers_size(tmp_path, demo_inputs):
+    source, driver = demo_inputs
+    out = tmp_path / "full.mp4"
+    result = run_mimic("video", "--source", str(source), "--driver", str(driver), "--out", str(out), "--full-frame", "--max-frames", "3")
+    assert result.returncode == 0, result.stderr
+    info, source_info = probe_video(out), probe_video(driver)
+    assert (info.width, info.height, info.num_frames) == (source_info.width, source_info.height, 3)
+
+
 def test_video_errors_are_one_line_and_leave_no_output(tmp_path, demo_inputs):
     source, driver = demo_inputs
     out = tmp_path / "result.mp4"

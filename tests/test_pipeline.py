@@ -35,6 +35,17 @@ def test_crop_box_moves_cameras_keypoints_and_pixels_together():
     assert float(moved[0]) == pytest.approx(10.0 * 64 / box.side)
 
 
+def test_paste_puts_a_crop_back_where_it_came_from():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, size=(120, 90, 3), dtype=np.uint8)
+    box = CropBox(20.0, 30.0, 60.0)  # inside the image, scale 1: exact
+    back = box.paste(box.crop(image, 60), np.zeros_like(image))
+    assert np.array_equal(back[30:90, 20:80], image[30:90, 20:80])
+    assert not back[:30].any() and not back[90:].any()
+    edge = CropBox(-10.0, -10.0, 40.0)  # partly outside: clipped
+    assert edge.paste(np.full((20, 20, 3), 7, np.uint8), image)[:30, :30].max() == 7
+
+
 def _render(body, pose, cam, texture, background):
     return render_person(body, pose, zero_shape(body), cam, texture, background, SIZE, SIZE, shading=False)
 
