@@ -8,6 +8,7 @@ real one, PCK at 0.05 of the person's height. Source frames themselves are not s
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -75,7 +76,7 @@ def evaluate_self_imitation(
     start = time.perf_counter()
     with VideoReader(video) as reader, BlazePoseDetector(video=False) as judge:
         total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
-        frames = (frame for index, frame in enumerate(reader) if max_frames is None or index < max_frames)
+        frames = itertools.islice(reader, max_frames)
         for index, result in enumerate(track(imitator.imitate(subject, frames), "evaluating", total=total, enabled=progress)):
             if index in source_frames or not result.found:
                 continue

@@ -23,7 +23,7 @@ from bodymesh.camera import to_image_space
 from bodymesh.detect import BlazePoseDetector
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.fit_video import VideoFitter
-from bodymesh.keypoints import person_height
+from bodymesh.keypoints import NUM_KEYPOINTS, person_height
 from mimic.errors import NoPersonError
 from mimic.media import VideoReader, VideoWriter, is_video_path, read_image, write_image
 from mimic.outputs import staged_folder
@@ -63,7 +63,12 @@ def _errors(fit: BodyFit) -> tuple[float, float]:
 def _save(staging: Path, model: BodyModel, fits: list[BodyFit | None], summary: FitSummary) -> None:
     present = [f for f in fits if f is not None]
     joints, shape = len(model.joint_names), model.num_shape
-    empty = {"pose": np.zeros((joints, 3)), "cam": np.zeros(3), "keypoints": np.zeros((23, 3)), "projected": np.zeros((23, 2))}
+    empty = {
+        "pose": np.zeros((joints, 3)),
+        "cam": np.zeros(3),
+        "keypoints": np.zeros((NUM_KEYPOINTS, 3)),
+        "projected": np.zeros((NUM_KEYPOINTS, 2)),
+    }
 
     def stack(name: str) -> np.ndarray:
         return np.stack([getattr(f, name).cpu().numpy() if f is not None else empty[name] for f in fits]).astype(np.float32)
