@@ -178,3 +178,18 @@ class BlazePoseDetector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def another_person(detector: PersonDetector, image: np.ndarray, found: Detection, margin: float = 0.1) -> bool:
+    """Whether `image (H, W, 3)` uint8 RGB holds a person besides `found`: the found person's box
+    (grown by `margin` of its size) is painted over with the image's mean colour and the image is
+    searched again. Single-person detectors (BlazePose) report only one person per image; this
+    tells the caller that it chose one of several."""
+    x0, y0, x1, y1 = found.bbox()
+    grow_x, grow_y = margin * (x1 - x0), margin * (y1 - y0)
+    height, width = image.shape[:2]
+    left, top = max(int(x0 - grow_x), 0), max(int(y0 - grow_y), 0)
+    right, bottom = min(int(x1 + grow_x) + 1, width), min(int(y1 + grow_y) + 1, height)
+    hidden = image.copy()
+    hidden[top:bottom, left:right] = image.reshape(-1, 3).mean(0).astype(np.uint8)
+    return detector.detect(hidden) is not None

@@ -150,6 +150,8 @@ def video(
         f"{summary.frames} frames{missing} in {summary.seconds:.1f} s "
         f"({summary.frames_per_second:.1f} frames/s after {summary.prepare_seconds:.1f} s of preparation)"
     )
+    if summary.several_people:
+        typer.echo("the driver shows several people: followed the most prominent one at the start, then by overlap")
     typer.echo(f"wrote {out}")
 
 

@@ -21,7 +21,7 @@ import torch
 
 from bodymesh.body_model import BodyModel, zero_pose, zero_shape
 from bodymesh.camera import to_image_space
-from bodymesh.detect import BlazePoseDetector, Detection
+from bodymesh.detect import BlazePoseDetector, Detection, another_person
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.fit_video import VideoFitter
 from mimic.background import remove_person
@@ -91,6 +91,7 @@ class ImitatedFrame:
     seconds: dict[str, float]
     frame: np.ndarray
     box: CropBox | None
+    several_people: bool = False  # the driver's first frame with a person showed others too
 
     def full_frame(self) -> np.ndarray:
         """The driver frame, at its own size, with the generated crop pasted back over it."""
@@ -204,6 +205,7 @@ class Imitator:
         first_cam: torch.Tensor | None = None
         driver_plate = subject.bundle.background
         driver_scale: float | None = None
+        several_people = False
         with BlazePoseDetector(video=True, max_side=DETECTION_SIDE) as detector:
 
             def detect(frame: np.ndarray) -> tuple[np.ndarray, Detection | None, float]:
@@ -218,9 +220,13 @@ class Imitator:
                 seconds["fit"] = time.perf_counter() - clock
                 if fit is not None and box is None:
                     box = CropBox.around(detection.bbox(), self.config.crop_margin)
+                    # BlazePose takes the most prominent person and then tracks it by overlap
+                    # from frame to frame; say when it had a choice.
+                    with BlazePoseDetector(video=False, max_side=DETECTION_SIDE) as searcher:
+                        several_people = another_person(searcher, frame, detection)
                 if box is None:
                     driver = CropBox.around((0, 0, frame.shape[1], frame.shape[0]), 0.0).crop(frame, size)
-                    yield ImitatedFrame(to_image(subject.bundle.background), driver, False, seconds, frame, None)
+                    yield ImitatedFrame(to_image(subject.bundle.background), driver, False, seconds, frame, None, several_people)
                     continue
                 driver = box.crop(frame, size)
                 cam = box.camera(fit.cam, size)
@@ -240,6 +246,6 @@ class Imitator:
                 with torch.no_grad():
                     image = to_image(self.generator.generate(subject.bundle, target))
                 seconds["generate"] = time.perf_counter() - clock
-                yield ImitatedFrame(image, driver, detection is not None, seconds, frame, box)
+                yield ImitatedFrame(image, driver, detection is not None, seconds, frame, box, several_people)
         if box is None:
             raise NoPersonError("no person found in any frame of the driver")

@@ -20,6 +20,7 @@ class VideoSummary:
 
     frames: int
     frames_without_person: int
+    several_people: bool  # the driver showed several people; the most prominent one was followed
     seconds: float
     prepare_seconds: float
     stage_ms: dict[str, float]  # mean per frame
@@ -66,6 +67,7 @@ def imitate_video(
         frames = _timed(reader, max_frames, decode_seconds)
         stages: dict[str, list[float]] = {}
         count = missing = 0
+        several_people = False
         with VideoWriter(out, reader.info.rate, audio_from=driver) as writer:
             results: Iterator[ImitatedFrame] = imitator.imitate(subject, frames)
             for result in track(results, "imitating", total=total, enabled=progress):
@@ -78,7 +80,8 @@ def imitate_video(
                     stages.setdefault(stage, []).append(seconds)
                 count += 1
                 missing += not result.found
+                several_people = result.several_people
     return VideoSummary(
-        count, missing, time.perf_counter() - start, prepared - start,
+        count, missing, several_people, time.perf_counter() - start, prepared - start,
         {stage: 1000 * float(np.mean(values)) for stage, values in stages.items()},
     )

@@ -14,7 +14,7 @@ from mimic.generators.base import SourceBundle
 from mimic.generators.warp_only import WarpOnlyGenerator
 from mimic.media import VideoReader, read_image
 from mimic.metrics import pck
-from mimic.pipeline import Imitator, Subject
+from mimic.pipeline import Imitator, Subject, to_image
 from mimic.synthetic_person import procedural_background, procedural_texture, render_person
 from warping.raster import rasterize
 
@@ -90,7 +90,7 @@ def test_imitator_makes_the_subject_take_the_drivers_pose(anny_body, demo_inputs
     # Two independent BlazePose trackers judge: one follows the driver, one the imitation.
     with VideoReader(driver) as frames, BlazePoseDetector(video=True) as on_driver, BlazePoseDetector(video=True) as on_result:
         for result in imitator.imitate(subject, frames):
-            assert result.image.shape == (SIZE, SIZE, 3) and result.found
+            assert result.image.shape == (SIZE, SIZE, 3) and result.found and not result.several_people
             real, made = on_driver.detect(result.driver), on_result.detect(result.image)
             assert made is not None  # a person is there
             scores.append(pck(made.keypoints, real.keypoints, 0.1 * person_height(real.keypoints)))
@@ -103,3 +103,26 @@ def test_source_without_a_person_is_refused(anny_body):
     imitator = Imitator(anny_body, WarpOnlyGenerator())
     with pytest.raises(NoPersonError, match="source photo 1"):
         imitator.prepare([np.full((128, 96, 3), 90, dtype=np.uint8)])
+
+
+@pytest.mark.slow
+def test_with_two_people_the_larger_one_is_followed_and_reported(anny_body, demo_inputs):
+    """A driver of two synthetic people: BlazePose takes the more prominent (larger) one, the
+    pipeline keeps following it and says that there were several."""
+    height, width = 320, 480
+    background = procedural_background(height, width, seed=5)
+    frames = []
+    with torch.no_grad():
+        for step in range(3):
+            pose = dance_pose(anny_body, 0.05 * step)
+            near, _ = render_person(anny_body, pose, zero_shape(anny_body), torch.tensor([[130.0, 130.0, 170.0]]),
+                                    procedural_texture(anny_body, seed=6), background, height, width)
+            both, _ = render_person(anny_body, pose, zero_shape(anny_body), torch.tensor([[75.0, 370.0, 190.0]]),
+                                    procedural_texture(anny_body, seed=7), near, height, width)
+            frames.append(to_image(both))
+    imitator = Imitator(anny_body, WarpOnlyGenerator())
+    subject = imitator.prepare([read_image(demo_inputs[0])])
+    results = list(imitator.imitate(subject, frames))
+    assert all(r.several_people for r in results)
+    box = results[0].box
+    assert abs((box.x0 + box.side / 2) - 130.0) < 40  # centred on the larger person, on the left
