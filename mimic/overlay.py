@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import torch
 
+from warping.correspondence import face_normals
 from warping.raster import rasterize
 
 MESH_COLOUR = np.array([150, 190, 240], dtype=np.float32)  # RGB, light blue
@@ -23,8 +24,7 @@ def shade_mesh(verts: torch.Tensor, faces: torch.Tensor, height: int, width: int
         `(H, W)` float32 brightness in [0, 1] and `(H, W)` bool coverage.
     """
     fragments = rasterize(verts[None], faces, height, width)
-    corners = verts[faces]  # (F, 3, 3)
-    normals = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals = face_normals(verts[None], faces)[0]
     facing = normals[:, 2].abs() / normals.norm(dim=-1).clamp(min=1e-12)
     face_id = fragments.face_id[0]
     brightness = torch.where(face_id >= 0, 0.35 + 0.65 * facing[face_id.clamp(min=0)], 0.0)

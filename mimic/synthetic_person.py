@@ -15,7 +15,7 @@ from bodymesh.body_model import BodyModel, zero_pose, zero_shape
 from bodymesh.camera import to_image_space
 from bodymesh.parts import PART_INDEX
 from mimic.texture import pad_islands, rasterize_uv, uv_to_grid
-from warping.correspondence import uv_map
+from warping.correspondence import face_normals, uv_map
 from warping.raster import interpolate, rasterize
 
 __all__ = ["procedural_texture", "render_person", "procedural_background", "GARMENTS"]
@@ -262,8 +262,7 @@ def _smooth_on_mesh(values: torch.Tensor, faces: torch.Tensor, iterations: int) 
 
 def _vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """`(B, V, 3)` unit area-weighted vertex normals of `(B, V, 3)` vertices."""
-    tri = verts[:, faces]  # (B, F, 3, 3)
-    face_normal = torch.linalg.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
+    face_normal = face_normals(verts, faces)
     normals = torch.zeros_like(verts)
     for k in range(3):
         normals.index_add_(1, faces[:, k], face_normal)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from warping.correspondence import face_normals
 from warping.raster import Fragments, rasterize
 
 __all__ = ["rasterize_uv", "unwrap_texture", "mirror_vertex_map", "fill_texture", "uv_to_grid", "pad_islands"]
@@ -121,8 +122,7 @@ def unwrap_texture(
 
     # How squarely each source sees each face: -n_d / |n| of the outward image-space normal
     # (faces turned away, n_d >= 0, are never seen: eyeballs behind the lids, backs of ears).
-    tri = verts[:, faces]  # (S, F, 3, 3)
-    normal = torch.linalg.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
+    normal = face_normals(verts, faces)  # (S, F, 3)
     facing = (-normal[..., 2] / normal.norm(dim=-1).clamp(min=1e-12)).clamp(min=0.0)[:, face]  # (S, N)
 
     # Visibility at the pixel holding the point.

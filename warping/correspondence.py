@@ -30,3 +30,11 @@ def visible_faces(fragments: Fragments, num_faces: int) -> torch.Tensor:
     index = (fragments.face_id.reshape(batch, -1) + 1).clamp(min=0)
     visible.scatter_(1, index, True)
     return visible[:, 1:]
+
+
+def face_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """`(B, F, 3)` unnormalised face normals `(v1 - v0) x (v2 - v0)` of `verts (B, V, 3)`; their
+    length is twice the face's area. In image space (see bodymesh.camera) an outward face
+    turned towards the camera has a negative depth component."""
+    corners = verts[:, faces]  # (B, F, 3, 3)
+    return torch.linalg.cross(corners[:, :, 1] - corners[:, :, 0], corners[:, :, 2] - corners[:, :, 0], dim=-1)
