@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from cli.options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
 from mimic.errors import MimicError
 
 app = typer.Typer(
@@ -23,38 +24,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-BodyModelOption = Annotated[
-    str, typer.Option("--body-model", help="Body model: anny (ships with mimic), smpl or smplx (your own licensed files).")
-]
-ModelDirOption = Annotated[
-    Optional[Path],
-    typer.Option("--model-dir", envvar="MIMIC_SMPL_DIR", help="Folder of the SMPL / SMPL-X model files (smplx layout)."),
-]
-CacheDirOption = Annotated[
-    Optional[Path],
-    typer.Option("--cache-dir", envvar="MIMIC_CACHE_DIR", help="Where one-time builds are kept [default: ~/.cache/mimic]."),
-]
-DeviceOption = Annotated[str, typer.Option("--device", help="torch device to fit on: cpu, cuda, cuda:1, mps ...")]
-
-
 @app.callback()
 def _root() -> None:
     """mimic: human motion imitation with 3D body meshes."""
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"mimic: error: {message}", err=True)
-    raise typer.Exit(code=1)
-
-
-def _check_device(device: str) -> str:
-    import torch
-
-    try:
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError) as error:
-        _fail(f"device '{device}' is not usable here: {str(error).splitlines()[0]}")
-    return device
 
 
 @app.command()
@@ -76,7 +48,7 @@ def fit(
     from mimic.fit_media import fit_file
     from mimic.media import probe_video, is_video_path, read_image
 
-    device = _check_device(device)
+    device = check_device(device)
     # Check the input before the (possibly long) model load.
     if is_video_path(input):
         probe_video(input)
@@ -93,25 +65,13 @@ def fit(
     typer.echo(f"wrote {', '.join(str(out / name) for name in summary.outputs)}")
 
 
-GENERATORS = ("warp",)
-
-
-def _generator(name: str):
-    from mimic.errors import OptionError
-    from mimic.generators.warp_only import WarpOnlyGenerator
-
-    if name == "warp":
-        return WarpOnlyGenerator()
-    raise OptionError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
-
-
 @app.command()
 def video(
     source: Annotated[list[Path], typer.Option("--source", "-s", help="Photo of the person to animate; repeat for front/back photos.", show_default=False)],
     driver: Annotated[Path, typer.Option("--driver", "-d", help="Video whose motion the person performs.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output video (.mp4).")] = Path("mimic_out.mp4"),
     size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
-    generator: Annotated[str, typer.Option(help="Generator: warp (no network).")] = "warp",
+    generator: GeneratorOption = "warp",
     side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Put the driver's crop left of the result.")] = False,
     keep_source_placement: Annotated[
         bool, typer.Option("--keep-source-placement", help="Keep the source person's size and place; follow only the driver's motion.")
@@ -129,10 +89,11 @@ def video(
     """Make the person in the source photo(s) perform the motion of the driver video."""
     from bodymesh.registry import load_body_model
     from mimic.media import probe_video, read_image
+    from mimic.generators.registry import GeneratorOptions, load_generator
     from mimic.pipeline import Imitator, ImitatorConfig
     from mimic.video_job import imitate_video
 
-    device = _check_device(device)
+    device = check_device(device)
     for path in source:
         read_image(path)
     probe_video(driver)
@@ -141,7 +102,7 @@ def video(
         placement="source" if keep_source_placement else "driver",
         background="driver" if driver_background or full_frame else "source",
     )
-    chosen = _generator(generator)
+    chosen = load_generator(generator, GeneratorOptions(device=device))
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, chosen, config, device)
     summary = imitate_video(imitator, source, driver, out, side_by_side, max_frames, progress=True, full_frame=full_frame)
@@ -165,16 +126,17 @@ def demo(
     """Run mimic on inputs it renders itself: a synthetic person imitates a synthetic dancer."""
     from bodymesh.registry import load_body_model
     from mimic.demo import render_demo_inputs
+    from mimic.generators.registry import load_generator
     from mimic.pipeline import Imitator
     from mimic.progress import spinner
     from mimic.video_job import imitate_video
 
-    device = _check_device(device)
+    device = check_device(device)
     model = load_body_model("anny", None, cache_dir, progress=True).to(device)
     with spinner("rendering the demo's source photo and driver video"):
         source, driver = render_demo_inputs(model, out / "inputs", frames=frames)
     result = out / "demo.mp4"
-    summary = imitate_video(Imitator(model, _generator("warp"), device=device), [source], driver, result, side_by_side=True, progress=True)
+    summary = imitate_video(Imitator(model, load_generator("warp"), device=device), [source], driver, result, side_by_side=True, progress=True)
     typer.echo(f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.frames_per_second:.1f} frames/s)")
     typer.echo(f"inputs: {source}, {driver}")
     typer.echo(f"result (driver | imitation): {result}")
@@ -184,7 +146,7 @@ def demo(
 def evaluate(
     video_path: Annotated[list[Path], typer.Option("--video", "-v", help="Video of one person; repeat to evaluate several.", show_default=False)],
     source_frames: Annotated[str, typer.Option(help="Comma-separated frame numbers used as source photos.")] = "0",
-    generator: Annotated[str, typer.Option(help="Generator: warp (no network).")] = "warp",
+    generator: GeneratorOption = "warp",
     size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
     max_frames: Annotated[Optional[int], typer.Option(help="Use at most this many frames of each video.", min=2)] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
@@ -197,11 +159,12 @@ def evaluate(
     from bodymesh.registry import load_body_model
     from mimic.errors import OptionError
     from mimic.evaluate import evaluate_self_imitation, format_table
+    from mimic.generators.registry import GeneratorOptions, load_generator
     from mimic.media import probe_video
     from mimic.outputs import write_text_atomic
     from mimic.pipeline import Imitator, ImitatorConfig
 
-    device = _check_device(device)
+    device = check_device(device)
     try:
         frames = [int(f) for f in source_frames.split(",") if f.strip()]
     except ValueError:
@@ -211,7 +174,7 @@ def evaluate(
     for path in video_path:
         probe_video(path)
     model = load_body_model("anny", None, cache_dir, progress=True).to(device)
-    imitator = Imitator(model, _generator(generator), ImitatorConfig(size=size), device)
+    imitator = Imitator(model, load_generator(generator, GeneratorOptions(device=device)), ImitatorConfig(size=size), device)
     results = [evaluate_self_imitation(imitator, path, frames, max_frames, progress=True) for path in video_path]
     typer.echo(format_table(results))
     if json_path is not None:

@@ -27,12 +27,12 @@ from bodymesh.fit_video import VideoFitter
 from mimic.background import remove_person
 from mimic.crop import CropBox
 from mimic.errors import NoPersonError, OptionError
-from mimic.generators.base import Generator, SourceBundle, TargetBundle
+from mimic.generators.base import Generator, SourceBundle, TargetBundle, mesh_maps
 from mimic.prefetch import prefetch
 from mimic.texture import fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture
-from warping.correspondence import uv_map
+from warping.correspondence import uv_map, vertex_codes
 from warping.flow import combine_sources, transfer_flow
-from warping.raster import rasterize
+from warping.raster import Fragments
 
 PLACEMENTS = ("driver", "source")
 DETECTION_SIDE = 640  # driver frames are shrunk to this longest side for keypoint detection
@@ -127,12 +127,20 @@ class Imitator:
         with torch.no_grad():
             rest = body.forward(zero_pose(body, device=self.device), zero_shape(body, device=self.device)).vertices[0]
         self._mirror = mirror_vertex_map(rest)
+        self.codes = vertex_codes(rest)
 
-    def _mesh(self, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
-        """`(B, V, 3)` image-space vertices of poses `(B, J, 3)` with one shape `(S,)`, cameras `(B, 3)`."""
+    def _mesh(self, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image-space vertices `(B, V, 3)` and keypoints `(B, K, 3)` (pixels + confidence 1) of
+        poses `(B, J, 3)` with one shape `(S,)`, seen by cameras `(B, 3)`."""
         with torch.no_grad():
-            vertices = self.body.forward(pose, shape.expand(pose.shape[0], -1)).vertices
-        return to_image_space(vertices, cam)
+            output = self.body.forward(pose, shape.expand(pose.shape[0], -1))
+        keypoints = to_image_space(output.keypoints, cam)[..., :2]
+        return to_image_space(output.vertices, cam), torch.cat((keypoints, torch.ones_like(keypoints[..., :1])), -1)
+
+    def maps(self, verts: torch.Tensor) -> tuple[Fragments, torch.Tensor, torch.Tensor]:
+        """Fragments, correspondence map `(B, 4, size, size)` and part map `(B, size, size)` of
+        image-space meshes `(B, V, 3)` of this body (see `mimic.generators.base.mesh_maps`)."""
+        return mesh_maps(verts, self.body.faces, self.codes, self.body.part_labels, self.config.size)
 
     def _height(self, shape: torch.Tensor) -> float:
         """Standing height, metres, of the rest body of `shape (S,)`."""
@@ -160,8 +168,8 @@ class Imitator:
                 crops.append(box.crop(photo, size))
                 masks.append(box.crop(detection.mask, size))
         shape = torch.stack([f.shape for f in fits]).mean(0)
-        verts = self._mesh(torch.stack([f.pose for f in fits]), shape, torch.stack([f.cam for f in fits]))
-        fragments = rasterize(verts, self.body.faces, size, size)
+        verts, keypoints = self._mesh(torch.stack([f.pose for f in fits]), shape, torch.stack([f.cam for f in fits]))
+        fragments, correspondence, parts = self.maps(verts)
         images = torch.cat([to_tensor(c, self.device) for c in crops])
         mask_tensor = torch.from_numpy(np.stack(masks)).to(self.device)[:, None].float()
         texture, coverage = unwrap_texture(
@@ -170,7 +178,7 @@ class Imitator:
         )
         texture = fill_texture(texture, coverage, self._uv_fragments, self.body.faces, self.body.uv_coords, self.body.uv_faces, self._mirror)
         background = to_tensor(remove_person(crops[0], masks[0]), self.device)
-        bundle = SourceBundle(images, mask_tensor, verts, fragments, background, texture)
+        bundle = SourceBundle(images, mask_tensor, verts, fragments, background, texture, correspondence, parts, keypoints)
         return Subject(bundle, fits, shape)
 
     def target(
@@ -178,11 +186,10 @@ class Imitator:
     ) -> TargetBundle:
         """The subject in `pose (J, 3)` seen by `cam (3,)` (canvas pixels), over `background`;
         adds the seconds spent rasterizing and composing the flow to `seconds` when given."""
-        size = self.config.size
         source = subject.bundle
         clock = time.perf_counter()
-        verts = self._mesh(pose[None], subject.shape, cam[None])
-        fragments = rasterize(verts, self.body.faces, size, size)
+        verts, keypoints = self._mesh(pose[None], subject.shape, cam[None])
+        fragments, correspondence, parts = self.maps(verts)
         rasterized = time.perf_counter()
         count = source.images.shape[0]
         expanded = type(fragments)(*(t.expand(count, *t.shape[1:]) for t in fragments))
@@ -192,7 +199,7 @@ class Imitator:
         if seconds is not None:
             seconds["rasterize"] = rasterized - clock
             seconds["flow"] = time.perf_counter() - rasterized
-        return TargetBundle(verts, fragments, uv, grids, weights, background)
+        return TargetBundle(verts, fragments, uv, grids, weights, background, correspondence, parts, keypoints)
 
     def imitate(self, subject: Subject, frames: Iterable[np.ndarray]) -> Iterator[ImitatedFrame]:
         """Streams the driver `frames` ((H, W, 3) uint8 RGB); yields one ImitatedFrame each.

@@ -16,7 +16,6 @@ from mimic.media import VideoReader, read_image
 from mimic.metrics import pck
 from mimic.pipeline import Imitator, Subject, to_image
 from mimic.synthetic_person import procedural_background, procedural_texture, render_person
-from warping.raster import rasterize
 
 SIZE = 256
 
@@ -63,7 +62,8 @@ def test_warping_a_textured_body_to_a_new_pose_matches_rendering_it(anny_body):
         image_b, _ = _render(anny_body, pose_b, cam, texture, background)
         verts_a = to_image_space(anny_body(pose_a, zero_shape(anny_body)).vertices, cam)
         imitator = Imitator(anny_body, WarpOnlyGenerator(feather=0.0))
-        bundle = SourceBundle(image_a, mask_a, verts_a, rasterize(verts_a, anny_body.faces, SIZE, SIZE), background, texture)
+        fragments, correspondence, parts = imitator.maps(verts_a)
+        bundle = SourceBundle(image_a, mask_a, verts_a, fragments, background, texture, correspondence, parts, torch.ones(1, 23, 3))
         subject = Subject(bundle, [], zero_shape(anny_body)[0])
         target = imitator.target(subject, pose_b[0], cam[0], background)
         generated = imitator.generator.generate(bundle, target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 
 import pytest
 import torch
@@ -9,11 +10,11 @@ import torch.nn.functional as F
 
 from bodymesh.body_model import zero_pose, zero_shape
 from bodymesh.camera import to_image_space
-from mimic.generators.base import SourceBundle, TargetBundle
+from mimic.generators.base import SourceBundle, TargetBundle, mesh_maps
 from mimic.generators.warp_only import WarpOnlyGenerator
 from mimic.synthetic_person import procedural_background, procedural_texture, render_person
-from warping.correspondence import uv_map
-from warping.raster import Fragments, rasterize
+from warping.correspondence import uv_map, vertex_codes
+from warping.raster import Fragments
 from warping.sampler import identity_grid
 
 SIZE = 128
@@ -32,16 +33,19 @@ def scene(anny_body):
         background = procedural_background(SIZE, SIZE, seed=3)
         image, mask = render_person(anny_body, pose, shape, cam, texture, background, SIZE, SIZE)
         verts = to_image_space(verts0, cam)
-        frags = rasterize(verts, anny_body.faces, SIZE, SIZE)
+        codes = vertex_codes(verts0[0])
+        frags, correspondence, parts = mesh_maps(verts, anny_body.faces, codes, anny_body.part_labels, SIZE)
         uv = uv_map(frags, anny_body.uv_coords, anny_body.uv_faces)
+        keypoints = torch.ones(1, 23, 3)
     covered = frags.face_id >= 0
     source = SourceBundle(
-        images=image, masks=mask, verts=verts, fragments=frags, background=background, texture=other_texture
+        images=image, masks=mask, verts=verts, fragments=frags, background=background, texture=other_texture,
+        correspondence=correspondence, parts=parts, keypoints=keypoints,
     )
     target_background = procedural_background(SIZE, SIZE, seed=4)
     target = TargetBundle(
         verts=verts, fragments=frags, uv=uv, grids=identity_grid(1, SIZE, SIZE), weights=covered.float(),
-        background=target_background,
+        background=target_background, correspondence=correspondence, parts=parts, keypoints=keypoints,
     )
     return dict(source=source, target=target, image=image, covered=covered[0], body=anny_body, pose=pose, shape=shape, cam=cam)
 
@@ -72,7 +76,7 @@ def test_unseen_pixels_take_the_texture(scene):
     rows = torch.arange(SIZE)[:, None].expand(SIZE, SIZE)
     hidden = covered & (rows < SIZE // 2)  # no source sees the upper half of the body
     weights = (covered & ~hidden).float()[None]
-    unseen = TargetBundle(target.verts, target.fragments, target.uv, target.grids, weights, target.background)
+    unseen = replace(target, weights=weights)
     out = WarpOnlyGenerator().generate(scene["source"], unseen)
     # The upper half is the body drawn in the source's UV texture (unshaded), the lower half the photo.
     body = scene["body"]
@@ -89,12 +93,13 @@ def test_unseen_pixels_take_the_texture(scene):
 def test_two_sources_mix_by_weight(scene):
     source, target = scene["source"], scene["target"]
     dark = torch.full_like(source.images, -1.0)
-    two = SourceBundle(
-        torch.cat((source.images, dark)), source.masks.repeat(2, 1, 1, 1), source.verts.repeat(2, 1, 1),
-        Fragments(*(torch.cat((t, t)) for t in source.fragments)), source.background, source.texture,
+    two = replace(
+        source, images=torch.cat((source.images, dark)), masks=source.masks.repeat(2, 1, 1, 1), verts=source.verts.repeat(2, 1, 1),
+        fragments=Fragments(*(torch.cat((t, t)) for t in source.fragments)),
+        correspondence=source.correspondence.repeat(2, 1, 1, 1), parts=source.parts.repeat(2, 1, 1), keypoints=source.keypoints.repeat(2, 1, 1),
     )
     weights = target.weights.repeat(2, 1, 1) * 0.5
-    mixed = TargetBundle(target.verts, target.fragments, target.uv, target.grids.repeat(2, 1, 1, 1), weights, target.background)
+    mixed = replace(target, grids=target.grids.repeat(2, 1, 1, 1), weights=weights)
     out = WarpOnlyGenerator().generate(two, mixed)
     inner = interior(scene["covered"], 3)
     expected = 0.5 * scene["image"] + 0.5 * dark
@@ -116,7 +121,7 @@ def test_edge_is_soft_and_hard_edge_option(scene):
 
 def test_rejects_mismatched_bundles(scene):
     target = scene["target"]
-    bad = TargetBundle(target.verts, target.fragments, target.uv, target.grids[:, :10], target.weights, target.background)
+    bad = replace(target, grids=target.grids[:, :10])
     with pytest.raises(ValueError, match="grids"):
         WarpOnlyGenerator().generate(scene["source"], bad)
     with pytest.raises(ValueError, match="feather"):

@@ -1,10 +1,11 @@
-"""Per-pixel surface coordinates of rasterized meshes: UV maps and face visibility."""
+"""Per-pixel surface coordinates of rasterized meshes: UV maps, correspondence and part maps,
+face visibility."""
 
 from __future__ import annotations
 
 import torch
 
-from warping.raster import Fragments
+from warping.raster import Fragments, interpolate
 
 
 def uv_map(fragments: Fragments, uv_coords: torch.Tensor, uv_faces: torch.Tensor) -> torch.Tensor:
@@ -38,3 +39,39 @@ def face_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     turned towards the camera has a negative depth component."""
     corners = verts[:, faces]  # (B, F, 3, 3)
     return torch.linalg.cross(corners[:, :, 1] - corners[:, :, 0], corners[:, :, 2] - corners[:, :, 0], dim=-1)
+
+
+def vertex_codes(rest_vertices: torch.Tensor) -> torch.Tensor:
+    """`(V, 3)` in [-1, 1]: each vertex's rest-pose position `(V, 3)` scaled per axis to the
+    body's bounding box, the fixed colour that names a surface point in correspondence maps
+    (it tells left from right, front from back and head from feet, with no UV seams)."""
+    low = rest_vertices.amin(0)
+    high = rest_vertices.amax(0)
+    return (rest_vertices - low) / (high - low).clamp(min=1e-8) * 2.0 - 1.0
+
+
+def correspondence_map(fragments: Fragments, codes: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """The correspondence map of a rasterization, as networks take it.
+
+    Args:
+        fragments: `face_id (B, H, W)`, `bary (B, H, W, 3)`.
+        codes: `(V, 3)` per-vertex codes in [-1, 1] (`vertex_codes`).
+        faces: `(F, 3)` the rasterized faces.
+    Returns:
+        `(B, 4, H, W)`: the interpolated code (zeros on background) and the coverage in {0, 1}.
+    """
+    code = interpolate(fragments, codes, faces).permute(0, 3, 1, 2)
+    covered = (fragments.face_id >= 0)[:, None].to(code.dtype)
+    return torch.cat((code, covered), 1)
+
+
+def part_map(fragments: Fragments, part_labels: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """`(B, H, W)` int64 body-part label (`bodymesh.parts`) of the surface seen at each pixel, -1
+    on background; a face takes the label of its first vertex.
+
+    Args:
+        fragments: `face_id (B, H, W)`. part_labels: `(V,)` int64. faces: `(F, 3)`.
+    """
+    face_parts = part_labels[faces[:, 0]]
+    face_id = fragments.face_id
+    return torch.where(face_id >= 0, face_parts[face_id.clamp(min=0)], face_id.new_full((), -1))

@@ -11,7 +11,8 @@ from typing import Protocol
 
 import torch
 
-from warping.raster import Fragments
+from warping.correspondence import correspondence_map, part_map
+from warping.raster import Fragments, rasterize
 
 
 @dataclass
@@ -23,6 +24,9 @@ class SourceBundle:
     fragments: their rasterization, `face_id (S, H, W)`.
     background: `(1, 3, H, W)` the first source's background, person removed and inpainted.
     texture: `(1, 3, T, T)` the subject's UV texture, unwrapped from all sources and filled.
+    correspondence: `(S, 4, H, W)` each source's correspondence map (`mesh_maps`).
+    parts: `(S, H, W)` int64 body-part label of each pixel (`bodymesh.parts`), -1 off the body.
+    keypoints: `(S, K, 3)` each source's fitted keypoints, pixels + confidence.
     """
 
     images: torch.Tensor
@@ -31,6 +35,9 @@ class SourceBundle:
     fragments: Fragments
     background: torch.Tensor
     texture: torch.Tensor
+    correspondence: torch.Tensor
+    parts: torch.Tensor
+    keypoints: torch.Tensor
 
 
 @dataclass
@@ -44,6 +51,9 @@ class TargetBundle:
     weights: `(S, H, W)` how much each source contributes at each pixel: zero where the point
         is hidden in that source, summing to 1 over sources where any source sees it.
     background: `(1, 3, H, W)` the background to composite over.
+    correspondence: `(1, 4, H, W)` the target's correspondence map (`mesh_maps`).
+    parts: `(1, H, W)` int64 body-part labels, -1 off the body.
+    keypoints: `(1, K, 3)` the target mesh's keypoints, pixels + confidence.
     """
 
     verts: torch.Tensor
@@ -52,6 +62,19 @@ class TargetBundle:
     grids: torch.Tensor
     weights: torch.Tensor
     background: torch.Tensor
+    correspondence: torch.Tensor
+    parts: torch.Tensor
+    keypoints: torch.Tensor
+
+
+def mesh_maps(
+    verts: torch.Tensor, faces: torch.Tensor, codes: torch.Tensor, part_labels: torch.Tensor, size: int
+) -> tuple[Fragments, torch.Tensor, torch.Tensor]:
+    """Rasterizes image-space meshes `verts (B, V, 3)` (faces `(F, 3)`) on a `size` square and
+    returns the fragments, the correspondence map `(B, 4, H, W)` (per-vertex `codes (V, 3)`,
+    see `warping.correspondence.vertex_codes`) and the part map `(B, H, W)` (`part_labels (V,)`)."""
+    fragments = rasterize(verts, faces, size, size)
+    return fragments, correspondence_map(fragments, codes, faces), part_map(fragments, part_labels, faces)
 
 
 class Generator(Protocol):

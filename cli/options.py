@@ -1,0 +1,41 @@
+"""Options and checks shared by the commands of the `mimic` app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mimic.generators.registry import GENERATOR_NAMES
+
+BodyModelOption = Annotated[
+    str, typer.Option("--body-model", help="Body model: anny (ships with mimic), smpl or smplx (your own licensed files).")
+]
+ModelDirOption = Annotated[
+    Optional[Path],
+    typer.Option("--model-dir", envvar="MIMIC_SMPL_DIR", help="Folder of the SMPL / SMPL-X model files (smplx layout)."),
+]
+CacheDirOption = Annotated[
+    Optional[Path],
+    typer.Option("--cache-dir", envvar="MIMIC_CACHE_DIR", help="Where one-time builds are kept [default: ~/.cache/mimic]."),
+]
+GeneratorOption = Annotated[str, typer.Option("--generator", help=f"What draws the frames: {', '.join(GENERATOR_NAMES)}.")]
+DeviceOption = Annotated[str, typer.Option("--device", help="torch device to fit on: cpu, cuda, cuda:1, mps ...")]
+
+
+def fail(message: str) -> None:
+    """Prints `mimic: error: message` on stderr and exits with code 1."""
+    typer.echo(f"mimic: error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def check_device(device: str) -> str:
+    """`device` if torch can allocate on it; otherwise a one-line error and exit 1."""
+    import torch
+
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        fail(f"device '{device}' is not usable here: {str(error).splitlines()[0]}")
+    return device

@@ -1,0 +1,52 @@
+"""Generators by name: what `mimic video --generator NAME` and `mimic eval --generator NAME` load.
+
+Each entry imports its module only when asked for, so the CLI starts fast and a generator's
+dependencies are needed only by who uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mimic.errors import OptionError
+
+if TYPE_CHECKING:  # torch is imported by the generators themselves, not by the CLI's start
+    import torch
+
+    from mimic.generators.base import Generator
+
+
+@dataclass
+class GeneratorOptions:
+    """How to load a generator.
+
+    checkpoint: a `mimic train` checkpoint folder; None: the weights shipped with mimic (for
+    generators with weights). device: where its tensors live.
+    """
+
+    checkpoint: Path | None = None
+    device: "torch.device | str" = "cpu"
+
+
+def _warp(options: GeneratorOptions) -> "Generator":
+    from mimic.generators.warp_only import WarpOnlyGenerator
+
+    return WarpOnlyGenerator()
+
+
+_FACTORIES: dict[str, Callable[[GeneratorOptions], "Generator"]] = {
+    "warp": _warp,
+}
+
+GENERATOR_NAMES: tuple[str, ...] = tuple(_FACTORIES)
+
+
+def load_generator(name: str, options: GeneratorOptions | None = None) -> "Generator":
+    """The generator called `name` (one of GENERATOR_NAMES); OptionError for an unknown name."""
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise OptionError(f"unknown generator {name!r}; choose one of {', '.join(GENERATOR_NAMES)}")
+    return factory(options or GeneratorOptions())
