@@ -10,16 +10,17 @@ result back.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import torch
 import torch.nn.functional as F
 
-from mimic.errors import OptionError
+from mimic.errors import ModelFilesError, OptionError
 from mimic.generators.base import SourceBundle, TargetBundle
 from mimic.training.pairs import PairBatch
 
-__all__ = ["PoseTransferInputs", "PoseTransferModel", "PoseTransferGenerator", "body_alpha", "config_from"]
+__all__ = ["PoseTransferInputs", "PoseTransferModel", "PoseTransferGenerator", "body_alpha", "config_from", "load_pose_transfer"]
 
 
 @dataclass
@@ -136,3 +137,23 @@ class PoseTransferGenerator:
         alpha = body_alpha(target.parts, max(1, height // 32)) if alpha is None else _resize(alpha, height)
         alpha = alpha.to(image.dtype)
         return (alpha * image + (1 - alpha) * target.background.to(image.dtype)).clamp(-1, 1)
+
+
+def load_pose_transfer(name: str, folder: Path, device: torch.device | str = "cpu") -> PoseTransferGenerator:
+    """The 2D baseline `name` from a `mimic train` checkpoint folder (or a training output folder:
+    its newest checkpoint), in inference mode on `device`. ModelFilesError when the folder is
+    missing or holds another model."""
+    from mimic.training.registry import from_checkpoint
+
+    folder = Path(folder)
+    if not folder.exists():
+        raise ModelFilesError(
+            f"no weights for generator {name!r} at '{folder}': train them with "
+            f"`mimic train --generator {name} --out DIR` and ship DIR's last checkpoint in mimic/weights/{name}/"
+        )
+    model = from_checkpoint(folder, device)
+    if model.name != name:
+        raise ModelFilesError(f"'{folder}' holds a {model.name!r} checkpoint, not {name!r}")
+    for net in model.nets.values():
+        net.eval().requires_grad_(False)
+    return PoseTransferGenerator(model)
