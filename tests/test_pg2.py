@@ -79,3 +79,23 @@ def test_adapter_generates_over_the_background_through_the_interface():
     far = near == 0  # beyond the body coverage grown by 64 / 32 = 2 pixels (+ its soft edge)
     assert float(far.float().mean()) > 0.3
     assert torch.allclose(image[0][:, far], target.background[0][:, far])
+
+
+def test_registry_loads_a_trained_checkpoint_and_explains_missing_weights(tmp_path):
+    from mimic.errors import ModelFilesError
+    from mimic.generators.registry import GeneratorOptions, load_generator
+    from mimic.training.checkpoint import save_checkpoint
+
+    model = create_pg2(TINY)
+    folder = save_checkpoint(tmp_path / "run", "pg2", model.config, model.nets, model.optimizers(), 7)
+    generator = load_generator("pg2", GeneratorOptions(checkpoint=folder))
+    assert generator.name == "pg2" and generator.model.config == model.config
+    inputs = PoseTransferInputs.from_pair(toy_pairs(1, 32), 32)
+    for net in model.nets.values():
+        net.eval()
+    with torch.no_grad():
+        assert torch.allclose(generator.model.transfer(inputs)[0], model.transfer(inputs)[0], atol=1e-6)
+    with pytest.raises(ModelFilesError, match="mimic train --generator pg2"):
+        load_generator("pg2", GeneratorOptions(checkpoint=tmp_path / "nothing"))
+    with pytest.raises(ModelFilesError, match="not 'patn'"):
+        load_generator("patn", GeneratorOptions(checkpoint=folder))

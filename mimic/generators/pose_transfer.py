@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +20,7 @@ from mimic.errors import ModelFilesError, OptionError
 from mimic.generators.base import SourceBundle, TargetBundle
 from mimic.training.pairs import PairBatch
 
-__all__ = ["PoseTransferInputs", "PoseTransferModel", "PoseTransferGenerator", "body_alpha", "config_from", "load_pose_transfer"]
+__all__ = ["PoseTransferInputs", "PoseTransferModel", "PoseTransferGenerator", "body_alpha", "load_pose_transfer"]
 
 
 @dataclass
@@ -65,19 +65,6 @@ class PoseTransferInputs:
             _resize_labels(target.parts, size),
             _scale_keypoints(target.keypoints, scale),
         )
-
-
-Config = TypeVar("Config")
-
-
-def config_from(kind: type[Config], overrides: dict | None) -> Config:
-    """The config dataclass `kind` with its defaults updated by `overrides` (fields by name);
-    OptionError naming the known fields for an unknown one."""
-    known = {f.name for f in fields(kind)}
-    unknown = sorted(set(overrides or {}) - known)
-    if unknown:
-        raise OptionError(f"unknown {kind.__name__} field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return kind(**(overrides or {}))
 
 
 class PoseTransferModel(Protocol):

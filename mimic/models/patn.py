@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mimic.generators.pose_transfer import PoseTransferInputs, config_from
+from mimic.generators.pose_transfer import PoseTransferInputs
 from mimic.models.blocks import PatchDiscriminator, Upsample, conv_unit
 from mimic.models.pose_maps import NUM_POSE_CHANNELS, pose_heatmaps
 from mimic.training.losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss, ssim_loss, weighted_l1
 from mimic.training.pairs import PairBatch
+from mimic.training.registry import config_with
 
 __all__ = ["PATNConfig", "PATBlock", "PATNGenerator", "PATN", "create_patn", "downsampling_encoder"]
 
@@ -183,4 +184,4 @@ class PATN:
 
 def create_patn(overrides: dict | None = None, device: torch.device | str = "cpu") -> PATN:
     """PATN with its default config updated by `overrides` (config fields by name)."""
-    return PATN(config_from(PATNConfig, overrides), device)
+    return PATN(config_with(PATNConfig(), overrides), device)

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mimic.generators.pose_transfer import PoseTransferInputs, config_from
+from mimic.generators.pose_transfer import PoseTransferInputs
 from mimic.models.blocks import PatchDiscriminator, ResidualBlock, Upsample, conv_unit
 from mimic.models.pose_maps import NUM_POSE_CHANNELS, pose_heatmaps, pose_mask
 from mimic.training.losses import discriminator_loss, generator_adversarial_loss, weighted_l1
 from mimic.training.pairs import PairBatch
+from mimic.training.registry import config_with
 
 __all__ = ["PG2Config", "UNet", "PG2", "create_pg2"]
 
@@ -179,4 +180,4 @@ class PG2:
 
 def create_pg2(overrides: dict | None = None, device: torch.device | str = "cpu") -> PG2:
     """PG2 with its default config updated by `overrides` (config fields by name)."""
-    return PG2(config_from(PG2Config, overrides), device)
+    return PG2(config_with(PG2Config(), overrides), device)

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bodymesh.parts import PART_INDEX, PART_NAMES
-from mimic.generators.pose_transfer import PoseTransferInputs, config_from
+from mimic.generators.pose_transfer import PoseTransferInputs
 from mimic.models.blocks import PatchDiscriminator, ResidualBlock, Upsample, conv_unit
 from mimic.models.patn import downsampling_encoder
 from mimic.models.pg2 import UNet
@@ -47,6 +47,7 @@ from mimic.training.losses import (
     weighted_l1,
 )
 from mimic.training.pairs import PairBatch
+from mimic.training.registry import config_with
 
 __all__ = [
     "SEMANTIC_LABELS", "NUM_LABELS", "semantic_map", "fit_affine", "part_affines", "pseudo_semantic_map",
@@ -395,4 +396,4 @@ class SPT:
 
 def create_spt(overrides: dict | None = None, device: torch.device | str = "cpu") -> SPT:
     """SPT with its default config updated by `overrides` (config fields by name)."""
-    return SPT(config_from(SPTConfig, overrides), device)
+    return SPT(config_with(SPTConfig(), overrides), device)

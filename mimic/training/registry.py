@@ -66,7 +66,11 @@ class TrainableEntry:
     batches: str = "mimic.training.video_pairs:pair_batches"
 
 
-_ENTRIES: dict[str, TrainableEntry] = {}
+_ENTRIES: dict[str, TrainableEntry] = {
+    "pg2": TrainableEntry("mimic.models.pg2:create_pg2"),
+    "patn": TrainableEntry("mimic.models.patn:create_patn"),
+    "spt": TrainableEntry("mimic.models.spt:create_spt"),
+}
 
 
 def register(name: str, new: TrainableEntry) -> None:
