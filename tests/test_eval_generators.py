@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from mimic.evaluate import EvalResult, evaluate_generators, format_table
 from mimic.generators.pose_transfer import PoseTransferGenerator

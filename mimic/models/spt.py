@@ -51,7 +51,7 @@ from mimic.training.registry import config_with
 
 __all__ = [
     "SEMANTIC_LABELS", "NUM_LABELS", "semantic_map", "fit_affine", "part_affines", "pseudo_semantic_map",
-    "SPTConfig", "AppearanceGenerator", "SPT", "create_spt",
+    "SPTConfig", "SPTViews", "AppearanceGenerator", "SPT", "create_spt",
 ]
 
 SEMANTIC_LABELS: tuple[str, ...] = (
@@ -266,7 +266,7 @@ class AppearanceGenerator(nn.Module):
 
 
 @dataclass
-class _Views:
+class SPTViews:
     """One batch seen by SPT: the source's one-hot map, both heatmaps, the pseudo target map."""
 
     source_map: torch.Tensor
@@ -307,22 +307,22 @@ class SPT:
     def _scaled(self, pixels: float) -> float:
         return pixels * self.config.size / 256
 
-    def views(self, inputs: PoseTransferInputs) -> _Views:
+    def views(self, inputs: PoseTransferInputs) -> SPTViews:
         """The semantic maps and heatmaps of `inputs` (the pseudo target map included)."""
         size = inputs.size
         labels, segments = semantic_map(inputs.source_parts, inputs.source_mask, max(1, round(self._scaled(self.config.hair_margin))))
         pseudo = pseudo_semantic_map(labels, segments, part_affines(inputs.source_keypoints, inputs.target_keypoints, size))
         sigma = self._scaled(self.config.sigma)
         one_hot = F.one_hot(labels, NUM_LABELS).permute(0, 3, 1, 2).to(inputs.source_image.dtype)
-        return _Views(
+        return SPTViews(
             one_hot, labels, pose_heatmaps(inputs.source_keypoints, size, sigma), pose_heatmaps(inputs.target_keypoints, size, sigma), pseudo
         )
 
-    def target_map(self, views: _Views) -> torch.Tensor:
+    def target_map(self, views: SPTViews) -> torch.Tensor:
         """The semantic generator's logits `(B, 10, H, W)` of the target map."""
         return self.nets["semantic"](torch.cat((views.source_map, views.source_heat, views.target_heat), 1))
 
-    def cycle(self, image: torch.Tensor, views: _Views, target_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def cycle(self, image: torch.Tensor, views: SPTViews, target_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The cycle path: the source `image` taken to the target pose and map, then that result
         taken back to the source's: `(generated target, reconstructed source)`, `(B, 3, H, W)` each."""
         appearance = self.nets["appearance"]
