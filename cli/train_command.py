@@ -70,8 +70,10 @@ def train(
     overrides = parse_overrides(config or [])
     if lr is not None:
         overrides["lr"] = lr
-    if videos is not None and not videos.is_dir():
-        raise OptionError(f"--videos '{videos}' is not a folder")
+    if videos is not None:
+        from mimic.training.video_pairs import video_files
+
+        video_files(videos)  # an empty or missing folder fails before anything is loaded
     if images is not None and not images.is_dir():
         raise OptionError(f"--images '{images}' is not a folder")
     rank, world, local_rank = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))

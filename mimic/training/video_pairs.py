@@ -39,7 +39,7 @@ from mimic.training.pairs import PairBatch, collate_pairs
 from mimic.training.registry import DataOptions
 from mimic.training.synthetic_pairs import PairMaker, SyntheticConfig, SyntheticPairs, pair_generator, shard_indices
 
-__all__ = ["VideoClip", "prepare_video", "load_videos", "VideoPairs", "pair_batches", "mixed_batches", "read_images",
+__all__ = ["VideoClip", "prepare_video", "load_videos", "VideoPairs", "pair_batches", "mixed_batches", "read_images", "video_files",
            "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
@@ -191,13 +191,18 @@ def load_videos(
     folder: Path, body: BodyModel, size: int, cache_dir: Path, max_frames: int | None = None, progress: bool = False
 ) -> list[VideoClip]:
     """The clips of every video in `folder` (sorted by name); InputError when it has none."""
+    return [prepare_video(p, body, size, cache_dir, max_frames, progress) for p in video_files(folder)]
+
+
+def video_files(folder: Path) -> list[Path]:
+    """The videos in `folder`, sorted by name; InputError when there is none (or no folder)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"video folder '{folder}' does not exist")
     paths = sorted(p for p in folder.iterdir() if p.is_file() and is_video_path(p))
     if not paths:
         raise InputError(f"no videos in '{folder}' (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
-    return [prepare_video(p, body, size, cache_dir, max_frames, progress) for p in paths]
+    return paths
 
 
 class VideoPairs:
