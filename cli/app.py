@@ -14,6 +14,8 @@ from typing import Annotated, Optional
 import typer
 
 from cli.options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from cli.swap_command import swap
+from cli.view_command import view
 from mimic.errors import MimicError
 
 app = typer.Typer(
@@ -180,6 +182,10 @@ def evaluate(
     if json_path is not None:
         write_text_atomic(json_path, json.dumps([r.as_dict() for r in results], indent=2) + "\n")
         typer.echo(f"wrote {json_path}")
+
+
+app.command("view")(view)
+app.command("swap")(swap)
 
 
 def main() -> None:

@@ -26,10 +26,9 @@ import torch
 
 from bodymesh.parts import NUM_PARTS, PART_INDEX, PART_NAMES
 from mimic.errors import OptionError
-from mimic.media import read_image
-from mimic.pipeline import Imitator, Subject, to_image, to_tensor
 from mimic.background import remove_person
 from mimic.generators.base import SourceBundle
+from mimic.pipeline import Imitator, Subject, to_image, to_tensor
 from mimic.texture import pad_islands
 from mimic.video_job import VideoSummary, imitate_video
 from warping.raster import Fragments
@@ -125,9 +124,9 @@ def swap_photo(
 ) -> np.ndarray:
     """`(size, size, 3)` uint8 RGB: the person of `person_photos` (its first photo's crop and
     pose) wearing the reference's clothes on `parts`. Raises NoPersonError naming the source or
-    reference photo without a person."""
-    person = imitator.prepare(person_photos)
+    reference photo without a person (the reference is prepared first)."""
     reference = imitator.prepare(reference_photos, label="reference photo")
+    person = imitator.prepare(person_photos)
     subject = swap_subject(imitator, person, reference, parts)
     fit = person.fits[0]
     target = imitator.target(subject, fit.pose, fit.cam, swap_background(person, parts))
@@ -138,7 +137,7 @@ def swap_photo(
 def swap_video(
     imitator: Imitator,
     sources: Sequence[Path],
-    references: Sequence[Path],
+    reference_photos: Sequence[np.ndarray],
     parts: Sequence[int],
     driver: Path,
     out: Path,
@@ -146,12 +145,12 @@ def swap_video(
     max_frames: int | None = None,
     progress: bool = False,
 ) -> VideoSummary:
-    """The person of the `sources` photos in the `references`' clothes on `parts`, performing the
-    `driver`'s motion, written to `out` as `mimic.video_job.imitate_video` writes it."""
-    reference_photos = [read_image(path) for path in references]
+    """The person of the `sources` photos in the clothes of the reference (`reference_photos`
+    `(H, W, 3)` uint8 RGB) on `parts`, performing the `driver`'s motion, written to `out` as
+    `mimic.video_job.imitate_video` writes it."""
 
     def prepare(photos: list[np.ndarray]) -> Subject:
-        person = imitator.prepare(photos)
-        return swap_subject(imitator, person, imitator.prepare(reference_photos, label="reference photo"), parts)
+        reference = imitator.prepare(reference_photos, label="reference photo")
+        return swap_subject(imitator, imitator.prepare(photos), reference, parts)
 
     return imitate_video(imitator, sources, driver, out, side_by_side, max_frames, progress, prepare=prepare)

@@ -100,8 +100,8 @@ def render_views(
 
 
 def view_file_name(angle: float) -> str:
-    """`view_045.png`, `view_-090.png`, `view_022.5.png`: the file of one angle's view."""
-    number = f"{angle:04.0f}" if float(angle).is_integer() else f"{angle:06.1f}"
+    """`view_045.png`, `view_-90.png`, `view_022.5.png`: the file of one angle's view."""
+    number = f"{angle:03.0f}" if float(angle).is_integer() else f"{angle:05.1f}"
     return f"view_{number}.png"
 
 

@@ -94,7 +94,7 @@ def test_rotation_turns_to_the_left_and_tilts_towards_the_camera():
     assert torch.allclose(view_rotation(90) @ front, torch.tensor([1.0, 0.0, 0.0]), atol=1e-6)
     assert torch.allclose(view_rotation(0, tilt=90) @ torch.tensor([0.0, 1.0, 0.0]), front, atol=1e-6)
     assert torch.allclose(view_rotation(360), torch.eye(3), atol=1e-6)
-    assert view_file_name(45) == "view_0045.png" and view_file_name(-90) == "view_-090.png"
+    assert view_file_name(45) == "view_045.png" and view_file_name(-90) == "view_-90.png" and view_file_name(22.5) == "view_022.5.png"
     assert turntable_angles(4) == [0.0, 90.0, 180.0, 270.0]
 
 
