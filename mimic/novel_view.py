@@ -16,6 +16,7 @@ their top towards the camera (seen from above).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -77,15 +78,22 @@ def turntable_angles(frames: int) -> list[float]:
     return [360.0 * k / frames for k in range(frames)]
 
 
-def render_view(imitator: Imitator, subject: Subject, angle: float, tilt: float = 0.0) -> torch.Tensor:
+def render_view(
+    imitator: Imitator, subject: Subject, angle: float, tilt: float = 0.0, seconds: dict[str, float] | None = None
+) -> torch.Tensor:
     """`(1, 3, size, size)` in [-1, 1]: the subject in its first source's pose, turned by
     `angle` and tilted by `tilt` (degrees), over its first source's background, drawn by the
-    imitator's generator."""
+    imitator's generator. Adds the seconds of each stage (rasterize, flow, generate) to
+    `seconds` when given."""
     fit = subject.fits[0]
     rotation = view_rotation(angle, tilt).to(imitator.device)
-    target = imitator.target(subject, fit.pose, fit.cam, subject.bundle.background, rotation=rotation)
+    target = imitator.target(subject, fit.pose, fit.cam, subject.bundle.background, seconds, rotation)
+    clock = time.perf_counter()
     with torch.no_grad():
-        return imitator.generator.generate(subject.bundle, target)
+        image = imitator.generator.generate(subject.bundle, target)
+    if seconds is not None:
+        seconds["generate"] = time.perf_counter() - clock
+    return image
 
 
 def render_views(
