@@ -52,6 +52,7 @@ def test_swap_writes_the_dressed_person_and_the_dance(tmp_path, demo_inputs):
     assert probe_video(video).num_frames == 3
 
 
+@pytest.mark.slow  # five subprocesses that each load the body model
 def test_view_and_swap_errors_are_one_line_and_leave_no_output(tmp_path):
     """Bad options fail before any photo is fitted; the reference is checked before the source."""
     empty = tmp_path / "empty.png"
