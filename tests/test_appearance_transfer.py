@@ -10,7 +10,7 @@ from bodymesh.parts import NUM_PARTS, PART_INDEX, PART_NAMES
 from mimic.appearance_transfer import PART_GROUPS, parse_parts, swap_background, swap_subject
 from mimic.demo import dance_pose
 from mimic.errors import OptionError
-from tests.test_novel_view import SIZE, camera, imitator, nearest_colour, palette, part_texture, synthetic_subject  # noqa: F401
+from tests.test_novel_view import camera, imitator, nearest_colour, palette, part_texture, synthetic_subject  # noqa: F401
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ after a full turn, the back taken from a back photo when there is one."""
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
