@@ -100,6 +100,25 @@ def _length(a: torch.Tensor | None, b: torch.Tensor | None) -> float:
     return 0.0 if a is None or b is None else float((a - b).norm())
 
 
+def body_scale(keypoints: torch.Tensor) -> float:
+    """The body's own length unit in the image: the longest of the torso (mid-shoulder to
+    mid-hip), the mean thigh and the mean shin, in the keypoints' units; 0 without shoulders or
+    hips. Foreshortening shortens one of them at a time, rarely all three.
+
+    Args:
+        keypoints: `(K, 3)` positions + confidence, project order.
+    """
+    k = keypoints.detach().float().cpu()
+    p = {name: _point(k, name) for name in KEYPOINT_INDEX}
+    if any(p[f"{s}_{part}"] is None for s in SIDES for part in ("shoulder", "hip")):
+        return 0.0
+    mid_shoulder = (p["left_shoulder"] + p["right_shoulder"]) / 2
+    mid_hip = (p["left_hip"] + p["right_hip"]) / 2
+    thigh = [_length(p[f"{s}_hip"], p[f"{s}_knee"]) for s in SIDES]
+    shin = [_length(p[f"{s}_knee"], p[f"{s}_ankle"]) for s in SIDES]
+    return max(float((mid_shoulder - mid_hip).norm()), sum(thigh) / 2, sum(shin) / 2)
+
+
 def pose_facts(keypoints: torch.Tensor) -> frozenset[str]:
     """The facts (keys of PHRASES) that hold for one pose.
 
@@ -107,8 +126,8 @@ def pose_facts(keypoints: torch.Tensor) -> frozenset[str]:
         keypoints: `(K, 3)` pixels (x right, y down) + confidence, project order; keypoints
             below MIN_CONFIDENCE count as absent and facts that need them are not decided.
     Returns:
-        The set of facts. Lengths are judged against the body's own scale (the longest of the
-        torso, mean thigh and mean shin in the image), so any image size works.
+        The set of facts. Lengths are judged against the body's own scale (`body_scale`), so
+        any image size works.
     """
     if keypoints.dim() != 2 or keypoints.shape[-1] != 3:
         raise ValueError(f"keypoints must be (K, 3), got {tuple(keypoints.shape)}")
@@ -120,9 +139,7 @@ def pose_facts(keypoints: torch.Tensor) -> frozenset[str]:
         return frozenset()
     mid_shoulder, mid_hip = (sh["left"] + sh["right"]) / 2, (hip["left"] + hip["right"]) / 2
     torso = float((mid_shoulder - mid_hip).norm())
-    thigh = [_length(hip[s], p[f"{s}_knee"]) for s in SIDES]
-    shin = [_length(p[f"{s}_knee"], p[f"{s}_ankle"]) for s in SIDES]
-    unit = max(torso, sum(thigh) / 2, sum(shin) / 2, 1e-3)
+    unit = max(body_scale(k), 1e-3)
     facts: set[str] = set()
 
     # view: which way the shoulders run in the image

@@ -194,8 +194,8 @@ class Text2Pose:
         self._optimizers["discriminator"].step()
         losses = {
             "d": float(loss_d.detach()),
-            "wasserstein": float((score_right - score_fake).mean()),
-            "penalty": float(penalty.mean()),
+            "wasserstein": float((score_right - score_fake).mean().detach()),
+            "penalty": float(penalty.mean().detach()),
             "conditional": float(conditional),
         }
 
