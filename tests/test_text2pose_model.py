@@ -82,7 +82,7 @@ def test_tiny_overfit_the_critic_separates_a_fixed_batch():
     falls from about 0 to below -1 (real scored at least 1 above generated, mismatching text
     below matching) within 40 steps, while the Lipschitz penalty keeps its gradient near 1."""
     torch.manual_seed(0)
-    config = Text2PoseConfig(**{**TINY.__dict__, "keypoints": 3, "critic_steps": 1000, "learning_rate": 2e-3})
+    config = Text2PoseConfig(**{**TINY.__dict__, "keypoints": 3, "critic_steps": 1000, "lr": 2e-3})
     model = Text2Pose(config)
     batch = _batch(4, keypoints=3)
     first = model.train_step(batch, 0)

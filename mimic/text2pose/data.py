@@ -10,7 +10,6 @@ the frame (`normalize_keypoints`) and described by `captioner.caption`.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -276,20 +275,17 @@ def sampled_keypoints(model: BodyModel, count: int, seed: int) -> torch.Tensor:
     return body_keypoints(model, poses, random_shape(model, count, generator, spread=0.6))
 
 
-def _batch_seed(seed: int, rank: int, index: int) -> int:
-    digest = hashlib.blake2b(f"{seed}/{rank}/{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF
-
-
-def text_pose_batches(options: "DataOptions", rank: int = 0, world: int = 1, synthetic: int = 6000) -> Iterator[PoseTextBatch]:
+def text_pose_batches(options: "DataOptions", rank: int = 0, world: int = 1, synthetic: int = 4000) -> Iterator[PoseTextBatch]:
     """The training batches of text2pose (the data factory `mimic train --generator text2pose`
     uses): `synthetic` sampled poses plus every frame of the `fit.npz` files under
     `options.videos` (folders written by `mimic fit`), captioned and embedded once, then endless
-    random batches of `options.batch_size`, batch `i` drawn from a seed of `(options.seed,
-    rank, i)` from `options.start` on (a resumed run sees the batches it would have seen)."""
+    random batches of `options.batch_size`, batch `i` of a rank drawn from a seed of
+    `(options.seed, rank, i)` (`pair_generator`) from `options.start` on (a resumed run sees
+    the batches it would have seen). `world` is unused: ranks differ by their seed stream."""
     from bodymesh.registry import load_body_model
     from mimic.progress import spinner
     from mimic.text2pose.text_encoder import shared_encoder
+    from mimic.training.synthetic_pairs import pair_generator
 
     model = load_body_model(options.body_model, None, options.cache_dir, progress=options.progress)
     with spinner("captioning training poses", enabled=options.progress):
@@ -301,6 +297,6 @@ def text_pose_batches(options: "DataOptions", rank: int = 0, world: int = 1, syn
         data = captioned_set(torch.cat(keypoints), shared_encoder(), options.seed)
     index = options.start
     while True:
-        generator = torch.Generator().manual_seed(_batch_seed(options.seed, rank, index))
+        generator = pair_generator(options.seed, index, stream=rank)
         yield data.batch(torch.randint(len(data), (options.batch_size,), generator=generator), generator)
         index += 1

@@ -36,7 +36,8 @@ class Text2PoseConfig:
     pixels (the paper: 32, 64, 128, 256). penalty_weight: lambda of the Lipschitz penalty (150
     in the paper's WGAN-LP). mismatch_weight: alpha of the mismatching-text term.
     interpolation: beta, the weight of the first sentence in the interpolated text. critic_steps:
-    discriminator steps per generator step. pretrain_steps: unconditional steps first.
+    discriminator steps per generator step. pretrain_steps: unconditional steps first. lr, betas:
+    of both Adam optimizers (the paper: 4e-4, (0, 0.9)).
     """
 
     keypoints: int = NUM_KEYPOINTS
@@ -50,7 +51,7 @@ class Text2PoseConfig:
     interpolation: float = 0.5
     critic_steps: int = 5
     pretrain_steps: int = 0
-    learning_rate: float = 4e-4
+    lr: float = 4e-4
     betas: tuple[float, float] = (0.0, 0.9)
 
     def __post_init__(self) -> None:
@@ -160,7 +161,7 @@ class Text2Pose:
             "discriminator": PoseDiscriminator(self.config).to(self.device),
         }
         self._optimizers = {
-            name: torch.optim.Adam(net.parameters(), lr=self.config.learning_rate, betas=tuple(self.config.betas))
+            name: torch.optim.Adam(net.parameters(), lr=self.config.lr, betas=tuple(self.config.betas))
             for name, net in self.nets.items()
         }
 

@@ -3,8 +3,7 @@ source photo rendered in that pose by the pipeline's generator."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,34 +14,21 @@ from bodymesh.keypoints import KEYPOINT_INDEX
 from mimic.errors import ModelFilesError, NoPersonError, OptionError
 from mimic.pipeline import Imitator, Subject, to_image
 from mimic.text2pose.captioner import body_scale
-from mimic.text2pose.model import Text2Pose, Text2PoseConfig
+from mimic.text2pose.model import Text2Pose
 
 SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "text2pose"
 
 
 def load_text2pose(checkpoint: Path | None = None, device: torch.device | str = "cpu") -> Text2Pose:
-    """The text-to-pose model of a checkpoint folder (`config.json` + `weights.safetensors`, as
-    `mimic train` writes them), or the one shipped with mimic when `checkpoint` is None.
-    ModelFilesError when the folder is missing or does not hold a text2pose model."""
-    from safetensors.torch import load_file
+    """The text-to-pose model of a `mimic train` checkpoint (or training output folder), or the
+    one shipped with mimic when `checkpoint` is None. ModelFilesError when the folder is
+    missing, unusable or holds another model."""
+    from mimic.training.registry import from_checkpoint
 
-    folder = Path(checkpoint) if checkpoint is not None else SHIPPED
-    try:
-        meta = json.loads((folder / "config.json").read_text())
-        weights = load_file(str(folder / "weights.safetensors"))
-    except (OSError, ValueError) as error:
-        raise ModelFilesError(f"cannot read a text2pose model from '{folder}': {error}") from None
-    if meta.get("generator") != Text2Pose.name:
-        raise ModelFilesError(f"'{folder}' holds a {meta.get('generator')!r} model, not text2pose")
-    known = {f.name for f in fields(Text2PoseConfig)}
-    config = Text2PoseConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items() if k in known})
-    model = Text2Pose(config, device)
-    for name, net in model.nets.items():
-        prefix = name + "."
-        try:
-            net.load_state_dict({k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)})
-        except RuntimeError as error:
-            raise ModelFilesError(f"'{folder}' does not fit the text2pose {name}: {str(error).splitlines()[0]}") from None
+    model = from_checkpoint(Path(checkpoint) if checkpoint is not None else SHIPPED, device)
+    if not isinstance(model, Text2Pose):
+        raise ModelFilesError(f"'{checkpoint}' holds a {model.name!r} model, not text2pose")
+    for net in model.nets.values():
         net.eval()
     return model
 

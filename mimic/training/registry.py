@@ -66,7 +66,9 @@ class TrainableEntry:
     batches: str = "mimic.training.video_pairs:pair_batches"
 
 
-_ENTRIES: dict[str, TrainableEntry] = {}
+_ENTRIES: dict[str, TrainableEntry] = {
+    "text2pose": TrainableEntry("mimic.text2pose.model:create_text2pose", "mimic.text2pose.data:text_pose_batches"),
+}
 
 
 def register(name: str, new: TrainableEntry) -> None:
