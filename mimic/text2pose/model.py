@@ -33,7 +33,9 @@ class Text2PoseConfig:
 
     generator_channels: of the transposed convolutions at 4, 8, 16 and 32 pixels (the paper:
     256, 128, 64, 32). discriminator_channels: of the stride-2 convolutions at 32, 16, 8 and 4
-    pixels (the paper: 32, 64, 128, 256). penalty_weight: lambda of the Lipschitz penalty (150
+    pixels (the paper: 32, 64, 128, 256). output: the generator's last activation, "tanh" (the
+    paper) or "linear" (no saturation at the background's -1, so short runs still learn peaks;
+    heatmaps are clamped to [-1, 1] when read). penalty_weight: lambda of the Lipschitz penalty (150
     in the paper's WGAN-LP). mismatch_weight: alpha of the mismatching-text term.
     interpolation: beta, the weight of the first sentence in the interpolated text. critic_steps:
     discriminator steps per generator step. pretrain_steps: unconditional steps first. lr, betas:
@@ -53,10 +55,13 @@ class Text2PoseConfig:
     pretrain_steps: int = 0
     lr: float = 4e-4
     betas: tuple[float, float] = (0.0, 0.9)
+    output: str = "tanh"
 
     def __post_init__(self) -> None:
         if len(self.generator_channels) != 4 or len(self.discriminator_channels) != 4:
             raise ValueError("generator_channels and discriminator_channels need 4 entries each (4 -> 64 pixels)")
+        if self.output not in ("tanh", "linear"):
+            raise ValueError(f"output must be 'tanh' or 'linear', got {self.output!r}")
 
 
 class TextCompressor(nn.Sequential):
@@ -67,7 +72,8 @@ class TextCompressor(nn.Sequential):
 
 
 class PoseGenerator(nn.Module):
-    """Noise `(B, noise_size)` and text `(B, text_size)` -> heatmaps `(B, K, 64, 64)` in [-1, 1]."""
+    """Noise `(B, noise_size)` and text `(B, text_size)` -> heatmaps `(B, K, 64, 64)`, in
+    [-1, 1] with the tanh output (about that range with the linear one)."""
 
     def __init__(self, config: Text2PoseConfig) -> None:
         super().__init__()
@@ -80,7 +86,9 @@ class PoseGenerator(nn.Module):
         ]
         for before, after in zip(channels[:-1], channels[1:]):
             layers += [nn.ConvTranspose2d(before, after, 4, 2, 1, bias=False), nn.BatchNorm2d(after), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(channels[-1], config.keypoints, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(channels[-1], config.keypoints, 4, 2, 1, bias=False)]
+        if config.output == "tanh":
+            layers.append(nn.Tanh())
         self.main = nn.Sequential(*layers)
         _initialise(self)
 
@@ -225,7 +233,7 @@ class Text2Pose:
         generator.eval()
         out = generator(self.noise(text.shape[0]) if noise is None else noise, text.to(self.device))
         generator.train(was_training)
-        return (out + 1) / 2
+        return ((out + 1) / 2).clamp(0, 1)
 
     def keypoints(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """`(B, K, 3)` generated keypoints in the 64 x 64 frame (pixels) + confidence (the
