@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from conftest import shared_file
 from mimic.media import read_image
-from mimic.text2pose.posing import SHIPPED
 from test_cli_fit import run_mimic
 
 
@@ -33,15 +33,22 @@ def test_unreadable_checkpoint_is_one_line_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_pose_on_a_shared_photo_with_samples(tmp_path):
-    if not (SHIPPED / "weights.safetensors").exists():
-        pytest.fail(f"the shipped text2pose model is missing from {SHIPPED}")
-    photo = shared_file("images", "ryota_apose.png")
-    out = tmp_path / "arms.png"
-    result = run_mimic("pose", "--text", "a man raising both arms above his head", "--source", str(photo),
-                       "--out", str(out), "--samples", "2", "--size", "128")
-    assert result.returncode == 0, result.stderr
-    image = read_image(out)
-    assert image.shape == (256, 256, 3)  # skeletons above results, two samples side by side
-    assert image[128:].std() > 10  # the rendered people are not blank
-    assert "2 poses for 'a man raising both arms above his head'" in result.stdout
+def test_keypoints_pose_the_person_of_a_shared_photo(anny_body):
+    """What `mimic pose` does after the generator: keypoints in the 64 x 64 frame (here a
+    body-model pose with both arms raised) are placed over the photo's person, fitted with its
+    shape and rendered; the render shows the pose."""
+    from mimic.generators.registry import load_generator
+    from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.text2pose.captioner import pose_facts
+    from mimic.text2pose.posing import pose_person
+    from test_text2pose_data import _arms
+    from mimic.text2pose.data import Gestures
+
+    photo = read_image(shared_file("images", "ryota_apose.png"))
+    imitator = Imitator(anny_body, load_generator("warp"), ImitatorConfig(size=128))
+    subject = imitator.prepare([photo])
+    keypoints = _arms(anny_body, Gestures(anny_body), 2.9)
+    posed = pose_person(imitator, subject, keypoints)
+    assert posed.image.shape == (128, 128, 3) and posed.image.std() > 10
+    assert posed.fit_error < 3.0  # pixels: the body takes the generated pose
+    assert "both_hands_above_head" in pose_facts(torch.from_numpy(posed.keypoints))
