@@ -14,6 +14,9 @@ from typing import Annotated, Optional
 import typer
 
 from cli.options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from cli.swap_command import swap
+from cli.train_command import train
+from cli.view_command import view
 from mimic.errors import MimicError
 
 app = typer.Typer(
@@ -182,8 +185,9 @@ def evaluate(
         typer.echo(f"wrote {json_path}")
 
 
-from cli.train_command import train as train_command  # noqa: E402
-app.command("train")(train_command)
+app.command("view")(view)
+app.command("swap")(swap)
+app.command("train")(train)
 
 
 def main() -> None:
