@@ -52,3 +52,14 @@ def test_keypoints_pose_the_person_of_a_shared_photo(anny_body):
     assert posed.image.shape == (128, 128, 3) and posed.image.std() > 10
     assert posed.fit_error < 3.0  # pixels: the body takes the generated pose
     assert "both_hands_above_head" in pose_facts(torch.from_numpy(posed.keypoints))
+
+
+def test_implausible_generated_keypoints_are_refused(anny_body):
+    """A collapsed generator (every keypoint on the frame's edge) is an error, not a render."""
+    from mimic.errors import NoPersonError
+    from mimic.text2pose.posing import pose_person
+
+    collapsed = torch.zeros(23, 3)
+    collapsed[:, 0], collapsed[:, 1], collapsed[:, 2] = 0.5, torch.linspace(0.5, 63.5, 23), 0.6
+    with pytest.raises(NoPersonError, match="no plausible pose"):
+        pose_person(None, None, collapsed)

@@ -14,6 +14,7 @@ from bodymesh.keypoints import KEYPOINT_INDEX
 from mimic.errors import ModelFilesError, NoPersonError, OptionError
 from mimic.pipeline import Imitator, Subject, to_image
 from mimic.text2pose.captioner import body_scale
+from mimic.text2pose.data import FRAME
 from mimic.text2pose.model import Text2Pose
 
 SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "text2pose"
@@ -76,8 +77,14 @@ def check_text(text: str) -> str:
 def pose_person(imitator: Imitator, subject: Subject, generated: torch.Tensor) -> PosedPerson:
     """The subject rendered in the pose of `generated (K, 3)` keypoints (64 x 64 frame):
     placed over the source person, fitted with the subject's body shape, drawn by the
-    imitator's generator over the source background. NoPersonError when the keypoints lack a
-    torso to fit."""
+    imitator's generator over the source background. NoPersonError when the keypoints are no
+    plausible pose (on the frame's edge, collapsed) or lack a torso to fit."""
+    present = generated[generated[:, 2] > 0, :2]
+    if len(present) < 2 or present.min() < 1 or present.max() > FRAME - 1 or body_scale(generated) < 4:
+        # training data fill the middle of the frame; keypoints on its edge or in a heap are
+        # a generator that has not learnt (or has collapsed), not a pose
+        raise NoPersonError("the text-to-pose model gave no plausible pose (keypoints on the frame's edge or collapsed); "
+                            "try another --seed, or a better trained --checkpoint")
     source = subject.bundle.keypoints[0]
     placed = place_keypoints(generated.to(source.device), source)
     try:
