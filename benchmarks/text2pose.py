@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bodymesh.registry import load_body_model  # noqa: E402
 from mimic.text2pose.captioner import body_scale, caption, pose_facts  # noqa: E402
 from mimic.text2pose.data import sampled_keypoints  # noqa: E402
-from mimic.text2pose.posing import load_text2pose  # noqa: E402
+from mimic.text2pose.posing import load_text2pose, plausible  # noqa: E402
 from mimic.text2pose.text_encoder import shared_encoder  # noqa: E402
 
 HELD_OUT_SEED = 1_000_003  # training uses seeds 0, 1, ...: this one draws poses it never saw
@@ -66,7 +66,7 @@ def main() -> None:
     def matched(keypoints: torch.Tensor) -> tuple[float, float, Counter, Counter]:
         whole, stated, hits, asked = 0, 0, Counter(), Counter()
         for c, k in zip(captions, keypoints):
-            facts = pose_facts(k)
+            facts = pose_facts(k) if plausible(k) else frozenset()
             ok = [f in facts for f in c.facts]
             whole += all(ok)
             stated += sum(ok)
@@ -78,6 +78,7 @@ def main() -> None:
     model_all, model_facts, model_hits, asked = matched(generated)
     base_all, base_facts, base_hits, _ = matched(baseline)
     real_all, real_facts, _, _ = matched(poses)
+    print(f"plausible generated poses: {sum(plausible(k) for k in generated)}/{len(generated)}")
     print(f"held-out captions: {len(captions)} (seed {HELD_OUT_SEED}); facts per caption {sum(len(c.facts) for c in captions) / len(captions):.2f}")
     print()
     print("| poses answering the caption | all stated facts hold | stated facts that hold |")
@@ -98,7 +99,7 @@ def main() -> None:
     for sentence, key in SPREAD_SENTENCES.items():
         text = encoder.encode([sentence]).expand(args.samples, -1)
         samples = model.keypoints(text, model.noise(args.samples, torch.Generator().manual_seed(2)))
-        facts = [pose_facts(k) for k in samples]
+        facts = [pose_facts(k) if plausible(k) else frozenset() for k in samples]
         print(f"| {sentence} | {spread(samples):.3f} | {sum(key in f for f in facts)}/{args.samples} ({key}) |")
     print(f"| (held-out data poses, for scale) | {data_spread:.3f} | |")
 

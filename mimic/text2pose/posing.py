@@ -67,6 +67,14 @@ class PosedPerson:
     fit_error: float
 
 
+def plausible(keypoints: torch.Tensor) -> bool:
+    """Whether generated keypoints `(K, 3)` (64 x 64 frame) can be a pose: the training poses
+    fill the middle of the frame, so keypoints on its edge or heaped together are a generator
+    that has not learnt (or has collapsed)."""
+    present = keypoints[keypoints[:, 2] > 0, :2]
+    return len(present) >= 2 and float(present.min()) >= 1 and float(present.max()) <= FRAME - 1 and body_scale(keypoints) >= 4
+
+
 def check_text(text: str) -> str:
     """`text` stripped; OptionError when nothing is left."""
     if not text or not text.strip():
@@ -79,10 +87,7 @@ def pose_person(imitator: Imitator, subject: Subject, generated: torch.Tensor) -
     placed over the source person, fitted with the subject's body shape, drawn by the
     imitator's generator over the source background. NoPersonError when the keypoints are no
     plausible pose (on the frame's edge, collapsed) or lack a torso to fit."""
-    present = generated[generated[:, 2] > 0, :2]
-    if len(present) < 2 or present.min() < 1 or present.max() > FRAME - 1 or body_scale(generated) < 4:
-        # training data fill the middle of the frame; keypoints on its edge or in a heap are
-        # a generator that has not learnt (or has collapsed), not a pose
+    if not plausible(generated):
         raise NoPersonError("the text-to-pose model gave no plausible pose (keypoints on the frame's edge or collapsed); "
                             "try another --seed, or a better trained --checkpoint")
     source = subject.bundle.keypoints[0]
