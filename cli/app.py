@@ -209,3 +209,8 @@ def main() -> None:
     except MimicError as error:
         typer.echo(f"mimic: error: {error}", err=True)
         sys.exit(1)
+
+
+from cli.pose_command import pose  # noqa: E402
+
+app.command("pose")(pose)

@@ -178,7 +178,8 @@ def test_cli_train_errors(tmp_path):
 
     unknown = run("--generator", "nope")
     assert isinstance(unknown.exception, OptionError)
-    assert str(unknown.exception) == "unknown generator 'nope' for training; choose one of: tiny"
+    assert str(unknown.exception).startswith("unknown generator 'nope' for training; choose one of: ")
+    assert "tiny" in str(unknown.exception).split(": ")[-1].split(", ")
     empty = tmp_path / "videos"
     empty.mkdir()
     no_videos = run("--generator", NAME, "--videos", str(empty))

@@ -72,6 +72,7 @@ _ENTRIES: dict[str, TrainableEntry] = {
     "pg2": TrainableEntry("mimic.models.pg2:create_pg2"),
     "patn": TrainableEntry("mimic.models.patn:create_patn"),
     "spt": TrainableEntry("mimic.models.spt:create_spt"),
+    "text2pose": TrainableEntry("mimic.text2pose.model:create_text2pose", "mimic.text2pose.data:text_pose_batches"),
 }
 
 

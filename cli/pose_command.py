@@ -1,0 +1,63 @@
+"""`mimic pose`: make the person in a photo take a pose described in words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cli.options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+
+
+def pose(
+    text: Annotated[str, typer.Option("--text", "-t", help='The pose in words, e.g. "a man raising both arms above his head".', show_default=False)],
+    source: Annotated[Path, typer.Option("--source", "-s", help="Photo of the person to pose.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output image (.png or .jpg).")] = Path("mimic_pose.png"),
+    samples: Annotated[int, typer.Option(help="Poses to draw for the sentence; above 1 the output is a grid (skeletons above results).", min=1, max=16)] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the pose noise (same seed, same poses).")] = 0,
+    checkpoint: Annotated[
+        Optional[Path], typer.Option(help="A text2pose checkpoint folder from `mimic train` [default: the model shipped with mimic].")
+    ] = None,
+    size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
+    generator: GeneratorOption = "warp",
+    body_model: BodyModelOption = "anny",
+    model_dir: ModelDirOption = None,
+    cache_dir: CacheDirOption = None,
+    device: DeviceOption = "cpu",
+) -> None:
+    """Make the person in the source photo take the pose described by --text (text -> pose -> image)."""
+    import numpy as np
+    import torch
+
+    from bodymesh.registry import load_body_model
+    from mimic.generators.registry import GeneratorOptions, load_generator
+    from mimic.media import read_image, write_image
+    from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.progress import spinner, track
+    from mimic.text2pose.drawing import draw_skeleton
+    from mimic.text2pose.posing import check_text, load_text2pose, pose_person
+    from mimic.text2pose.text_encoder import SentenceEncoder
+
+    text = check_text(text)
+    device = check_device(device)
+    photo = read_image(source)
+    text2pose = load_text2pose(checkpoint, device)
+    with spinner("reading the sentence"):
+        embedding = SentenceEncoder.load(device=device).encode([text])
+    noise = text2pose.noise(samples, torch.Generator().manual_seed(seed))
+    generated = text2pose.keypoints(embedding.expand(samples, -1), noise)
+    body = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
+    imitator = Imitator(body, load_generator(generator, GeneratorOptions(device=device)), ImitatorConfig(size=size), device)
+    with spinner("preparing the source person"):
+        subject = imitator.prepare([photo])
+    results = [pose_person(imitator, subject, keypoints) for keypoints in track(generated, "posing", total=samples)]
+    if samples == 1:
+        grid = results[0].image
+    else:
+        skeletons = [draw_skeleton(r.image // 3, r.keypoints) for r in results]
+        grid = np.concatenate((np.concatenate(skeletons, 1), np.concatenate([r.image for r in results], 1)), 0)
+    write_image(out, grid)
+    error = sum(r.fit_error for r in results) / len(results)
+    typer.echo(f"{samples} pose{'s' * (samples != 1)} for {text!r}; body fitted to the generated keypoints within {error:.1f} px")
+    typer.echo(f"wrote {out}")

