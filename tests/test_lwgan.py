@@ -171,7 +171,7 @@ def test_tiny_model_overfits_one_pair(gan):
     assert all(set(log) >= {"g", "d", "l1", "ssim", "mask", "source", "background", "adversarial", "feature_matching"} for log in logs)
     first = sum(log["l1"] for log in logs[:3]) / 3
     last = sum(log["l1"] for log in logs[-3:]) / 3
-    assert last < first / 3, (first, last)  # the frame's L1 falls by at least 3x in 60 steps
+    assert last < first / 5, (first, last)  # the frame's L1 falls by at least 5x in 60 steps (about 9x measured)
     grids = model.samples(pair)
     assert set(grids) == {"source", "warped", "generated", "mask", "output", "target"}
     assert all(v.shape == (1, 3, 32, 32) for v in grids.values())

@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # torch is imported by the generators themselves, not by the 
 class GeneratorOptions:
     """How to load a generator.
 
-    checkpoint: a `mimic train` checkpoint folder; None: the weights shipped with mimic (for
-    generators with weights). device: where its tensors live.
+    checkpoint: a `mimic train` checkpoint folder (or, for lwgan, a personalized `.mimic`
+    subject file); None: the weights shipped with mimic (for generators with weights). device: where its tensors live.
     """
 
     checkpoint: Path | None = None
@@ -37,8 +37,15 @@ def _warp(options: GeneratorOptions) -> "Generator":
     return WarpOnlyGenerator()
 
 
+def _lwgan(options: GeneratorOptions) -> "Generator":
+    from mimic.generators.lwgan import LWGANGenerator, load_lwgan
+
+    return LWGANGenerator(*load_lwgan(options.checkpoint, options.device))
+
+
 _FACTORIES: dict[str, Callable[[GeneratorOptions], "Generator"]] = {
     "warp": _warp,
+    "lwgan": _lwgan,
 }
 
 GENERATOR_NAMES: tuple[str, ...] = tuple(_FACTORIES)

@@ -184,7 +184,7 @@ class LWGANTrainable:
             d_loss = sum(discriminator_loss(r[0], f[0], c.gan) for r, f in zip(real, fake))
             d_loss.backward()
             optimizer.step()
-            logs["d"] = float(d_loss)
+            logs["d"] = float(d_loss.detach())
 
         weight = 1.0 + c.body_weight * output.body
         terms = {
@@ -207,8 +207,8 @@ class LWGANTrainable:
         optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         optimizer.step()
-        logs["g"] = float(g_loss)
-        logs.update({name: float(value) for name, value in terms.items()})
+        logs["g"] = float(g_loss.detach())
+        logs.update({name: float(value.detach()) for name, value in terms.items()})
         return logs
 
     @torch.no_grad()
