@@ -182,6 +182,10 @@ def evaluate(
         typer.echo(f"wrote {json_path}")
 
 
+from cli.train_command import train as train_command  # noqa: E402
+app.command("train")(train_command)
+
+
 def main() -> None:
     """Entry point of the `mimic` script: user errors become one line and exit code 1."""
     os.environ.setdefault("GLOG_minloglevel", "2")

@@ -1,0 +1,115 @@
+"""`mimic train`: train a generator (or text2pose) on video pairs and synthetic pairs.
+
+Distributed runs start under torchrun (`torchrun --nproc_per_node=2 $(which mimic) train ...`):
+RANK, WORLD_SIZE and LOCAL_RANK are read here, the process group is opened (gloo on CPU, nccl on
+CUDA) and closed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cli.options import CacheDirOption, DeviceOption, check_device
+from mimic.errors import OptionError
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """`["width=32", "lr=2e-4", "name=x"]` -> `{"width": 32, "lr": 0.0002, "name": "x"}`: each
+    value read as JSON when it parses, else kept as a string. OptionError without `=`."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise OptionError(f"--config takes KEY=VALUE, got {pair!r}")
+        try:
+            overrides[key.strip()] = json.loads(value)
+        except ValueError:
+            overrides[key.strip()] = value
+    return overrides
+
+
+def train(
+    generator: Annotated[str, typer.Option("--generator", help="What to train: a name from the training registry (lwgan, pg2, patn, spt, text2pose ...).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: checkpoints, losses.csv, samples/. Resumes when it holds a checkpoint.", show_default=False)],
+    videos: Annotated[Optional[Path], typer.Option("--videos", help="Folder of videos of one person each: pairs of frames (iPER protocol).")] = None,
+    images: Annotated[Optional[Path], typer.Option("--images", help="Folder of images whose crops texture and back the synthetic people.")] = None,
+    synthetic_fraction: Annotated[float, typer.Option("--synthetic-fraction", help="Share of synthetic pairs when --videos is given.", min=0.0, max=1.0)] = 0.5,
+    steps: Annotated[int, typer.Option("--steps", help="Total optimisation steps.", min=1)] = 10000,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (per process under torchrun).", min=1)] = 8,
+    size: Annotated[int, typer.Option("--size", help="Side of the square training canvas, pixels.", min=32)] = 256,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (the model config's `lr`) [default: the model's].")] = None,
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", help="Steps between checkpoints.", min=1)] = 500,
+    sample_every: Annotated[int, typer.Option("--sample-every", help="Steps between sample image grids (0: none).", min=0)] = 500,
+    keep: Annotated[int, typer.Option("--keep", help="Checkpoints to keep.", min=1)] = 3,
+    device: DeviceOption = "cpu",
+    cache_dir: CacheDirOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the data and of the networks' initialisation.")] = 0,
+    config: Annotated[Optional[list[str]], typer.Option("--config", help="Model config field KEY=VALUE; repeat for several.")] = None,
+) -> None:
+    """Train a generator; resumes from the newest checkpoint in --out after an interruption."""
+    import random
+
+    import numpy as np
+    import torch
+    import torch.distributed as dist
+
+    from mimic.training import registry
+    from mimic.training.checkpoint import checkpoint_step, latest_checkpoint
+    from mimic.training.trainer import TrainOptions
+    from mimic.training.trainer import train as run_training
+
+    registry.entry(generator)  # unknown names fail before anything is loaded
+    overrides = parse_overrides(config or [])
+    if lr is not None:
+        overrides["lr"] = lr
+    if videos is not None and not videos.is_dir():
+        raise OptionError(f"--videos '{videos}' is not a folder")
+    if images is not None and not images.is_dir():
+        raise OptionError(f"--images '{images}' is not a folder")
+    rank, world, local_rank = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))
+    if world > 1 and device.startswith("cuda") and ":" not in device:
+        device = f"cuda:{local_rank}"
+    device = check_device(device)
+    if world > 1:
+        if torch.device(device).type == "cuda":
+            torch.cuda.set_device(torch.device(device))
+        dist.init_process_group("nccl" if torch.device(device).type == "cuda" else "gloo")
+    try:
+        newest = latest_checkpoint(out)
+        if newest is not None and rank == 0:
+            typer.echo(f"resuming from step {checkpoint_step(newest)} ({newest})")
+        torch.manual_seed(seed)  # the same initial weights on every rank
+        model = registry.create(generator, overrides, device)
+        torch.manual_seed(seed + rank)
+        random.seed(seed + rank)
+        np.random.seed(seed + rank)
+        data = registry.DataOptions(
+            batch_size=batch_size, size=size, seed=seed, videos=videos, images=images,
+            synthetic_fraction=synthetic_fraction if videos is not None else 1.0,
+            cache_dir=cache_dir, progress=rank == 0,
+        )
+        options = TrainOptions(steps=steps, checkpoint_every=checkpoint_every, sample_every=sample_every, keep=keep, progress=rank == 0)
+        clock = time.perf_counter()
+
+        def batches(start: int):
+            return registry.batches(generator, replace(data, start=start), rank, world)
+
+        result = run_training(model, batches, out, options, device)
+    finally:
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+    if rank != 0:
+        return
+    seconds = time.perf_counter() - clock
+    done = result.steps - result.start_step
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
+    rate = f" ({done / seconds:.2f} steps/s)" if done else ""
+    typer.echo(f"trained {generator} from step {result.start_step} to {result.steps} in {seconds:.1f} s{rate}" + (f"; last losses: {losses}" if losses else ""))
+    typer.echo(f"wrote {result.checkpoint}")
