@@ -12,7 +12,7 @@ background stream's reconstruction of the plate in the person's hole.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +32,7 @@ from mimic.training.losses import (
 )
 from mimic.training.pairs import PairBatch
 
-__all__ = ["LWGANTrainConfig", "LWGANTrainable", "face_boxes", "crop_boxes"]
+__all__ = ["LWGANTrainConfig", "LWGANTrainable", "create", "face_boxes", "crop_boxes"]
 
 _FACE_POINTS = tuple(KEYPOINT_NAMES.index(n) for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear"))
 
@@ -176,6 +176,7 @@ class LWGANTrainable:
         target = batch.target_image
         logs: dict[str, float] = {}
         boxes = self._face_boxes(batch)
+        real = []
         if c.adversarial:
             optimizer = self._optimizers["discriminator"]
             optimizer.zero_grad(set_to_none=True)
@@ -195,8 +196,7 @@ class LWGANTrainable:
             "background": weighted_l1(background, batch.background, hole),
         }
         if c.adversarial:
-            with torch.no_grad():
-                real = self._discriminate(target, batch, boxes)
+            # The real features of the discriminator step (before its update) are the targets.
             fake = self._discriminate(output.image, batch, boxes)
             terms["adversarial"] = sum(generator_adversarial_loss(f[0], c.gan) for f in fake)
             terms["feature_matching"] = sum(feature_matching_loss(r[1], f[1]) for r, f in zip(real, fake))
@@ -212,15 +212,25 @@ class LWGANTrainable:
         return logs
 
     @torch.no_grad()
-    def samples(self, batch: PairBatch) -> dict[str, torch.Tensor]:
-        """Images for the trainer's sample grids, each `(B, 3, H, W)` in [-1, 1]: source,
-        warped source, generated (before blending), mask (grey), output, target."""
+    def samples(self, batch: PairBatch) -> torch.Tensor:
+        """The trainer's sample grid: per pair (at most 4), one `(3, H, 6 W)` strip in [-1, 1]
+        of the source, the warped source, the generated image (before blending), the mask
+        (grey), the output and the target."""
+        batch = batch[: min(len(batch), 4)]
         output = self.run_generator(batch)[0]
-        return {
-            "source": batch.source_image,
-            "warped": output.warped,
-            "generated": output.generated,
-            "mask": output.mask.expand(-1, 3, -1, -1) * 2 - 1,
-            "output": output.image,
-            "target": batch.target_image,
-        }
+        strip = (batch.source_image, output.warped, output.generated, output.mask.expand(-1, 3, -1, -1) * 2 - 1, output.image, batch.target_image)
+        return torch.cat(strip, dim=-1)
+
+
+def create(overrides: dict | None = None, device: torch.device | str = "cpu") -> LWGANTrainable:
+    """The training registry's factory: an LWGANTrainable with the default configuration updated
+    by `overrides` (its fields; `generator` a dict of `LWGANConfig` fields, or dotted keys
+    `generator.width=24` for one of them)."""
+    from mimic.training.registry import config_with
+
+    overrides = dict(overrides or {})
+    nested = {k.partition(".")[2]: overrides.pop(k) for k in list(overrides) if k.startswith("generator.")}
+    config = config_with(LWGANTrainConfig(), overrides)
+    if nested:
+        config = replace(config, generator=config_with(config.generator, nested))
+    return LWGANTrainable(config, device)

@@ -66,7 +66,9 @@ class TrainableEntry:
     batches: str = "mimic.training.video_pairs:pair_batches"
 
 
-_ENTRIES: dict[str, TrainableEntry] = {}
+_ENTRIES: dict[str, TrainableEntry] = {
+    "lwgan": TrainableEntry("mimic.training.lwgan_trainable:create"),
+}
 
 
 def register(name: str, new: TrainableEntry) -> None:
