@@ -15,6 +15,9 @@ import typer
 
 from cli.options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
 from cli.personalize_command import BudgetOption, StepsOption, personalize as personalize_command, resolve_cache_dir
+from cli.swap_command import swap
+from cli.train_command import train
+from cli.view_command import view
 from mimic.errors import MimicError, OptionError
 
 app = typer.Typer(
@@ -200,8 +203,9 @@ def evaluate(
         typer.echo(f"wrote {json_path}")
 
 
-from cli.train_command import train as train_command  # noqa: E402
-app.command("train")(train_command)
+app.command("view")(view)
+app.command("swap")(swap)
+app.command("train")(train)
 app.command("personalize")(personalize_command)
 
 

@@ -40,6 +40,7 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: checkpoints, losses.csv, samples/. Resumes when it holds a checkpoint.", show_default=False)],
     videos: Annotated[Optional[Path], typer.Option("--videos", help="Folder of videos of one person each: pairs of frames (iPER protocol).")] = None,
     images: Annotated[Optional[Path], typer.Option("--images", help="Folder of images whose crops texture and back the synthetic people.")] = None,
+    max_video_frames: Annotated[Optional[int], typer.Option("--max-video-frames", help="Use only the first frames of each video.", min=2)] = None,
     synthetic_fraction: Annotated[float, typer.Option("--synthetic-fraction", help="Share of synthetic pairs when --videos is given.", min=0.0, max=1.0)] = 0.5,
     steps: Annotated[int, typer.Option("--steps", help="Total optimisation steps.", min=1)] = 10000,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (per process under torchrun).", min=1)] = 8,
@@ -69,8 +70,10 @@ def train(
     overrides = parse_overrides(config or [])
     if lr is not None:
         overrides["lr"] = lr
-    if videos is not None and not videos.is_dir():
-        raise OptionError(f"--videos '{videos}' is not a folder")
+    if videos is not None:
+        from mimic.training.video_pairs import video_files
+
+        video_files(videos)  # an empty or missing folder fails before anything is loaded
     if images is not None and not images.is_dir():
         raise OptionError(f"--images '{images}' is not a folder")
     rank, world, local_rank = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))
@@ -93,7 +96,7 @@ def train(
         data = registry.DataOptions(
             batch_size=batch_size, size=size, seed=seed, videos=videos, images=images,
             synthetic_fraction=synthetic_fraction if videos is not None else 1.0,
-            cache_dir=cache_dir, progress=rank == 0,
+            cache_dir=cache_dir, max_video_frames=max_video_frames, progress=rank == 0,
         )
         options = TrainOptions(steps=steps, checkpoint_every=checkpoint_every, sample_every=sample_every, keep=keep, progress=rank == 0)
         clock = time.perf_counter()

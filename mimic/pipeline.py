@@ -71,12 +71,15 @@ class Subject:
     """The person to animate: the generator's source bundle and the fits behind it.
 
     fits: the source fits, cameras in canvas pixels. shape: `(S,)` the one body shape used for
-    every target frame.
+    every target frame. sources_by_part: `(N, NUM_PARTS)` bool, which of the N sources may
+    texture each body part (`bodymesh.parts`) of a target; None: every source every part (one
+    person). Set for appearance transfer, where the sources are of two people.
     """
 
     bundle: SourceBundle
     fits: list[BodyFit]
     shape: torch.Tensor
+    sources_by_part: torch.Tensor | None = None
 
 
 @dataclass
@@ -123,19 +126,26 @@ class Imitator:
         self.generator = generator
         self.config = config or ImitatorConfig()
         self.device = torch.device(device)
-        self._uv_fragments = rasterize_uv(body.uv_coords, body.uv_faces, self.config.texture_size)
+        self.uv_fragments = rasterize_uv(body.uv_coords, body.uv_faces, self.config.texture_size)
         with torch.no_grad():
             rest = body.forward(zero_pose(body, device=self.device), zero_shape(body, device=self.device)).vertices[0]
         self._mirror = mirror_vertex_map(rest)
         self.codes = vertex_codes(rest)
 
-    def _mesh(self, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _mesh(
+        self, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor, rotation: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Image-space vertices `(B, V, 3)` and keypoints `(B, K, 3)` (pixels + confidence 1) of
-        poses `(B, J, 3)` with one shape `(S,)`, seen by cameras `(B, 3)`."""
+        poses `(B, J, 3)` with one shape `(S,)`, turned by `rotation (3, 3)` about the pelvis
+        (the model frame's origin) when given, seen by cameras `(B, 3)`."""
         with torch.no_grad():
             output = self.body.forward(pose, shape.expand(pose.shape[0], -1))
-        keypoints = to_image_space(output.keypoints, cam)[..., :2]
-        return to_image_space(output.vertices, cam), torch.cat((keypoints, torch.ones_like(keypoints[..., :1])), -1)
+        vertices, keypoints = output.vertices, output.keypoints
+        if rotation is not None:
+            rotation = rotation.to(vertices)
+            vertices, keypoints = vertices @ rotation.T, keypoints @ rotation.T
+        keypoints = to_image_space(keypoints, cam)[..., :2]
+        return to_image_space(vertices, cam), torch.cat((keypoints, torch.ones_like(keypoints[..., :1])), -1)
 
     def maps(self, verts: torch.Tensor) -> tuple[Fragments, torch.Tensor, torch.Tensor]:
         """Fragments, correspondence map `(B, 4, size, size)` and part map `(B, size, size)` of
@@ -148,18 +158,19 @@ class Imitator:
             vertices = self.body.forward(zero_pose(self.body, device=self.device), shape[None]).vertices[0, :, 1]
         return float(vertices.max() - vertices.min())
 
-    def prepare(self, photos: Sequence[np.ndarray]) -> Subject:
+    def prepare(self, photos: Sequence[np.ndarray], label: str = "source photo") -> Subject:
         """The subject from one or more photos `(H, W, 3)` uint8 RGB of the same person (e.g.
-        front and back). Raises NoPersonError naming the photo (1-based) with nobody in it."""
+        front and back), each fitted separately, one shape for all. Raises NoPersonError naming
+        the photo (`label` and its 1-based number) with nobody in it."""
         if not photos:
-            raise OptionError("at least one source photo is needed")
+            raise OptionError(f"at least one {label} is needed")
         size = self.config.size
         fits, crops, masks = [], [], []
         with BlazePoseDetector(video=False) as detector:
             for number, photo in enumerate(photos, start=1):
                 detection = detector.detect(photo)
                 if detection is None:
-                    raise NoPersonError(f"no person found in source photo {number}")
+                    raise NoPersonError(f"no person found in {label} {number}")
                 fit = fit_detection(self.body, detection, self.config.fit, self.device)
                 box = CropBox.around(detection.bbox(), self.config.crop_margin)
                 fit.cam = box.camera(fit.cam, size)
@@ -167,6 +178,14 @@ class Imitator:
                 fits.append(fit)
                 crops.append(box.crop(photo, size))
                 masks.append(box.crop(detection.mask, size))
+        return self.subject(crops, masks, fits)
+
+    def subject(self, crops: Sequence[np.ndarray], masks: Sequence[np.ndarray], fits: Sequence[BodyFit]) -> Subject:
+        """The subject from fitted source crops: `crops` `(size, size, 3)` uint8 RGB, their person
+        `masks` `(size, size)` float in [0, 1] and `fits` (cameras in canvas pixels). The body
+        shape is the mean of the fits' shapes; the texture is unwrapped from every crop and filled."""
+        if not (len(crops) == len(masks) == len(fits)) or not fits:
+            raise ValueError(f"need as many crops, masks and fits (at least one), got {len(crops)}, {len(masks)}, {len(fits)}")
         shape = torch.stack([f.shape for f in fits]).mean(0)
         verts, keypoints = self._mesh(torch.stack([f.pose for f in fits]), shape, torch.stack([f.cam for f in fits]))
         fragments, correspondence, parts = self.maps(verts)
@@ -174,26 +193,40 @@ class Imitator:
         mask_tensor = torch.from_numpy(np.stack(masks)).to(self.device)[:, None].float()
         texture, coverage = unwrap_texture(
             images, fragments, verts, self.body.faces, self.body.uv_coords, self.body.uv_faces,
-            self.config.texture_size, uv_fragments=self._uv_fragments, masks=mask_tensor,
+            self.config.texture_size, uv_fragments=self.uv_fragments, masks=mask_tensor,
         )
-        texture = fill_texture(texture, coverage, self._uv_fragments, self.body.faces, self.body.uv_coords, self.body.uv_faces, self._mirror)
+        texture = fill_texture(texture, coverage, self.uv_fragments, self.body.faces, self.body.uv_coords, self.body.uv_faces, self._mirror)
         background = to_tensor(remove_person(crops[0], masks[0]), self.device)
         bundle = SourceBundle(images, mask_tensor, verts, fragments, background, texture, correspondence, parts, keypoints)
-        return Subject(bundle, fits, shape)
+        return Subject(bundle, list(fits), shape)
 
     def target(
-        self, subject: Subject, pose: torch.Tensor, cam: torch.Tensor, background: torch.Tensor, seconds: dict[str, float] | None = None
+        self,
+        subject: Subject,
+        pose: torch.Tensor,
+        cam: torch.Tensor,
+        background: torch.Tensor,
+        seconds: dict[str, float] | None = None,
+        rotation: torch.Tensor | None = None,
     ) -> TargetBundle:
-        """The subject in `pose (J, 3)` seen by `cam (3,)` (canvas pixels), over `background`;
-        adds the seconds spent rasterizing and composing the flow to `seconds` when given."""
+        """The subject in `pose (J, 3)`, turned by `rotation (3, 3)` about its pelvis when given
+        (novel views, see `mimic.novel_view`), seen by `cam (3,)` (canvas pixels), over
+        `background`; adds the seconds spent rasterizing and composing the flow to `seconds`
+        when given. Each target pixel takes its texture from the sources that see its surface
+        point (the most frontal one dominates, `warping.flow.combine_sources`), restricted to
+        `subject.sources_by_part` of the pixel's body part when set."""
         source = subject.bundle
         clock = time.perf_counter()
-        verts, keypoints = self._mesh(pose[None], subject.shape, cam[None])
+        verts, keypoints = self._mesh(pose[None], subject.shape, cam[None], rotation)
         fragments, correspondence, parts = self.maps(verts)
         rasterized = time.perf_counter()
         count = source.images.shape[0]
         expanded = type(fragments)(*(t.expand(count, *t.shape[1:]) for t in fragments))
         flow = transfer_flow(expanded, source.verts, source.fragments, self.body.faces)
+        if subject.sources_by_part is not None:
+            allowed = subject.sources_by_part.to(parts.device)[:, parts[0].clamp(min=0)]  # (S, H, W)
+            visible = flow.visible & allowed
+            flow = flow._replace(visible=visible, facing=torch.where(visible, flow.facing, 0.0))
         grids, weights = combine_sources([type(flow)(*(t[i : i + 1] for t in flow)) for i in range(count)])
         uv = uv_map(fragments, self.body.uv_coords, self.body.uv_faces)
         if seconds is not None:

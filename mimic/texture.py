@@ -296,7 +296,11 @@ def fill_texture(
     contribution = (weight[..., None] * colour.t()[:, None]).reshape(-1, 3)
     vertex_sum = colour.new_zeros(num_verts, 3).index_add_(0, corners, contribution)
     vertex_weight = colour.new_zeros(num_verts).index_add_(0, corners, weight.reshape(-1))
-    known = vertex_weight > 1e-3
+    # A vertex seeds the spread only where its texels are mostly trusted: a trace of trust (a
+    # bilinear mirror read grazing a seen texel) would otherwise pass a stray colour on at full
+    # strength (the backs of the legs took the other leg's front colour).
+    reach = colour.new_zeros(num_verts).index_add_(0, corners, bary.reshape(-1))
+    known = (vertex_weight > 1e-3) & (vertex_weight >= 0.5 * reach)
     vertex_colour = vertex_sum / vertex_weight.clamp(min=1e-12)[:, None]
     vertex_colour = _spread(vertex_colour, known, faces, num_verts, smoothing)
     hole_colour = (vertex_colour[faces[face]] * bary[..., None]).sum(1).t()  # (3, N)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mimic.media import VideoReader, VideoWriter, read_image
-from mimic.pipeline import ImitatedFrame, Imitator
+from mimic.pipeline import ImitatedFrame, Imitator, Subject
 from mimic.progress import track
 
 
@@ -52,15 +52,17 @@ def imitate_video(
     max_frames: int | None = None,
     progress: bool = False,
     full_frame: bool = False,
+    prepare: Callable[[list[np.ndarray]], Subject] | None = None,
 ) -> VideoSummary:
     """Streams `driver` through `imitator` with the subject of the `sources` photos into `out`
     (H.264, the driver's frame rate and audio); `out` appears only when the whole video is done.
     Frames are the person crops, or with `full_frame` the driver's frames with the crop pasted
-    back (at the driver's size); `side_by_side` puts the driver on the left."""
+    back (at the driver's size); `side_by_side` puts the driver on the left. `prepare` makes the
+    subject from the source photos (default `imitator.prepare`; e.g. an appearance swap)."""
     start = time.perf_counter()
     photos = [read_image(path) for path in sources]
     with VideoReader(driver) as reader:  # opened first: a bad driver fails before the slow part
-        subject = imitator.prepare(photos)
+        subject = (prepare or imitator.prepare)(photos)
         prepared = time.perf_counter()
         total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
         decode_seconds: list[float] = []

@@ -43,6 +43,7 @@ class DataOptions:
     images: a folder of images for texture and background patches (None: procedural only).
     synthetic_fraction: share of synthetic pairs when there are videos (1 without videos).
     cache_dir: where per-video detection and fits are cached (None: ~/.cache/mimic).
+    max_video_frames: use only the first frames of each video (None: all).
     body_model: the body model meshes come from. progress: show progress bars (rank 0).
     """
 
@@ -54,6 +55,7 @@ class DataOptions:
     images: Path | None = None
     synthetic_fraction: float = 0.5
     cache_dir: Path | None = None
+    max_video_frames: int | None = None
     body_model: str = "anny"
     progress: bool = False
 
