@@ -49,8 +49,10 @@ from mimic.progress import track
 from mimic.texture import mirror_vertex_map, uv_to_grid
 from mimic.training.lwgan_trainable import LWGANTrainable, LWGANTrainConfig
 from mimic.training.pairs import PairBatch, collate_pairs
+from mimic.training.synthetic_pairs import PairMaker
 from warping.correspondence import uv_map
 from warping.flow import transfer_flow
+from warping.raster import rasterize
 
 __all__ = ["PersonalizeConfig", "pseudo_pairs", "fine_tune", "personalize", "subject_key", "save_subject", "cache_path", "personalized_generator"]
 
@@ -149,6 +151,7 @@ def pseudo_pairs(imitator: Imitator, subject: Subject, config: PersonalizeConfig
         to_tensor(remove_person(to_image(bundle.images[s : s + 1]), bundle.masks[s, 0].cpu().numpy()), device)
         for s in range(1, bundle.images.shape[0])
     ]
+    maker = PairMaker(body, size)
     twins = None
     if config.flip > 0:
         with torch.no_grad():
@@ -179,27 +182,18 @@ def pseudo_pairs(imitator: Imitator, subject: Subject, config: PersonalizeConfig
         mask = _move_image(mask, moved, padding="zeros")
         verts_t, keypoints_t = _move_points(verts_t, moved, depth=True), _move_points(keypoints_t, moved)
 
-        fragments_t, correspondence_t, parts_t = imitator.maps(verts_t)
-        fragments_p, correspondence_p, parts_p = imitator.maps(verts_p)
-        covered_t = correspondence_t[:, 3:]
+        fragments_t = rasterize(verts_t, faces, size, size)
+        fragments_p = rasterize(verts_p, faces, size, size)
         # Render the photo onto the re-posed mesh; what the photo does not see: the UV texture.
         read_flow = transfer_flow(fragments_p, verts_t, fragments_t, faces)
-        person_t = covered_t * (mask >= 0.5).to(mask.dtype)
+        person_t = (fragments_t.face_id >= 0)[:, None].to(mask.dtype) * (mask >= 0.5).to(mask.dtype)
         warped, read = warp_sources(photo, person_t, read_flow.grid)
         seen = read_flow.visible[:, None].to(warped.dtype) * (read > 1e-3).to(warped.dtype)
         uv = uv_to_grid(uv_map(fragments_p, body.uv_coords, body.uv_faces)).to(warped.dtype)
         texture = F.grid_sample(bundle.texture, uv, mode="bilinear", padding_mode="border", align_corners=False)
-        covered_p = correspondence_p[:, 3:]
+        covered_p = (fragments_p.face_id >= 0)[:, None].to(warped.dtype)
         source_image = covered_p * (seen * warped + (1 - seen) * texture) + (1 - covered_p) * plate
-        flow = transfer_flow(fragments_t, verts_p, fragments_p, faces)
-        pairs.append(
-            PairBatch(
-                source_image=source_image.clamp(-1, 1), source_mask=covered_p, source_correspondence=correspondence_p,
-                source_parts=parts_p, source_keypoints=keypoints_p,
-                target_image=photo, target_mask=mask, target_correspondence=correspondence_t, target_parts=parts_t,
-                target_keypoints=keypoints_t, grid=flow.grid, visibility=flow.visible[:, None].to(photo.dtype), background=plate,
-            )
-        )
+        pairs.append(maker.pair(verts_p, verts_t, source_image.clamp(-1, 1), photo, plate, keypoints_p, keypoints_t, target_mask=mask))
     return collate_pairs(pairs)
 
 

@@ -104,7 +104,7 @@ def test_every_stream_has_its_shapes_and_gradients():
     )
     for name in ("image", "generated", "warped"):
         assert getattr(output, name).shape == (2, 3, 32, 32), name
-    for name in ("mask", "seen", "body"):
+    for name in ("mask", "known", "body"):
         assert getattr(output, name).shape == (2, 1, 32, 32), name
     assert [tuple(a.shape) for a in output.attention] == [(2, 1, 1, 4, 4), (2, 1, 1, 8, 8), (2, 1, 1, 16, 16)]
     assert reconstruction.shape == background.shape == (2, 3, 32, 32)

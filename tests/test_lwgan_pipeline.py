@@ -126,3 +126,61 @@ def test_generator_takes_two_sources(scene):
     out = generator.generate(two, both)
     assert out.shape == (1, 3, SIZE, SIZE)
     assert torch.allclose(out, one, atol=1e-4)  # two identical sources attend like one
+
+
+@pytest.fixture(scope="module")
+def photo_subject(anny_body, demo_inputs):
+    """An imitator on a 64-pixel canvas and the subject of the demo's synthetic photo."""
+    from mimic.generators.warp_only import WarpOnlyGenerator
+    from mimic.media import read_image
+    from mimic.pipeline import Imitator, ImitatorConfig
+
+    imitator = Imitator(anny_body, WarpOnlyGenerator(), ImitatorConfig(size=SIZE))
+    return imitator, imitator.prepare([read_image(demo_inputs[0])])
+
+
+@pytest.mark.slow  # BlazePose and the fit of the photo
+def test_pseudo_pairs_lead_back_to_the_photo(photo_subject):
+    from mimic.models.lwgan import warp_sources
+    from mimic.personalize import PersonalizeConfig, pseudo_pairs
+
+    imitator, subject = photo_subject
+    pairs = pseudo_pairs(imitator, subject, PersonalizeConfig(pairs=3, flip=1.0, seed=1))
+    assert len(pairs) == 3 and pairs.size == SIZE
+    # The target is the (moved, mirrored) photo; the pseudo-source is it on another pose, so
+    # following the grid back from the target reads the target's own colours.
+    back, read = warp_sources(pairs.source_image, pairs.source_mask, pairs.grid)
+    seen = (pairs.visibility * (read > 0.99) * (pairs.target_mask > 0.5)).expand_as(back) > 0
+    assert int(seen.sum()) > 3 * 3 * 200
+    error = (back - pairs.target_image)[seen].abs().mean()
+    shifted = (back.roll(3, -1) - pairs.target_image)[seen].abs().mean()
+    assert float(error) < 0.12 and float(error) < 0.6 * float(shifted)
+    # The pose really changed: the two meshes cover different pixels.
+    changed = (pairs.source_correspondence[:, 3] != pairs.target_correspondence[:, 3]).float().mean()
+    assert float(changed) > 0.01
+
+
+@pytest.mark.slow
+def test_personalization_is_cached(photo_subject, demo_inputs, trained, tmp_path):
+    import time
+
+    from safetensors import safe_open
+
+    from mimic.personalize import PersonalizeConfig, personalized_generator
+
+    imitator, _ = photo_subject
+    base = latest_checkpoint(trained)
+    config = PersonalizeConfig(steps=2, pairs=2, batch=1, flip=0.0)
+    first, path, reused = personalized_generator(imitator, [demo_inputs[0]], tmp_path, base, config)
+    assert not reused and path.is_file() and path.suffix == ".mimic"
+    clock = time.perf_counter()
+    second, again, reused = personalized_generator(imitator, [demo_inputs[0]], tmp_path, base, config)
+    assert reused and again == path and time.perf_counter() - clock < 5.0
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()))
+    untuned, _ = load_lwgan(base)
+    assert any(not torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), untuned.state_dict().values()))
+    with safe_open(str(path), "pt") as file:
+        meta = file.metadata()
+    assert meta["format"] == "mimic-subject/1" and meta["base"] == first.weights and meta["key"] in path.name
+    other, other_path, reused = personalized_generator(imitator, [demo_inputs[0]], tmp_path, base, replace(config, steps=3))
+    assert not reused and other_path != path  # other settings, another cache entry

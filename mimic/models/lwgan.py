@@ -10,8 +10,9 @@
   mask. Its decoder fuses, at 1/8, 1/4 and 1/2, every source's features warped by that
   source's flow, with an `AttentionalLWB`.
 
-Output: `body = mask * generated + (1 - mask) * warped`, laid over the background stream's
-output with the target's body mask (the mesh's coverage, grown by a few pixels so that hair and
+Output: `person = mask * generated + (1 - mask) * warped` (`warped`: the sources where seen,
+the background off the mesh), laid over the background stream's output with the target's body
+mask (the mesh's coverage, grown by a few pixels so that hair and
 loose clothes have room). Images are `(B, 3, H, W)` in [-1, 1]; H and W divisible by 8.
 
 Sources: `S` per target. Training uses `S = 1` (one source per pair); inference any `S`. Flows
@@ -246,16 +247,18 @@ class LWGANOutput(NamedTuple):
     """What the transfer stream gives, all `(B, C, H, W)`.
 
     image: the final frame (3 ch). generated: the transfer stream's RGB (3). mask: its
-    blending mask (1), 1 = generated. warped: the visibility-weighted warp of the sources (3).
-    seen: how much of each pixel some source sees (1). body: where the composite shows the
-    person (1). attention: per AttLWB level, `(B, S, 1, h, w)`.
+    blending mask (1), 1 = generated. warped: what the mask blends with (3): the
+    visibility-weighted warp of the sources where some source sees the pixel, the background
+    off the target mesh, 0 on the unseen body. known: where `warped` holds something (1).
+    body: where the composite shows the person (1). attention: per AttLWB level,
+    `(B, S, 1, h, w)`.
     """
 
     image: torch.Tensor
     generated: torch.Tensor
     mask: torch.Tensor
     warped: torch.Tensor
-    seen: torch.Tensor
+    known: torch.Tensor
     body: torch.Tensor
     attention: tuple[torch.Tensor, ...]
 
@@ -348,10 +351,13 @@ class LWGAN(nn.Module):
         x = self.tsf_decoder(self.tsf_res(features[-1]), features, fuse)
         head = self.tsf_head(x)
         generated, mask = torch.tanh(head[:, :3]), torch.sigmoid(head[:, 3:])
-        person = mask * generated + (1.0 - mask) * warped
+        # What blending falls back on: the sources where seen, the background off the mesh.
+        known = seen + (1.0 - seen) * (1.0 - correspondence[:, 3:])
+        base = seen * warped + (known - seen) * background
+        person = mask * generated + (1.0 - mask) * base
         body = body_mask(correspondence[:, 3:], self.config.body_dilation)
         image = body * person + (1.0 - body) * background
-        return LWGANOutput(image, generated, mask, warped, seen, body, tuple(attention))
+        return LWGANOutput(image, generated, mask, base, known, body, tuple(attention))
 
     def forward(
         self,

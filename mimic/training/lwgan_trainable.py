@@ -5,8 +5,8 @@ discriminator, and the loss set.
 Losses of the generator (weights in `LWGANTrainConfig`): L1 of the frame (body pixels count
 `body_weight` times more), the perceptual substitute (SSIM and the discriminators' feature
 matching; no pretrained network is available offline, see `mimic.training.losses`), the
-adversarial term (LSGAN or hinge), the attention-mask regulariser (where a source is seen, the
-warped pixels should be used), the source stream's reconstruction of its source, and the
+adversarial term (LSGAN or hinge), the attention-mask regulariser (where a source sees the
+pixel, or off the mesh where the background is known, those pixels should be used), the source stream's reconstruction of its source, and the
 background stream's reconstruction of the plate in the person's hole.
 """
 
@@ -191,7 +191,7 @@ class LWGANTrainable:
         terms = {
             "l1": weighted_l1(output.image, target, weight),
             "ssim": ssim_loss(output.image, target),
-            "mask": attention_mask_loss(output.mask * output.seen),
+            "mask": attention_mask_loss(output.mask * output.known),
             "source": weighted_l1(reconstruction, batch.source_image, 1.0 + c.body_weight * batch.source_mask),
             "background": weighted_l1(background, batch.background, hole),
         }
