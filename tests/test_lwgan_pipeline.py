@@ -184,3 +184,14 @@ def test_personalization_is_cached(photo_subject, demo_inputs, trained, tmp_path
     assert meta["format"] == "mimic-subject/1" and meta["base"] == first.weights and meta["key"] in path.name
     other, other_path, reused = personalized_generator(imitator, [demo_inputs[0]], tmp_path, base, replace(config, steps=3))
     assert not reused and other_path != path  # other settings, another cache entry
+
+
+def test_cli_refuses_bad_personalization_options(tmp_path, demo_inputs):
+    from tests.test_cli_fit import run_mimic
+
+    source = str(demo_inputs[0])
+    result = run_mimic("personalize", "--source", source, "--out", str(tmp_path / "subject.png"))
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith("mimic: error: --out must end with .mimic")
+    result = run_mimic("video", "--source", source, "--driver", str(demo_inputs[1]), "--subject", str(tmp_path / "s.mimic"), "--out", str(tmp_path / "o.mp4"))
+    assert result.returncode == 1 and "needs --generator lwgan" in result.stderr
+    assert not (tmp_path / "o.mp4").exists() and not (tmp_path / "subject.png").exists()
