@@ -18,6 +18,7 @@ from cli.personalize_command import BudgetOption, StepsOption, personalize as pe
 from cli.swap_command import swap
 from cli.train_command import train
 from cli.view_command import view
+from mimic.generators.registry import GENERATOR_NAMES
 from mimic.errors import MimicError, OptionError
 
 app = typer.Typer(
@@ -167,23 +168,27 @@ def demo(
 def evaluate(
     video_path: Annotated[list[Path], typer.Option("--video", "-v", help="Video of one person; repeat to evaluate several.", show_default=False)],
     source_frames: Annotated[str, typer.Option(help="Comma-separated frame numbers used as source photos.")] = "0",
-    generator: GeneratorOption = "warp",
+    generator: Annotated[
+        Optional[list[str]],
+        typer.Option("--generator", help=f"What draws the frames: {', '.join(GENERATOR_NAMES)}; repeat to compare several on the same frames [default: warp].", show_default=False),
+    ] = None,
     size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
     max_frames: Annotated[Optional[int], typer.Option(help="Use at most this many frames of each video.", min=2)] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
     cache_dir: CacheDirOption = None,
     device: DeviceOption = "cpu",
 ) -> None:
-    """Self-imitation benchmark (iPER protocol): SSIM, PSNR, mask-SSIM and pose fidelity (PCK)."""
+    """Self-imitation benchmark (iPER protocol): SSIM, PSNR, mask-SSIM and pose fidelity (PCK),
+    one table over every --generator on the same frames."""
     import json
 
     from bodymesh.registry import load_body_model
     from mimic.errors import OptionError
-    from mimic.evaluate import evaluate_self_imitation, format_table
+    from mimic.evaluate import evaluate_generators, format_table
     from mimic.generators.registry import GeneratorOptions, load_generator
     from mimic.media import probe_video
     from mimic.outputs import write_text_atomic
-    from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.pipeline import ImitatorConfig
 
     device = check_device(device)
     try:
@@ -192,11 +197,16 @@ def evaluate(
         raise OptionError(f"--source-frames must be comma-separated frame numbers, got {source_frames!r}") from None
     if not frames or min(frames) < 0:
         raise OptionError(f"--source-frames must be comma-separated frame numbers, got {source_frames!r}")
+    names = list(dict.fromkeys(generator or ["warp"]))  # in order, each once
     for path in video_path:
         probe_video(path)
+    generators = [load_generator(name, GeneratorOptions(device=device)) for name in names]
     model = load_body_model("anny", None, cache_dir, progress=True).to(device)
-    imitator = Imitator(model, load_generator(generator, GeneratorOptions(device=device)), ImitatorConfig(size=size), device)
-    results = [evaluate_self_imitation(imitator, path, frames, max_frames, progress=True) for path in video_path]
+    results = [
+        row
+        for path in video_path
+        for row in evaluate_generators(model, generators, path, ImitatorConfig(size=size), device, frames, max_frames, progress=True)
+    ]
     typer.echo(format_table(results))
     if json_path is not None:
         write_text_atomic(json_path, json.dumps([r.as_dict() for r in results], indent=2) + "\n")

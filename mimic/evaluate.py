@@ -1,4 +1,5 @@
-"""`mimic eval`: the self-imitation protocol of the iPER benchmark.
+"""`mimic eval`: the self-imitation protocol of the iPER benchmark, for one or several generators
+on the same frames.
 
 Source frame(s) of a video are the subject; the same video is the driver; every generated frame
 is compared with the real one (both in the driver's crop): SSIM, PSNR, mask-SSIM (SSIM over the
@@ -18,12 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bodymesh.detect import BlazePoseDetector
+from bodymesh.body_model import BodyModel
+from bodymesh.detect import BlazePoseDetector, Detection
 from bodymesh.keypoints import person_height
 from mimic.errors import OptionError
+from mimic.generators.base import Generator, SourceBundle, TargetBundle
 from mimic.media import VideoReader
 from mimic.metrics import masked_mean, pck, psnr, ssim_map
-from mimic.pipeline import Imitator, to_tensor
+from mimic.pipeline import Imitator, ImitatorConfig, to_image, to_tensor
 from mimic.progress import track
 
 METRICS = ("ssim", "psnr", "mask_ssim", "pck")
@@ -62,6 +65,94 @@ def _source_photos(video: Path, indices: Sequence[int]) -> list[np.ndarray]:
     return [photos[i] for i in indices]
 
 
+class _FanOut:
+    """A generator that runs several on the same source and target and keeps each one's frame
+    and seconds; the pipeline sees the first one's image."""
+
+    def __init__(self, generators: Sequence[Generator]) -> None:
+        self.generators = list(generators)
+        self.name = self.generators[0].name
+        self.images: dict[str, torch.Tensor] = {}
+        self.seconds = {g.name: 0.0 for g in self.generators}
+
+    def generate(self, source: SourceBundle, target: TargetBundle) -> torch.Tensor:
+        for generator in self.generators:
+            clock = time.perf_counter()
+            self.images[generator.name] = generator.generate(source, target)
+            self.seconds[generator.name] += time.perf_counter() - clock
+        return self.images[self.generators[0].name]
+
+
+def evaluate_generators(
+    body: BodyModel,
+    generators: Sequence[Generator],
+    video: Path,
+    config: ImitatorConfig | None = None,
+    device: torch.device | str = "cpu",
+    source_frames: Sequence[int] = (0,),
+    max_frames: int | None = None,
+    progress: bool = False,
+) -> list[EvalResult]:
+    """Runs the self-imitation protocol on `video` for every generator on the same frames: the
+    subject, the driver's fits and targets are computed once and every generator draws every
+    frame. One result per generator, in order; frames/s is the pipeline's rate with that
+    generator alone (detection, fitting, flow and its own generation; the scoring excluded)."""
+    names = [g.name for g in generators]
+    if not names or len(set(names)) != len(names):
+        raise OptionError(f"need one or more generators with different names, got {names}")
+    fan_out = _FanOut(generators)
+    imitator = Imitator(body, fan_out, config, device)
+    subject = imitator.prepare(_source_photos(video, source_frames))
+    scores = {name: {metric: [] for metric in METRICS} for name in names}
+    scored, scoring = 0, 0.0
+    start = time.perf_counter()
+    with VideoReader(video) as reader, BlazePoseDetector(video=False) as judge:
+        total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
+        frames = itertools.islice(reader, max_frames)
+        for index, result in enumerate(track(imitator.imitate(subject, frames), "evaluating", total=total, enabled=progress)):
+            clock = time.perf_counter()
+            if index in source_frames or not result.found:
+                continue
+            real = to_tensor(result.driver, "cpu")
+            reference = judge.detect(result.driver)
+            for name in names:
+                image = to_image(fan_out.images[name])
+                _score(scores[name], real, image, reference, judge)
+            scored += 1
+            scoring += time.perf_counter() - clock
+    seconds = time.perf_counter() - start - scoring
+    generating = sum(fan_out.seconds.values())
+    results = []
+    for name in names:
+        means = {metric: float(np.mean(values)) if values else float("nan") for metric, values in scores[name].items()}
+        alone = max(seconds - generating + fan_out.seconds[name], 1e-9)
+        results.append(EvalResult(
+            str(video), name, list(source_frames), scored,
+            means["ssim"], means["psnr"], means["mask_ssim"], means["pck"], scored / alone,
+        ))
+    return results
+
+
+def _score(scores: dict[str, list[float]], real: torch.Tensor, image: np.ndarray, reference: Detection | None, judge: BlazePoseDetector) -> None:
+    """Appends one generated frame's metrics against the real crop `real (1, 3, H, W)`;
+    mask-SSIM and PCK only when the judge found the person in the real crop (`reference`)."""
+    fake = to_tensor(image, "cpu")
+    similarity = ssim_map(fake, real)
+    scores["ssim"].append(float(masked_mean(similarity)[0]))
+    scores["psnr"].append(float(psnr(fake, real)[0]))
+    if reference is None:
+        return
+    x0, y0, x1, y1 = (int(round(v)) for v in reference.bbox())
+    box = np.zeros(image.shape[:2], dtype=bool)
+    box[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
+    scores["mask_ssim"].append(float(masked_mean(similarity, torch.from_numpy(box)[None])[0]))
+    generated = judge.detect(image)
+    predicted = generated.keypoints if generated is not None else np.zeros_like(reference.keypoints)
+    value = pck(predicted, reference.keypoints, 0.05 * person_height(reference.keypoints))
+    if not math.isnan(value):
+        scores["pck"].append(value)
+
+
 def evaluate_self_imitation(
     imitator: Imitator,
     video: Path,
@@ -70,38 +161,7 @@ def evaluate_self_imitation(
     progress: bool = False,
 ) -> EvalResult:
     """Runs the self-imitation protocol on `video` with `imitator`'s generator."""
-    subject = imitator.prepare(_source_photos(video, source_frames))
-    scores: dict[str, list[float]] = {name: [] for name in METRICS}
-    scored = 0
-    start = time.perf_counter()
-    with VideoReader(video) as reader, BlazePoseDetector(video=False) as judge:
-        total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
-        frames = itertools.islice(reader, max_frames)
-        for index, result in enumerate(track(imitator.imitate(subject, frames), "evaluating", total=total, enabled=progress)):
-            if index in source_frames or not result.found:
-                continue
-            real, fake = to_tensor(result.driver, "cpu"), to_tensor(result.image, "cpu")
-            similarity = ssim_map(fake, real)
-            scores["ssim"].append(float(masked_mean(similarity)[0]))
-            scores["psnr"].append(float(psnr(fake, real)[0]))
-            reference = judge.detect(result.driver)
-            if reference is not None:
-                x0, y0, x1, y1 = (int(round(v)) for v in reference.bbox())
-                box = np.zeros(result.driver.shape[:2], dtype=bool)
-                box[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
-                scores["mask_ssim"].append(float(masked_mean(similarity, torch.from_numpy(box)[None])[0]))
-                generated = judge.detect(result.image)
-                predicted = generated.keypoints if generated is not None else np.zeros_like(reference.keypoints)
-                value = pck(predicted, reference.keypoints, 0.05 * person_height(reference.keypoints))
-                if not math.isnan(value):
-                    scores["pck"].append(value)
-            scored += 1
-    seconds = time.perf_counter() - start
-    means = {name: float(np.mean(values)) if values else float("nan") for name, values in scores.items()}
-    return EvalResult(
-        str(video), imitator.generator.name, list(source_frames), scored,
-        means["ssim"], means["psnr"], means["mask_ssim"], means["pck"], scored / max(seconds, 1e-9),
-    )
+    return evaluate_generators(imitator.body, [imitator.generator], video, imitator.config, imitator.device, source_frames, max_frames, progress)[0]
 
 
 def format_table(results: Sequence[EvalResult]) -> str:

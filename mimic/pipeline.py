@@ -24,12 +24,13 @@ from bodymesh.camera import to_image_space
 from bodymesh.detect import BlazePoseDetector, Detection, another_person
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.fit_video import VideoFitter
+from bodymesh.parts import PART_INDEX
 from mimic.background import remove_person
 from mimic.crop import CropBox
 from mimic.errors import NoPersonError, OptionError
 from mimic.generators.base import Generator, SourceBundle, TargetBundle, mesh_maps
 from mimic.prefetch import prefetch
-from mimic.texture import fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture
+from mimic.texture import depth_mirror_vertex_map, fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture
 from warping.correspondence import uv_map, vertex_codes
 from warping.flow import combine_sources, transfer_flow
 from warping.raster import Fragments
@@ -130,6 +131,8 @@ class Imitator:
         with torch.no_grad():
             rest = body.forward(zero_pose(body, device=self.device), zero_shape(body, device=self.device)).vertices[0]
         self._mirror = mirror_vertex_map(rest)
+        # The back of the clothes from their front; not the back of the head from the face.
+        self._depth_mirror = depth_mirror_vertex_map(rest, body.part_labels, skip=(PART_INDEX["head"],))
         self.codes = vertex_codes(rest)
 
     def _mesh(
@@ -195,7 +198,10 @@ class Imitator:
             images, fragments, verts, self.body.faces, self.body.uv_coords, self.body.uv_faces,
             self.config.texture_size, uv_fragments=self.uv_fragments, masks=mask_tensor,
         )
-        texture = fill_texture(texture, coverage, self.uv_fragments, self.body.faces, self.body.uv_coords, self.body.uv_faces, self._mirror)
+        texture = fill_texture(
+            texture, coverage, self.uv_fragments, self.body.faces, self.body.uv_coords, self.body.uv_faces, self._mirror,
+            depth_mirror=self._depth_mirror,
+        )
         background = to_tensor(remove_person(crops[0], masks[0]), self.device)
         bundle = SourceBundle(images, mask_tensor, verts, fragments, background, texture, correspondence, parts, keypoints)
         return Subject(bundle, list(fits), shape)

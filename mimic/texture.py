@@ -11,11 +11,14 @@ Typical use, once per subject (the UV rasterization once per body model and size
     texture, coverage = unwrap_texture(images, frags, verts, body.faces, body.uv_coords,
                                        body.uv_faces, 256, uv_fragments=uv_frags)
     mirror = mirror_vertex_map(rest_vertices)
+    depth_mirror = depth_mirror_vertex_map(rest_vertices, body.part_labels, skip=(head,))
     texture = fill_texture(texture, coverage, uv_frags, body.faces, body.uv_coords,
-                           body.uv_faces, mirror)
+                           body.uv_faces, mirror, depth_mirror=depth_mirror)
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -179,6 +182,41 @@ def mirror_vertex_map(rest_vertices: torch.Tensor, cell: float = 0.005) -> torch
     return _nearest(query, ref, cell)
 
 
+def depth_mirror_vertex_map(
+    rest_vertices: torch.Tensor, part_labels: torch.Tensor, skip: Sequence[int] = (), cell: float = 0.005
+) -> torch.Tensor:
+    """Each vertex's front/back twin: the nearest vertex of the same body part to its mirror
+    image through the part's frontal mid-plane (`z` reflected about the part's mean `z`).
+
+    A front photo says nothing about the back; the front's colours mirrored through the body
+    are the best guess for clothes (a shirt's back is the shirt's colour at the same height),
+    not for faces: parts in `skip` (e.g. the head) get no twin.
+
+    Args:
+        rest_vertices: `(V, 3)` vertices in the model frame (z towards the camera), rest pose.
+        part_labels: `(V,)` int64 body-part labels (`bodymesh.parts`).
+        skip: part labels whose vertices get no twin.
+        cell: voxel side of the nearest-neighbour search (see `mirror_vertex_map`).
+    Returns:
+        `(V,)` int64 index of each vertex's twin, -1 for the skipped parts.
+    """
+    if rest_vertices.dim() != 2 or rest_vertices.shape[1] != 3 or not rest_vertices.is_floating_point():
+        raise ValueError(f"rest_vertices must be floating (V, 3), got {rest_vertices.dtype} {tuple(rest_vertices.shape)}")
+    if part_labels.shape != rest_vertices.shape[:1]:
+        raise ValueError(f"part_labels must be ({rest_vertices.shape[0]},), got {tuple(part_labels.shape)}")
+    ref = rest_vertices.detach()
+    labels = part_labels.to(ref.device)
+    twin = torch.full_like(labels, -1, dtype=torch.int64)
+    for part in labels.unique().tolist():
+        if part in skip:
+            continue
+        members = (labels == part).nonzero().squeeze(1)
+        points = ref[members]
+        query = points * points.new_tensor([1.0, 1.0, -1.0]) + points.new_tensor([0.0, 0.0, 2.0]) * points[:, 2].mean()
+        twin[members] = members[_nearest(query, points, cell)]
+    return twin
+
+
 def _nearest(query: torch.Tensor, ref: torch.Tensor, cell: float) -> torch.Tensor:
     """`(Q,)` index of the nearest `ref (R, 3)` point of every `query (Q, 3)` point."""
     device = ref.device
@@ -223,6 +261,7 @@ def fill_texture(
     uv_faces: torch.Tensor,
     mirror: torch.Tensor,
     *,
+    depth_mirror: torch.Tensor | None = None,
     confident: float = 0.3,
     smoothing: int = 30,
     gutter: int = 2,
@@ -232,7 +271,9 @@ def fill_texture(
     1. Left/right mirror: a texel is blended with its mirror texel (the same barycentrics in the
        twin face) in proportion to what each one's coverage leaves, so a side seen in one
        photo lends its colours to the other side.
-    2. The remaining holes take the colours of the nearest seen surface, propagated across the
+    2. With `depth_mirror`, an unseen vertex whose front/back twin was seen takes the twin's
+       colour (the back of a shirt from its front).
+    3. The remaining holes take the colours of the nearest seen surface, propagated across the
        mesh (over UV seams, never between unrelated islands): per-vertex colours from the seen
        texels, spread ring by ring to the unseen vertices, smoothed, then interpolated back to
        the hole texels.
@@ -249,6 +290,8 @@ def fill_texture(
         uv_fragments: `rasterize_uv(uv_coords, uv_faces, T)`.
         faces: `(F, 3)`. uv_coords: `(T', 2)`. uv_faces: `(F, 3)`.
         mirror: `(V,)` int64 from `mirror_vertex_map`.
+        depth_mirror: `(V,)` int64 from `depth_mirror_vertex_map` (-1: no twin); None: no
+            front/back mirroring.
         confident: coverage from which a texel needs no fill, in (0, 1].
         smoothing: smoothing passes over the filled vertices (0: nearest seen colour only).
         gutter: width in texels of the border filled around the islands (0: none).
@@ -290,7 +333,7 @@ def fill_texture(
     merged_trust = trust + lend
     colour = (colour * trust + mirror_colour * lend) / merged_trust.clamp(min=1e-6)
 
-    # 2. Nearest seen surface, across the mesh.
+    # Per-vertex colours of what was seen (or lent by the left/right mirror).
     weight = merged_trust[:, None] * bary  # (N, 3) each texel's weight on its three corners
     corners = faces[face].reshape(-1)
     contribution = (weight[..., None] * colour.t()[:, None]).reshape(-1, 3)
@@ -302,6 +345,13 @@ def fill_texture(
     reach = colour.new_zeros(num_verts).index_add_(0, corners, bary.reshape(-1))
     known = (vertex_weight > 1e-3) & (vertex_weight >= 0.5 * reach)
     vertex_colour = vertex_sum / vertex_weight.clamp(min=1e-12)[:, None]
+    if depth_mirror is not None:
+        # 2. Front/back mirror.
+        twin = depth_mirror.to(device=device, dtype=torch.int64)
+        borrow = ~known & (twin >= 0) & known[twin.clamp(min=0)]
+        vertex_colour = torch.where(borrow[:, None], vertex_colour[twin.clamp(min=0)], vertex_colour)
+        known = known | borrow
+    # 3. The rest spreads from the seen surface.
     vertex_colour = _spread(vertex_colour, known, faces, num_verts, smoothing)
     hole_colour = (vertex_colour[faces[face]] * bary[..., None]).sum(1).t()  # (3, N)
 

@@ -13,7 +13,7 @@ from bodymesh.camera import to_image_space
 from bodymesh.parts import PART_INDEX
 from mimic.background import remove_person
 from mimic.synthetic_person import GARMENTS, procedural_background, procedural_texture, render_person
-from mimic.texture import fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture, uv_to_grid
+from mimic.texture import depth_mirror_vertex_map, fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture, uv_to_grid
 from warping.raster import rasterize
 
 SIZE = 256
@@ -190,6 +190,44 @@ def test_fill_uses_the_mirror_side(anny_body, front):
     target = right & (coverage[0, 0] > 0.5)
     error = (filled - front["texture"]).abs().mean(1)[0][target]
     assert float(error.mean()) < 0.12
+
+
+def test_depth_mirror_pairs_front_and_back_within_a_part(anny_body, front):
+    rest, labels = front["rest"], anny_body.part_labels
+    head = PART_INDEX["head"]
+    twin = depth_mirror_vertex_map(rest, labels, skip=(head,))
+    assert twin.shape == labels.shape and twin.dtype == torch.int64
+    assert bool((twin[labels == head] == -1).all())
+    kept = twin >= 0
+    assert torch.equal(labels[twin[kept]], labels[kept])
+    torso = (labels == PART_INDEX["torso"]).nonzero().squeeze(1)
+    centre = rest[torso, 2].mean()
+    front_half = torso[rest[torso, 2] > centre + 0.03]
+    # A chest vertex's twin is on the back, at about the same height and side.
+    assert float((rest[twin[front_half], 2] < centre).float().mean()) > 0.95
+    assert float((rest[twin[front_half], :2] - rest[front_half, :2]).norm(dim=1).median()) < 0.03
+
+
+def test_fill_takes_the_back_from_the_front_with_the_depth_mirror(anny_body, front):
+    """Seen from the front only, the back of the shirt is closer to the truth (the stripes run
+    round the body at the same height) with the front/back mirror than without it."""
+    uv_frags = front["uv_frags"]
+    args = (anny_body.faces, anny_body.uv_coords, anny_body.uv_faces)
+    texture, coverage = unwrap_texture(front["image"], front["frags"], front["verts"], *args, SIZE, uv_fragments=uv_frags)
+    mirror = mirror_vertex_map(front["rest"])
+    twin = depth_mirror_vertex_map(front["rest"], anny_body.part_labels, skip=(PART_INDEX["head"],))
+    plain = fill_texture(texture, coverage, uv_frags, *args, mirror, gutter=0)
+    mirrored = fill_texture(texture, coverage, uv_frags, *args, mirror, depth_mirror=twin, gutter=0)
+    face = uv_frags.face_id[0]
+    torso = (face >= 0) & (anny_body.part_labels[anny_body.faces[face.clamp(min=0), 0]] == PART_INDEX["torso"])
+    back = torso & (coverage[0, 0] == 0) & (front["labels"][0] == GARMENTS.index("shirt"))
+    assert int(back.sum()) > 500
+    error_plain = float((plain - front["texture"]).abs().mean(1)[0][back].mean())
+    error_mirrored = float((mirrored - front["texture"]).abs().mean(1)[0][back].mean())
+    assert error_mirrored < 0.8 * error_plain
+    # What was seen is not touched.
+    sure = coverage[0, 0] >= 0.3
+    assert torch.allclose(mirrored[0][:, sure], texture[0][:, sure], atol=1e-5)
 
 
 def test_fill_gutter_pads_around_islands(anny_body, front):

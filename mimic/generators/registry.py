@@ -37,15 +37,33 @@ def _warp(options: GeneratorOptions) -> "Generator":
     return WarpOnlyGenerator()
 
 
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+
+def _pose_transfer(name: str) -> Callable[[GeneratorOptions], "Generator"]:
+    """The factory of a trained 2D baseline (PG2, PATN, SPT): the checkpoint of the options, or
+    the weights shipped in mimic/weights/<name>/."""
+
+    def load(options: GeneratorOptions) -> "Generator":
+        from mimic.generators.pose_transfer import load_pose_transfer
+
+        return load_pose_transfer(name, options.checkpoint or WEIGHTS_DIR / name, options.device)
+
+    return load
+
+
 def _lwgan(options: GeneratorOptions) -> "Generator":
     from mimic.generators.lwgan import LWGANGenerator, load_lwgan
 
-    return LWGANGenerator(*load_lwgan(options.checkpoint, options.device))
+    return LWGANGenerator(*load_lwgan(options.checkpoint or WEIGHTS_DIR / "lwgan", options.device))
 
 
 _FACTORIES: dict[str, Callable[[GeneratorOptions], "Generator"]] = {
     "warp": _warp,
     "lwgan": _lwgan,
+    "pg2": _pose_transfer("pg2"),
+    "patn": _pose_transfer("patn"),
+    "spt": _pose_transfer("spt"),
 }
 
 GENERATOR_NAMES: tuple[str, ...] = tuple(_FACTORIES)
