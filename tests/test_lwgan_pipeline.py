@@ -107,9 +107,16 @@ def test_generator_through_the_pipeline_interface(scene):
     # Far from the body the frame is the target's background, untouched.
     body = torch.nn.functional.max_pool2d((target.fragments.face_id >= 0).float()[:, None], 15, 1, 7)[0, 0] == 0
     assert torch.equal(out[0][:, body], target.background[0][:, body])
-    # Over the source's own background, the background stream fills where the source stood.
-    own = generator.generate(source, replace(target, background=source.background))
-    assert own.shape == (1, 3, SIZE, SIZE) and not torch.equal(own, out)
+    # Over the source's own background the plate is kept; asked to, the background stream
+    # refills where the source stood (and only there).
+    plate = replace(target, background=source.background)
+    kept = generator.generate(source, plate)
+    assert torch.equal(kept[0][:, body], source.background[0][:, body])
+    filling = LWGANGenerator(generator.model, inpaint_background=True)
+    filling.generate(source, plate)
+    changed = (filling._background - source.background).abs().amax(1)[0] > 0
+    stood = torch.nn.functional.max_pool2d(source.masks, 9, 1, 4)[0, 0] > 0
+    assert bool(changed.any()) and not bool((changed & ~stood).any())
 
 
 def test_generator_takes_two_sources(scene):

@@ -84,12 +84,14 @@ class LWGANGenerator:
         model: the network (its device is where inputs go).
         weights: the hash naming its weights (personalization caches key on it).
         inpaint_background: run the background stream on the source background (where the
-            source person was); False keeps the pipeline's background plate as it is.
+            source person was). False (default) keeps the pipeline's plate (OpenCV's
+            inpainting): the shipped base model's background stream, trained briefly on a CPU,
+            scored below it on both shared videos (`mimic eval`, SSIM and mask-SSIM).
     """
 
     name = "lwgan"
 
-    def __init__(self, model: LWGAN, weights: str = "", inpaint_background: bool = True) -> None:
+    def __init__(self, model: LWGAN, weights: str = "", inpaint_background: bool = False) -> None:
         self.model = model.eval()
         self.weights = weights
         self.inpaint_background = inpaint_background
