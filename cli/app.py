@@ -14,11 +14,12 @@ from typing import Annotated, Optional
 import typer
 
 from cli.options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from cli.personalize_command import BudgetOption, StepsOption, personalize as personalize_command, resolve_cache_dir
 from cli.swap_command import swap
 from cli.train_command import train
 from cli.view_command import view
 from mimic.generators.registry import GENERATOR_NAMES
-from mimic.errors import MimicError
+from mimic.errors import MimicError, OptionError
 
 app = typer.Typer(
     name="mimic",
@@ -85,6 +86,14 @@ def video(
         bool, typer.Option("--full-frame", help="Output at the driver's size: the driver's frames with its person replaced (implies --driver-background).")
     ] = False,
     max_frames: Annotated[Optional[int], typer.Option(help="Use at most this many driver frames.", min=1)] = None,
+    personalize: Annotated[
+        bool, typer.Option("--personalize/--no-personalize", help="lwgan: fine-tune it on the source photo(s) first (cached per photo).")
+    ] = True,
+    personalize_steps: StepsOption = 60,
+    personalize_budget: BudgetOption = 55.0,
+    subject: Annotated[
+        Optional[Path], typer.Option("--subject", help="lwgan: a subject file from `mimic personalize` (skips personalizing).")
+    ] = None,
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
     cache_dir: CacheDirOption = None,
@@ -106,9 +115,18 @@ def video(
         placement="source" if keep_source_placement else "driver",
         background="driver" if driver_background or full_frame else "source",
     )
-    chosen = load_generator(generator, GeneratorOptions(device=device))
+    if subject is not None and generator != "lwgan":
+        raise OptionError(f"--subject is a personalized lwgan; it needs --generator lwgan, not {generator!r}")
+    tuned = personalize and subject is None and generator == "lwgan"
+    chosen = load_generator(generator, GeneratorOptions(checkpoint=subject, device=device))
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, chosen, config, device)
+    if tuned:
+        from mimic.personalize import PersonalizeConfig, personalized_generator
+
+        settings = PersonalizeConfig(steps=personalize_steps, seconds=personalize_budget)
+        imitator.generator, path, reused = personalized_generator(imitator, source, resolve_cache_dir(cache_dir), None, settings, progress=True)
+        typer.echo(f"{'reused the cached' if reused else 'made the'} personalization ({path})")
     summary = imitate_video(imitator, source, driver, out, side_by_side, max_frames, progress=True, full_frame=full_frame)
     missing = f", {summary.frames_without_person} without a person (last pose kept)" if summary.frames_without_person else ""
     typer.echo(
@@ -198,6 +216,7 @@ def evaluate(
 app.command("view")(view)
 app.command("swap")(swap)
 app.command("train")(train)
+app.command("personalize")(personalize_command)
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # torch is imported by the generators themselves, not by the 
 class GeneratorOptions:
     """How to load a generator.
 
-    checkpoint: a `mimic train` checkpoint folder; None: the weights shipped with mimic (for
-    generators with weights). device: where its tensors live.
+    checkpoint: a `mimic train` checkpoint folder (or, for lwgan, a personalized `.mimic`
+    subject file); None: the weights shipped with mimic (for generators with weights). device: where its tensors live.
     """
 
     checkpoint: Path | None = None
@@ -52,8 +52,15 @@ def _pose_transfer(name: str) -> Callable[[GeneratorOptions], "Generator"]:
     return load
 
 
+def _lwgan(options: GeneratorOptions) -> "Generator":
+    from mimic.generators.lwgan import LWGANGenerator, load_lwgan
+
+    return LWGANGenerator(*load_lwgan(options.checkpoint or WEIGHTS_DIR / "lwgan", options.device))
+
+
 _FACTORIES: dict[str, Callable[[GeneratorOptions], "Generator"]] = {
     "warp": _warp,
+    "lwgan": _lwgan,
     "pg2": _pose_transfer("pg2"),
     "patn": _pose_transfer("patn"),
     "spt": _pose_transfer("spt"),

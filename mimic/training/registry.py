@@ -69,6 +69,7 @@ class TrainableEntry:
 
 
 _ENTRIES: dict[str, TrainableEntry] = {
+    "lwgan": TrainableEntry("mimic.training.lwgan_trainable:create"),
     "pg2": TrainableEntry("mimic.models.pg2:create_pg2"),
     "patn": TrainableEntry("mimic.models.patn:create_patn"),
     "spt": TrainableEntry("mimic.models.spt:create_spt"),

@@ -1,0 +1,78 @@
+"""`mimic personalize`: the LWGAN fine-tuned to the person of a few photos, as a `.mimic` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cli.options import BodyModelOption, CacheDirOption, DeviceOption, ModelDirOption, check_device
+from mimic.errors import OptionError
+
+StepsOption = Annotated[int, typer.Option("--personalize-steps", help="At most this many fine-tuning steps.", min=1)]
+BudgetOption = Annotated[float, typer.Option("--personalize-budget", help="Seconds personalization may take (pairs and steps).", min=1.0)]
+CheckpointOption = Annotated[
+    Optional[Path], typer.Option("--checkpoint", help="Base LWGAN weights: a `mimic train` checkpoint folder [default: the shipped model].")
+]
+
+
+def resolve_cache_dir(cache_dir: Path | None) -> Path:
+    """The cache folder the user chose, else mimic's default (~/.cache/mimic)."""
+    from bodymesh.anny_data import default_cache_dir
+
+    return Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+
+def copy_atomic(source: Path, out: Path) -> None:
+    """Copies `source` to `out` through a temporary file and a rename; OutputError if it cannot."""
+    import os
+    import shutil
+
+    from mimic.errors import OutputError
+
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, partial)
+        os.replace(partial, out)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise OutputError(f"cannot write '{out}': {error.strerror or error}") from None
+
+
+def personalize(
+    source: Annotated[list[Path], typer.Option("--source", "-s", help="Photo of the person; repeat for front/back photos.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The subject file to write (.mimic).")] = Path("subject.mimic"),
+    size: Annotated[int, typer.Option(help="Side of the square person crop, pixels (as `mimic video --size`).", min=32)] = 256,
+    steps: StepsOption = 60,
+    budget: BudgetOption = 55.0,
+    checkpoint: CheckpointOption = None,
+    body_model: BodyModelOption = "anny",
+    model_dir: ModelDirOption = None,
+    cache_dir: CacheDirOption = None,
+    device: DeviceOption = "cpu",
+) -> None:
+    """Fine-tune the LWGAN on the photo(s) of one person (seconds to a minute) for `mimic video --subject`.
+
+    The result is also cached: `mimic video --generator lwgan` with the same photos starts at once.
+    """
+    from bodymesh.registry import load_body_model
+    from mimic.generators.lwgan import SUBJECT_SUFFIX
+    from mimic.generators.warp_only import WarpOnlyGenerator
+    from mimic.media import read_image
+    from mimic.personalize import PersonalizeConfig, personalized_generator
+    from mimic.pipeline import Imitator, ImitatorConfig
+
+    if out.suffix != SUBJECT_SUFFIX:
+        raise OptionError(f"--out must end with {SUBJECT_SUFFIX}, got '{out}'")
+    device = check_device(device)
+    for path in source:
+        read_image(path)
+    config = PersonalizeConfig(steps=steps, seconds=budget)
+    model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
+    imitator = Imitator(model, WarpOnlyGenerator(), ImitatorConfig(size=size), device)
+    generator, cached, reused = personalized_generator(imitator, source, resolve_cache_dir(cache_dir), checkpoint, config, progress=True)
+    copy_atomic(cached, out)
+    typer.echo(f"{'reused the cached' if reused else 'made the'} personalization of {len(source)} photo{'s' * (len(source) != 1)} ({cached})")
+    typer.echo(f"wrote {out}")

@@ -1,0 +1,306 @@
+"""Few-shot personalization: the LWGAN fine-tuned on the subject's own photo(s) in seconds.
+
+A photo alone gives no second view of the subject, so the pairs are made through the fitted
+mesh: the mesh is re-posed slightly (a random pose offset, a small turn), the photo is
+rendered onto the re-posed mesh through the transformation flow (what the photo does not see
+there is filled from the subject's UV texture), and the network learns to rebuild the real
+photo from that pseudo-source: the flow back from the photo's mesh to the re-posed one, its
+visibility and the correspondence maps are exact. The pseudo-source is a degraded, re-posed
+view of the subject; rebuilding the sharp photo from it teaches the network this subject's
+face, clothes and colours, exactly what imitation asks of it. Augmentations on top: a small
+random similarity (scale, rotation, shift) on each side and, rarely, a mirror flip (the mesh
+mirrored with its left/right vertex twins, so the correspondences stay right).
+
+Fine-tuning is reconstruction only (L1, SSIM, mask regulariser, source and background
+reconstruction; no discriminator), bounded by a number of steps and a time budget. The result
+is a `.mimic` subject file: the fine-tuned weights (safetensors) with a JSON header (the
+network's configuration, the base weights' hash, the cache key, steps and seconds), cached
+under the cache folder by the photos' bytes, the base weights and the settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from bodymesh.body_model import zero_pose, zero_shape
+from bodymesh.camera import to_image_space
+from bodymesh.keypoints import FLIP_PERMUTATION
+from bodymesh.synthetic import random_pose
+from mimic.background import remove_person
+from mimic.errors import OptionError, OutputError
+from mimic.generators.lwgan import SUBJECT_SUFFIX, LWGANGenerator, load_lwgan
+from mimic.media import read_image
+from mimic.models.lwgan import LWGAN, warp_sources
+from mimic.pipeline import Imitator, Subject, to_image, to_tensor
+from mimic.progress import track
+from mimic.texture import mirror_vertex_map, uv_to_grid
+from mimic.training.lwgan_trainable import LWGANTrainable, LWGANTrainConfig
+from mimic.training.pairs import PairBatch, collate_pairs
+from mimic.training.synthetic_pairs import PairMaker
+from warping.correspondence import uv_map
+from warping.flow import transfer_flow
+from warping.raster import rasterize
+
+__all__ = ["PersonalizeConfig", "pseudo_pairs", "fine_tune", "personalize", "subject_key", "save_subject", "cache_path", "personalized_generator"]
+
+FORMAT = "mimic-subject/1"
+
+
+@dataclass
+class PersonalizeConfig:
+    """How to personalize.
+
+    steps: at most this many Adam steps. seconds: time budget of the whole personalization
+    (making pairs and fine-tuning; the steps stop when it runs out). pairs: pseudo pairs made
+    from the photos. batch: pairs per step. lr: Adam's learning rate.
+    pose_spread: radians of the random pose offset of the freest joints (`random_pose`);
+    max_yaw: radians of the random turn. flip: probability of a mirrored pair. scale, rotate
+    (degrees), shift (fraction of the canvas): ranges of the random similarity. seed: of all
+    the randomness (same photos, same result).
+    """
+
+    steps: int = 60
+    seconds: float = 55.0
+    pairs: int = 8
+    batch: int = 2
+    lr: float = 1e-4
+    pose_spread: float = 0.15
+    max_yaw: float = 0.35
+    flip: float = 0.2
+    scale: float = 0.08
+    rotate: float = 5.0
+    shift: float = 0.05
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.pairs < 1 or self.batch < 1:
+            raise OptionError(f"personalization needs steps, pairs and batch >= 1, got {self.steps}, {self.pairs}, {self.batch}")
+        if not self.seconds > 0:
+            raise OptionError(f"the personalization budget must be > 0 seconds, got {self.seconds}")
+
+    def key_values(self) -> dict:
+        """What the result depends on (the time budget aside)."""
+        values = asdict(self)
+        values.pop("seconds")
+        return values
+
+
+def _similarity(generator: torch.Generator, config: PersonalizeConfig, size: int) -> torch.Tensor:
+    """A random `(2, 3)` map of pixel positions `p -> c + s R (p - c) + t` (c: canvas centre)."""
+    r = lambda: float(torch.rand((), generator=generator)) * 2 - 1  # noqa: E731
+    scale = 1.0 + config.scale * r()
+    angle = math.radians(config.rotate) * r()
+    shift = torch.tensor([r(), r()]) * config.shift * size
+    linear = scale * torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    centre = torch.full((2,), size / 2.0)
+    return torch.cat((linear, (centre - linear @ centre + shift)[:, None]), 1)
+
+
+def _move_points(points: torch.Tensor, affine: torch.Tensor, depth: bool = False) -> torch.Tensor:
+    """Points `(..., C)` whose first two coordinates are `(u, v)` pixels, moved by `affine
+    (2, 3)`; with `depth` the third coordinate is a depth and scales with the map, otherwise
+    the others (a confidence) are kept."""
+    affine = affine.to(points)
+    moved = points.clone()
+    moved[..., :2] = points[..., :2] @ affine[:, :2].T + affine[:, 2]
+    if depth:
+        moved[..., 2] = points[..., 2] * torch.det(affine[:, :2]).abs().sqrt()
+    return moved
+
+
+def _move_image(image: torch.Tensor, affine: torch.Tensor, padding: str = "border") -> torch.Tensor:
+    """`image (1, C, N, N)` resampled so that its content moves as `affine (2, 3)` moves pixels."""
+    size = image.shape[-1]
+    linear, offset = affine[:, :2], affine[:, 2]
+    inverse = torch.linalg.inv(linear)
+    # In normalized coordinates x = 2 p / N - 1 the map is x -> L x + (2 t + (L - I) 1) / N.
+    t_norm = (2 * offset + (linear - torch.eye(2)) @ torch.ones(2) * size) / size
+    theta = torch.cat((inverse, -(inverse @ t_norm)[:, None]), 1)[None].to(image)
+    grid = F.affine_grid(theta, list(image.shape), align_corners=False)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+
+
+def _mirror(points: torch.Tensor, twins: torch.Tensor, size: int) -> torch.Tensor:
+    """Points `(1, P, C)` mirrored left-right on a `size` canvas and re-indexed by `twins (P,)`."""
+    mirrored = points.clone()
+    mirrored[..., 0] = size - mirrored[..., 0]
+    return mirrored[:, twins]
+
+
+def pseudo_pairs(imitator: Imitator, subject: Subject, config: PersonalizeConfig) -> PairBatch:
+    """`config.pairs` training pairs from the subject's photos (see the module docstring):
+    target = a photo (augmented), source = that photo rendered onto the re-posed mesh."""
+    body, bundle, size = imitator.body, subject.bundle, imitator.config.size
+    device = bundle.images.device
+    faces = body.faces
+    generator = torch.Generator().manual_seed(config.seed)
+    plates = [bundle.background] + [
+        to_tensor(remove_person(to_image(bundle.images[s : s + 1]), bundle.masks[s, 0].cpu().numpy()), device)
+        for s in range(1, bundle.images.shape[0])
+    ]
+    maker = PairMaker(body, size)
+    twins = None
+    if config.flip > 0:
+        with torch.no_grad():
+            rest = body.forward(zero_pose(body, device=device), zero_shape(body, device=device)).vertices[0]
+        twins = mirror_vertex_map(rest)
+    pairs = []
+    for index in range(config.pairs):
+        s = index % bundle.images.shape[0]
+        fit = subject.fits[s]
+        photo, mask, plate = bundle.images[s : s + 1], bundle.masks[s : s + 1], plates[s]
+        verts_t, keypoints_t = bundle.verts[s : s + 1], bundle.keypoints[s : s + 1]
+        # The pseudo-source's mesh: the fit re-posed and turned a little, seen a little differently.
+        offset = random_pose(body, 1, generator, spread=config.pose_spread, max_yaw=config.max_yaw)
+        with torch.no_grad():
+            output = body.forward(fit.pose[None] + offset.to(fit.pose), subject.shape[None])
+        verts_p = to_image_space(output.vertices, fit.cam[None])
+        keypoints_p = to_image_space(output.keypoints, fit.cam[None])[..., :2]
+        keypoints_p = torch.cat((keypoints_p, torch.ones_like(keypoints_p[..., :1])), -1)
+        moved = _similarity(generator, config, size)
+        verts_p, keypoints_p = _move_points(verts_p, moved, depth=True), _move_points(keypoints_p, moved)
+        # The target: the photo, mirrored sometimes, moved a little.
+        if twins is not None and float(torch.rand((), generator=generator)) < config.flip:
+            photo, mask, plate = photo.flip(-1), mask.flip(-1), plate.flip(-1)
+            verts_t = _mirror(verts_t, twins, size)
+            keypoints_t = _mirror(keypoints_t, torch.tensor(FLIP_PERMUTATION), size)
+        moved = _similarity(generator, config, size)
+        photo, plate = _move_image(photo, moved), _move_image(plate, moved)
+        mask = _move_image(mask, moved, padding="zeros")
+        verts_t, keypoints_t = _move_points(verts_t, moved, depth=True), _move_points(keypoints_t, moved)
+
+        fragments_t = rasterize(verts_t, faces, size, size)
+        fragments_p = rasterize(verts_p, faces, size, size)
+        # Render the photo onto the re-posed mesh; what the photo does not see: the UV texture.
+        read_flow = transfer_flow(fragments_p, verts_t, fragments_t, faces)
+        person_t = (fragments_t.face_id >= 0)[:, None].to(mask.dtype) * (mask >= 0.5).to(mask.dtype)
+        warped, read = warp_sources(photo, person_t, read_flow.grid)
+        seen = read_flow.visible[:, None].to(warped.dtype) * (read > 1e-3).to(warped.dtype)
+        uv = uv_to_grid(uv_map(fragments_p, body.uv_coords, body.uv_faces)).to(warped.dtype)
+        texture = F.grid_sample(bundle.texture, uv, mode="bilinear", padding_mode="border", align_corners=False)
+        covered_p = (fragments_p.face_id >= 0)[:, None].to(warped.dtype)
+        source_image = covered_p * (seen * warped + (1 - seen) * texture) + (1 - covered_p) * plate
+        pairs.append(maker.pair(verts_p, verts_t, source_image.clamp(-1, 1), photo, plate, keypoints_p, keypoints_t, target_mask=mask))
+    return collate_pairs(pairs)
+
+
+def fine_tune(
+    model: LWGAN, pairs: PairBatch, config: PersonalizeConfig, deadline: float | None = None, progress: bool = False
+) -> tuple[LWGAN, int, list[float]]:
+    """Fine-tunes a copy of `model` on `pairs` (reconstruction losses only) for `config.steps`
+    steps or until `time.perf_counter()` passes `deadline`; returns it in eval mode, the steps
+    made and the frame L1 of every step."""
+    torch.manual_seed(config.seed)
+    trainable = LWGANTrainable(
+        LWGANTrainConfig(generator=model.config, w_adversarial=0.0, w_feature_matching=0.0, lr_g=config.lr), device=pairs.source_image.device
+    )
+    trainable.nets["generator"].load_state_dict(model.state_dict())
+    trainable.nets["generator"].train()
+    order = torch.Generator().manual_seed(config.seed)
+    losses: list[float] = []
+    for step in track(range(config.steps), "personalizing", total=config.steps, enabled=progress):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        chosen = torch.randperm(len(pairs), generator=order)[: config.batch]
+        batch = collate_pairs([pairs[int(i)] for i in chosen])
+        losses.append(trainable.train_step(batch, step)["l1"])
+    return trainable.nets["generator"].eval(), len(losses), losses
+
+
+def subject_key(photos: Sequence[bytes], base: str, size: int, config: PersonalizeConfig) -> str:
+    """The cache key of a personalization: the photos' file bytes (in order), the base weights'
+    hash, the canvas size and the settings."""
+    digest = hashlib.sha256()
+    for photo in photos:
+        digest.update(hashlib.sha256(photo).digest())
+    digest.update(json.dumps({"base": base, "size": size, "config": config.key_values()}, sort_keys=True).encode())
+    return digest.hexdigest()[:24]
+
+
+def save_subject(path: Path, model: LWGAN, base: str, key: str, info: dict) -> None:
+    """Writes a `.mimic` subject file atomically: `model`'s weights, with its configuration, the
+    base hash, the key and `info` (JSON values) in the header. OutputError if it cannot."""
+    path = Path(path)
+    metadata = {
+        "format": FORMAT,
+        "generator": "lwgan",
+        "config": json.dumps(asdict(model.config)),
+        "base": base,
+        "key": key,
+        "info": json.dumps(info),
+    }
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise OutputError(f"cannot write '{path}': {error.strerror or error}") from None
+    os.close(handle)
+    try:
+        save_file(state, temporary, metadata=metadata)
+        os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise OutputError(f"cannot write '{path}': {error.strerror or error}") from None
+
+
+def personalize(
+    imitator: Imitator, subject: Subject, model: LWGAN, config: PersonalizeConfig | None = None, progress: bool = False
+) -> tuple[LWGAN, dict]:
+    """The model fine-tuned to `subject` within `config.seconds`; and what it took (seconds,
+    steps, first and last L1)."""
+    config = config or PersonalizeConfig()
+    start = time.perf_counter()
+    pairs = pseudo_pairs(imitator, subject, config)
+    made = time.perf_counter()
+    tuned, steps, losses = fine_tune(model, pairs, config, deadline=start + config.seconds, progress=progress)
+    info = {
+        "seconds": round(time.perf_counter() - start, 2),
+        "pair_seconds": round(made - start, 2),
+        "steps": steps,
+        "l1_first": round(losses[0], 4) if losses else None,
+        "l1_last": round(float(np.mean(losses[-5:])), 4) if losses else None,
+    }
+    return tuned, info
+
+
+def cache_path(cache_dir: Path, key: str) -> Path:
+    """Where the subject file of `key` is cached."""
+    return Path(cache_dir) / "subjects" / f"{key}{SUBJECT_SUFFIX}"
+
+
+def personalized_generator(
+    imitator: Imitator,
+    sources: Sequence[Path],
+    cache_dir: Path,
+    checkpoint: Path | None = None,
+    config: PersonalizeConfig | None = None,
+    progress: bool = False,
+) -> tuple[LWGANGenerator, Path, bool]:
+    """The LWGAN personalized to the person of the `sources` photos: from the cache when these
+    photos were personalized before with the same base weights and settings, else made now and
+    cached. Returns the generator, its subject file and whether it came from the cache."""
+    config = config or PersonalizeConfig()
+    model, base = load_lwgan(checkpoint, imitator.device)
+    key = subject_key([Path(p).read_bytes() for p in sources], base, imitator.config.size, config)
+    path = cache_path(cache_dir, key)
+    if path.is_file():
+        tuned, _ = load_lwgan(path, imitator.device)
+        return LWGANGenerator(tuned, base), path, True
+    subject = imitator.prepare([read_image(p) for p in sources])
+    tuned, info = personalize(imitator, subject, model, config, progress)
+    save_subject(path, tuned, base, key, info)
+    return LWGANGenerator(tuned, base), path, False
