@@ -13,8 +13,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from cli.options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
 from cli.personalize_command import BudgetOption, StepsOption, personalize as personalize_command, resolve_cache_dir
+from cli.pose_command import pose
 from cli.swap_command import swap
 from cli.train_command import train
 from cli.view_command import view
@@ -77,6 +78,7 @@ def video(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output video (.mp4).")] = Path("mimic_out.mp4"),
     size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
     generator: GeneratorOption = "warp",
+    checkpoint: CheckpointOption = None,
     side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Put the driver's crop left of the result.")] = False,
     keep_source_placement: Annotated[
         bool, typer.Option("--keep-source-placement", help="Keep the source person's size and place; follow only the driver's motion.")
@@ -115,17 +117,19 @@ def video(
         placement="source" if keep_source_placement else "driver",
         background="driver" if driver_background or full_frame else "source",
     )
+    if subject is not None and checkpoint is not None:
+        raise OptionError("--subject already holds the generator's weights; give it or --checkpoint, not both")
     if subject is not None and generator != "lwgan":
         raise OptionError(f"--subject is a personalized lwgan; it needs --generator lwgan, not {generator!r}")
     tuned = personalize and subject is None and generator == "lwgan"
-    chosen = load_generator(generator, GeneratorOptions(checkpoint=subject, device=device))
+    chosen = load_generator(generator, GeneratorOptions(checkpoint=subject or checkpoint, device=device))
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, chosen, config, device)
     if tuned:
         from mimic.personalize import PersonalizeConfig, personalized_generator
 
         settings = PersonalizeConfig(steps=personalize_steps, seconds=personalize_budget)
-        imitator.generator, path, reused = personalized_generator(imitator, source, resolve_cache_dir(cache_dir), None, settings, progress=True)
+        imitator.generator, path, reused = personalized_generator(imitator, source, resolve_cache_dir(cache_dir), checkpoint, settings, progress=True)
         typer.echo(f"{'reused the cached' if reused else 'made the'} personalization ({path})")
     summary = imitate_video(imitator, source, driver, out, side_by_side, max_frames, progress=True, full_frame=full_frame)
     missing = f", {summary.frames_without_person} without a person (last pose kept)" if summary.frames_without_person else ""
@@ -217,6 +221,7 @@ app.command("view")(view)
 app.command("swap")(swap)
 app.command("train")(train)
 app.command("personalize")(personalize_command)
+app.command("pose")(pose)
 
 
 def main() -> None:
@@ -228,8 +233,3 @@ def main() -> None:
     except MimicError as error:
         typer.echo(f"mimic: error: {error}", err=True)
         sys.exit(1)
-
-
-from cli.pose_command import pose  # noqa: E402
-
-app.command("pose")(pose)

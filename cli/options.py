@@ -21,6 +21,10 @@ CacheDirOption = Annotated[
     typer.Option("--cache-dir", envvar="MIMIC_CACHE_DIR", help="Where one-time builds are kept [default: ~/.cache/mimic]."),
 ]
 GeneratorOption = Annotated[str, typer.Option("--generator", help=f"What draws the frames: {', '.join(GENERATOR_NAMES)}.")]
+CheckpointOption = Annotated[
+    Optional[Path],
+    typer.Option("--checkpoint", help="Weights of the generator from `mimic train` (a checkpoint or run folder) [default: those shipped with mimic]."),
+]
 DeviceOption = Annotated[str, typer.Option("--device", help="torch device to fit on: cpu, cuda, cuda:1, mps ...")]
 
 

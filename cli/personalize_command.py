@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from cli.options import BodyModelOption, CacheDirOption, DeviceOption, ModelDirOption, check_device
+from cli.options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, ModelDirOption, check_device
 from mimic.errors import OptionError
 
 StepsOption = Annotated[int, typer.Option("--personalize-steps", help="At most this many fine-tuning steps.", min=1)]
 BudgetOption = Annotated[float, typer.Option("--personalize-budget", help="Seconds personalization may take (pairs and steps).", min=1.0)]
-CheckpointOption = Annotated[
-    Optional[Path], typer.Option("--checkpoint", help="Base LWGAN weights: a `mimic train` checkpoint folder [default: the shipped model].")
-]
 
 
 def resolve_cache_dir(cache_dir: Path | None) -> Path:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from cli.options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
 
 
 def swap(
@@ -20,6 +20,7 @@ def swap(
     side_by_side: Annotated[bool, typer.Option("--side-by-side", help="With --driver: put the driver's crop left of the result.")] = False,
     size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
     generator: GeneratorOption = "warp",
+    checkpoint: CheckpointOption = None,
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
     cache_dir: CacheDirOption = None,
@@ -50,7 +51,7 @@ def swap(
     references = [read_image(path) for path in reference]
     if driver is not None:
         probe_video(driver)
-    chosen = load_generator(generator, GeneratorOptions(device=device))
+    chosen = load_generator(generator, GeneratorOptions(checkpoint=checkpoint, device=device))
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, chosen, ImitatorConfig(size=size), device)
     if driver is None:

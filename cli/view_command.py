@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from cli.options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
 
 DEFAULT_ANGLES = "0,90,180,270"
 
@@ -23,6 +23,7 @@ def view(
     fps: Annotated[float, typer.Option(help="Frame rate of the --turntable video.", min=1.0)] = 24.0,
     size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
     generator: GeneratorOption = "warp",
+    checkpoint: CheckpointOption = None,
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
     cache_dir: CacheDirOption = None,
@@ -49,7 +50,7 @@ def view(
     chosen_angles = parse_angles(angles or DEFAULT_ANGLES) if turntable is None else []
     view_rotation(0.0, tilt)  # checks the tilt before the slow part
     photos = [read_image(path) for path in source]
-    chosen = load_generator(generator, GeneratorOptions(device=device))
+    chosen = load_generator(generator, GeneratorOptions(checkpoint=checkpoint, device=device))
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, chosen, ImitatorConfig(size=size), device)
     start = time.perf_counter()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from bodymesh.body_model import BodyModel, zero_pose, zero_shape

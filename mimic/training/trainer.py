@@ -24,7 +24,7 @@ from torch import nn
 from mimic.errors import OptionError
 from mimic.outputs import write_text_atomic
 from mimic.progress import track
-from mimic.training.checkpoint import latest_checkpoint, load_training_state, load_weights, restore_rng, save_checkpoint, unwrap
+from mimic.training.checkpoint import latest_checkpoint, load_training_state, load_weights, restore_rng, save_checkpoint
 from mimic.training.registry import load_nets
 from mimic.training.trainable import Trainable
 
