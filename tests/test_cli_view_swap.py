@@ -29,7 +29,8 @@ def test_view_writes_one_image_per_angle_and_a_turntable(tmp_path, demo_inputs):
     info = probe_video(spin)
     assert (info.width, info.height, info.num_frames) == (64, 64, 6) and abs(info.fps - 12) < 1e-3
     frames = list(VideoReader(spin))
-    assert np.abs(frames[0].astype(int) - frames[3].astype(int)).mean() > 1
+    # Side views (60 and 120 degrees) are other pictures than the front.
+    assert min(np.abs(frames[0].astype(int) - frames[i].astype(int)).mean() for i in (1, 2)) > 2
 
 
 @pytest.mark.slow
