@@ -66,14 +66,16 @@ def train(
     from mimic.training.trainer import TrainOptions
     from mimic.training.trainer import train as run_training
 
-    registry.entry(generator)  # unknown names fail before anything is loaded
+    chosen = registry.entry(generator)  # unknown names fail before anything is loaded
     overrides = parse_overrides(config or [])
     if lr is not None:
         overrides["lr"] = lr
-    if videos is not None:
+    if videos is not None and chosen.batches == registry.TrainableEntry.batches:
         from mimic.training.video_pairs import video_files
 
         video_files(videos)  # an empty or missing folder fails before anything is loaded
+    elif videos is not None and not videos.is_dir():  # a model with its own data reads the folder its way (text2pose: fits)
+        raise OptionError(f"--videos '{videos}' is not a folder")
     if images is not None and not images.is_dir():
         raise OptionError(f"--images '{images}' is not a folder")
     rank, world, local_rank = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))

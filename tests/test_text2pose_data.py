@@ -10,7 +10,7 @@ import torch
 from bodymesh.body_model import zero_pose, zero_shape
 from bodymesh.keypoints import KEYPOINT_INDEX, NUM_KEYPOINTS
 from mimic.text2pose.captioner import body_scale, pose_facts
-from mimic.text2pose.data import FRAME, PERSON_SIZE, Gestures, _rotation_between, image_keypoints, sampled_keypoints
+from mimic.text2pose.data import FRAME, PERSON_SIZE, Gestures, _rotation_between, cached_embeddings, image_keypoints, sampled_keypoints
 from mimic.text2pose.posing import place_keypoints
 
 
@@ -61,3 +61,24 @@ def test_generated_keypoints_are_placed_on_the_source_person():
     assert torch.allclose(placed[:, :2][generated[:, 2] > 0], source[:, :2][generated[:, 2] > 0], atol=1e-4)
     assert torch.equal(placed[:, 2], generated[:, 2])  # the generated confidence is kept
     assert body_scale(placed) == torch.tensor(body_scale(source)).item()
+
+
+class CountingEncoder:
+    """A stand-in sentence encoder: `(N, 4)` embeddings from the sentences' lengths; counts calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode(self, sentences: list[str]) -> torch.Tensor:
+        self.calls += 1
+        return torch.tensor([[len(s), 1.0, 2.0, 3.0] for s in sentences])
+
+
+def test_embeddings_are_cached_by_the_sentence_list(tmp_path):
+    encoder = CountingEncoder()
+    first = cached_embeddings(["arms up", "knees bent"], encoder, tmp_path)
+    again = cached_embeddings(["arms up", "knees bent"], encoder, tmp_path)
+    assert encoder.calls == 1 and torch.equal(first, again)  # the second start reads the file
+    other = cached_embeddings(["arms up", "leaning left"], encoder, tmp_path)
+    assert encoder.calls == 2 and other[1, 0] == len("leaning left")  # another text set, another file
+    assert len(list(tmp_path.glob("embeddings-*.pt"))) == 2 and not list(tmp_path.glob("*.partial"))

@@ -11,7 +11,7 @@ from torch import nn
 
 from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
 from mimic.text2pose.data import FRAME, PoseTextBatch, PoseTextSet, normalize_keypoints
-from mimic.text2pose.model import PoseDiscriminator, PoseGenerator, Text2Pose, Text2PoseConfig, lipschitz_penalty
+from mimic.text2pose.model import PoseDiscriminator, PoseGenerator, SoftArgmaxHeatmaps, Text2Pose, Text2PoseConfig, lipschitz_penalty
 
 TINY = Text2PoseConfig(
     generator_channels=(32, 16, 8, 8), discriminator_channels=(8, 16, 16, 32), text_size=16, text_compressed=8, noise_size=8
@@ -51,6 +51,32 @@ def test_networks_shapes_and_range():
     assert heatmaps.shape == (2, TINY.keypoints, FRAME, FRAME)
     assert heatmaps.min() >= -1 and heatmaps.max() <= 1
     assert critic(heatmaps, torch.randn(2, TINY.text_size)).shape == (2,)
+    for output in ("tanh", "linear"):  # the free-form heads are kept
+        free = PoseGenerator(Text2PoseConfig(**{**TINY.__dict__, "output": output}))
+        assert free(torch.randn(2, TINY.noise_size), torch.randn(2, TINY.text_size)).shape == heatmaps.shape
+    with pytest.raises(ValueError, match="output must be one of"):
+        Text2PoseConfig(output="sigmoid")
+
+
+def test_softargmax_head_draws_one_clean_peak_per_keypoint():
+    """Whatever the maps, the head outputs the training heatmaps' form: one Gaussian (peak
+    about 1, background -1) per keypoint at the map's soft-argmax, differentiable in the maps."""
+    maps = torch.zeros(2, 3, FRAME, FRAME)
+    maps[0, 0, 10, 50] = 0.01  # a faint spike: standardised, it still decides the position
+    maps[0, 1] = torch.randn(FRAME, FRAME, generator=torch.Generator().manual_seed(0))
+    maps[1, 2, 40:44, 20:24] = 3.0
+    maps.requires_grad_(True)
+    head = SoftArgmaxHeatmaps()
+    heatmaps = head(maps)
+    assert heatmaps.shape == maps.shape and heatmaps.min() >= -1 and heatmaps.max() <= 1
+    keypoints = heatmaps_to_keypoints((heatmaps + 1) / 2, threshold=0.2)
+    assert (keypoints[..., 2] > 0.9).all()  # every keypoint present, one clean peak each
+    assert torch.allclose(keypoints[0, 0, :2], torch.tensor([50.5, 10.5]), atol=0.3)
+    assert torch.allclose(keypoints[1, 2, :2], torch.tensor([22.0, 42.0]), atol=0.3)
+    assert torch.allclose(keypoints[1, 0, :2], torch.tensor([32.0, 32.0]), atol=0.3)  # a flat map: the centre
+    assert torch.allclose(head.positions(maps.detach())[..., :2], keypoints[..., :2], atol=0.3)
+    (heatmaps * torch.linspace(0, 1, FRAME)).sum().backward()  # pulls every peak to the right
+    assert maps.grad.abs().sum() > 0 and torch.isfinite(maps.grad).all() and head.log_sharpness.grad is not None
 
 
 def _batch(count: int = 4, text_size: int = TINY.text_size, keypoints: int = TINY.keypoints) -> PoseTextBatch:

@@ -10,7 +10,9 @@ the frame (`normalize_keypoints`) and described by `captioner.caption`.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -249,14 +251,35 @@ class PoseTextSet:
         return PoseTextBatch(heatmaps, pick(indices), pick((indices + shift) % count), pick(other))
 
 
-def captioned_set(keypoints: torch.Tensor, encoder: "SentenceEncoder", seed: int, per_pose: int = 3) -> PoseTextSet:
+def captioned_set(
+    keypoints: torch.Tensor, encoder: "SentenceEncoder", seed: int, per_pose: int = 3, cache: Path | None = None
+) -> PoseTextSet:
     """Captions (`per_pose` each, wording drawn with `seed`) and their embeddings for
-    keypoints `(N, K, 3)` in the heatmap frame."""
+    keypoints `(N, K, 3)` in the heatmap frame. With a `cache` folder the embeddings are kept
+    there in a file named by a hash of the sentences (`cached_embeddings`)."""
     rng = random.Random(seed)
     captions = [[caption(pose_facts(k), rng) for _ in range(per_pose)] for k in keypoints]
     flat = [c.text for row in captions for c in row]
-    embeddings = encoder.encode(flat).cpu().reshape(len(keypoints), per_pose, -1)
-    return PoseTextSet(keypoints, captions, embeddings)
+    embeddings = cached_embeddings(flat, encoder, cache) if cache is not None else encoder.encode(flat).cpu()
+    return PoseTextSet(keypoints, captions, embeddings.reshape(len(keypoints), per_pose, -1))
+
+
+def cached_embeddings(sentences: list[str], encoder: "SentenceEncoder", cache: Path) -> torch.Tensor:
+    """`(N, 384)` embeddings of `sentences` (on the CPU), read from `cache` when this exact
+    list was encoded before, else encoded and written there atomically (a file per list, named
+    by the SHA-256 of the sentences)."""
+    key = hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()[:24]
+    path = cache / f"embeddings-{key}.pt"
+    if path.is_file():
+        embeddings = torch.load(path, weights_only=True)
+        if embeddings.shape[0] == len(sentences):
+            return embeddings
+    embeddings = encoder.encode(sentences).cpu()
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    torch.save(embeddings, partial)
+    os.replace(partial, path)
+    return embeddings
 
 
 def body_keypoints(model: BodyModel, poses: torch.Tensor, shapes: torch.Tensor, chunk: int = 256) -> torch.Tensor:
@@ -278,10 +301,12 @@ def sampled_keypoints(model: BodyModel, count: int, seed: int) -> torch.Tensor:
 def text_pose_batches(options: "DataOptions", rank: int = 0, world: int = 1, synthetic: int = 4000) -> Iterator[PoseTextBatch]:
     """The training batches of text2pose (the data factory `mimic train --generator text2pose`
     uses): `synthetic` sampled poses plus every frame of the `fit.npz` files under
-    `options.videos` (folders written by `mimic fit`), captioned and embedded once, then endless
+    `options.videos` (folders written by `mimic fit`), captioned and embedded once (the
+    embeddings cached under `options.cache_dir`/text2pose), then endless
     random batches of `options.batch_size`, batch `i` of a rank drawn from a seed of
     `(options.seed, rank, i)` (`pair_generator`) from `options.start` on (a resumed run sees
     the batches it would have seen). `world` is unused: ranks differ by their seed stream."""
+    from bodymesh.anny_data import default_cache_dir
     from bodymesh.registry import load_body_model
     from mimic.progress import spinner
     from mimic.text2pose.text_encoder import shared_encoder
@@ -294,7 +319,8 @@ def text_pose_batches(options: "DataOptions", rank: int = 0, world: int = 1, syn
         if fits:
             poses, shapes = fitted_poses(fits, model)
             keypoints.append(body_keypoints(model, poses, shapes))
-        data = captioned_set(torch.cat(keypoints), shared_encoder(), options.seed)
+        cache = Path(options.cache_dir or default_cache_dir()) / "text2pose"
+        data = captioned_set(torch.cat(keypoints), shared_encoder(), options.seed, cache=cache)
     index = options.start
     while True:
         generator = pair_generator(options.seed, index, stream=rank)

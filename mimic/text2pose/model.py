@@ -19,12 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from bodymesh.heatmaps import heatmaps_to_keypoints
+from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
 from bodymesh.keypoints import NUM_KEYPOINTS
-from mimic.text2pose.data import FRAME, PoseTextBatch
+from mimic.text2pose.data import FRAME, SIGMA, PoseTextBatch
 from mimic.text2pose.text_encoder import EMBEDDING_SIZE
 
 CONFIDENCE_THRESHOLD = 0.2  # a generated heatmap peak below it: the keypoint is absent (paper)
+SHARPNESS = 4.0  # initial sharpness of the softargmax head (multiplies standardised maps)
+OUTPUTS = ("softargmax", "tanh", "linear")  # the generator's heads (Text2PoseConfig.output)
 
 
 @dataclass
@@ -33,9 +35,12 @@ class Text2PoseConfig:
 
     generator_channels: of the transposed convolutions at 4, 8, 16 and 32 pixels (the paper:
     256, 128, 64, 32). discriminator_channels: of the stride-2 convolutions at 32, 16, 8 and 4
-    pixels (the paper: 32, 64, 128, 256). output: the generator's last activation, "tanh" (the
-    paper) or "linear" (no saturation at the background's -1, so short runs still learn peaks;
-    heatmaps are clamped to [-1, 1] when read). penalty_weight: lambda of the Lipschitz penalty (150
+    pixels (the paper: 32, 64, 128, 256). output: the generator's head: "softargmax" (each
+    keypoint's map is a spatial softmax whose expected position gets a Gaussian of the training
+    heatmaps' sigma drawn: every output is a well-formed single-peak heatmap, so the generator
+    cannot collapse onto the frame's edge or the background, and short CPU runs learn poses),
+    "tanh" (the paper's free-form maps) or "linear" (the same without the tanh; heatmaps are
+    clamped to [-1, 1] when read). penalty_weight: lambda of the Lipschitz penalty (150
     in the paper's WGAN-LP). mismatch_weight: alpha of the mismatching-text term.
     interpolation: beta, the weight of the first sentence in the interpolated text. critic_steps:
     discriminator steps per generator step. pretrain_steps: unconditional steps first. lr, betas:
@@ -55,13 +60,13 @@ class Text2PoseConfig:
     pretrain_steps: int = 0
     lr: float = 4e-4
     betas: tuple[float, float] = (0.0, 0.9)
-    output: str = "tanh"
+    output: str = "softargmax"
 
     def __post_init__(self) -> None:
         if len(self.generator_channels) != 4 or len(self.discriminator_channels) != 4:
             raise ValueError("generator_channels and discriminator_channels need 4 entries each (4 -> 64 pixels)")
-        if self.output not in ("tanh", "linear"):
-            raise ValueError(f"output must be 'tanh' or 'linear', got {self.output!r}")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
 
 
 class TextCompressor(nn.Sequential):
@@ -71,9 +76,38 @@ class TextCompressor(nn.Sequential):
         super().__init__(nn.Linear(config.text_size, config.text_compressed), nn.LeakyReLU(0.2))
 
 
+class SoftArgmaxHeatmaps(nn.Module):
+    """Per-keypoint maps `(B, K, H, W)` (logits) -> `(B, K, H, W)` heatmaps in [-1, 1]: a
+    Gaussian of `sigma` pixels (peak 1, background -1, like the training heatmaps) drawn at the
+    expected position under a spatial softmax of each map, standardised (zero mean, unit
+    deviation: the position does not depend on the maps' scale, which small initial weights and
+    Adam's small steps would take long to grow) and multiplied by a learned sharpness.
+    Differentiable in the maps through the positions."""
+
+    def __init__(self, sigma: float = SIGMA, sharpness: float = SHARPNESS) -> None:
+        super().__init__()
+        self.sigma = sigma
+        self.log_sharpness = nn.Parameter(torch.tensor(float(sharpness)).log())
+
+    def positions(self, maps: torch.Tensor) -> torch.Tensor:
+        """`(B, K, 2)` the soft-argmax `(u, v)` of each map, pixels (centres at integer + 0.5)."""
+        batch, count, height, width = maps.shape
+        flat = maps.flatten(2)
+        flat = (flat - flat.mean(-1, keepdim=True)) / (flat.std(-1, keepdim=True) + 1e-6)
+        weights = torch.softmax(flat * self.log_sharpness.exp(), -1).view(batch, count, height, width)
+        xs = torch.arange(width, dtype=maps.dtype, device=maps.device) + 0.5
+        ys = torch.arange(height, dtype=maps.dtype, device=maps.device) + 0.5
+        return torch.stack(((weights.sum(2) * xs).sum(-1), (weights.sum(3) * ys).sum(-1)), -1)
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        points = self.positions(maps)
+        keypoints = torch.cat((points, torch.ones_like(points[..., :1])), -1)
+        return keypoints_to_heatmaps(keypoints, maps.shape[-2], maps.shape[-1], self.sigma) * 2 - 1
+
+
 class PoseGenerator(nn.Module):
     """Noise `(B, noise_size)` and text `(B, text_size)` -> heatmaps `(B, K, 64, 64)`, in
-    [-1, 1] with the tanh output (about that range with the linear one)."""
+    [-1, 1] with the softargmax and tanh heads (about that range with the linear one)."""
 
     def __init__(self, config: Text2PoseConfig) -> None:
         super().__init__()
@@ -89,6 +123,8 @@ class PoseGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(channels[-1], config.keypoints, 4, 2, 1, bias=False)]
         if config.output == "tanh":
             layers.append(nn.Tanh())
+        elif config.output == "softargmax":
+            layers.append(SoftArgmaxHeatmaps())
         self.main = nn.Sequential(*layers)
         _initialise(self)
 
