@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from cli.options import CacheDirOption, DeviceOption, check_device
-from mimic.errors import OptionError
+from mimic.errors import InputError, OptionError
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -70,12 +70,16 @@ def train(
     overrides = parse_overrides(config or [])
     if lr is not None:
         overrides["lr"] = lr
+    # A missing or empty folder fails before anything is loaded.
     if videos is not None and chosen.batches == registry.TrainableEntry.batches:
         from mimic.training.video_pairs import video_files
 
-        video_files(videos)  # an empty or missing folder fails before anything is loaded
-    elif videos is not None and not videos.is_dir():  # a model with its own data reads the folder its way (text2pose: fits)
-        raise OptionError(f"--videos '{videos}' is not a folder")
+        video_files(videos)
+    elif videos is not None:  # a model with its own data reads the folder its way (text2pose: fits)
+        if not videos.is_dir():
+            raise OptionError(f"--videos '{videos}' is not a folder")
+        if not any(path.is_file() for path in videos.rglob("*")):
+            raise InputError(f"no videos in '{videos}': the folder is empty")
     if images is not None and not images.is_dir():
         raise OptionError(f"--images '{images}' is not a folder")
     rank, world, local_rank = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))
