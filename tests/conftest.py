@@ -46,3 +46,14 @@ def shared_file(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared test media not found at {path} (a clone outside the mimic workplace has none)")
     return path
+
+
+def front_camera(body, size: int) -> torch.Tensor:
+    """`(1, 3)` camera showing the rest-pose body upright, filling ~80% of a `size` square's height."""
+    from bodymesh.body_model import zero_pose, zero_shape
+
+    with torch.no_grad():
+        verts = body.forward(zero_pose(body), zero_shape(body)).vertices[0]
+    low, high = verts[:, 1].min(), verts[:, 1].max()
+    s = 0.8 * size / float(high - low)
+    return torch.tensor([[s, size / 2, size / 2 + s * float(high + low) / 2]])

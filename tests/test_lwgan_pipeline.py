@@ -24,6 +24,7 @@ from tests.lwgan_toys import toy_pair
 from tests.test_lwgan import TINY
 from warping.correspondence import uv_map, vertex_codes
 from warping.sampler import identity_grid
+from tests.conftest import front_camera
 
 SIZE = 64
 TINY_OVERRIDES = {"generator": {"width": 4, "res_blocks": 1, "background_width": 4}, "disc_width": 8, "face_size": 16}
@@ -76,8 +77,7 @@ def scene(anny_body):
     with torch.no_grad():
         pose, shape = zero_pose(anny_body), zero_shape(anny_body)
         verts0 = anny_body.forward(pose, shape).vertices
-        s = 0.8 * SIZE / float(verts0[0, :, 1].max() - verts0[0, :, 1].min())
-        cam = torch.tensor([[s, SIZE / 2, SIZE / 2 + s * float(verts0[0, :, 1].max() + verts0[0, :, 1].min()) / 2]])
+        cam = front_camera(anny_body, SIZE)
         texture = procedural_texture(anny_body, 64, seed=5)
         background = procedural_background(SIZE, SIZE, seed=3)
         image, mask = render_person(anny_body, pose, shape, cam, texture, background, SIZE, SIZE)

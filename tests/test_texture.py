@@ -15,16 +15,9 @@ from mimic.background import remove_person
 from mimic.synthetic_person import GARMENTS, procedural_background, procedural_texture, render_person
 from mimic.texture import depth_mirror_vertex_map, fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture, uv_to_grid
 from warping.raster import rasterize
+from tests.conftest import front_camera
 
 SIZE = 256
-
-
-def front_camera(body, size: int = SIZE) -> torch.Tensor:
-    """`(1, 3)` camera showing the rest-pose body upright, filling ~80% of the image's height."""
-    verts = body.forward(zero_pose(body), zero_shape(body)).vertices[0]
-    low, high = verts[:, 1].min(), verts[:, 1].max()
-    s = 0.8 * size / float(high - low)
-    return torch.tensor([[s, size / 2, size / 2 + s * float(high + low) / 2]])
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +26,7 @@ def front(anny_body):
     with torch.no_grad():
         texture, labels = procedural_texture(anny_body, SIZE, seed=1, return_labels=True)
         pose, shape = zero_pose(anny_body), zero_shape(anny_body)
-        cam = front_camera(anny_body)
+        cam = front_camera(anny_body, SIZE)
         image, mask = render_person(anny_body, pose, shape, cam, texture, shading=False)
         rest = anny_body.forward(pose, shape).vertices
         verts = to_image_space(rest, cam)
@@ -283,7 +276,7 @@ def test_render_person(anny_body, front):
     # A given background shows where the mask is 0; shading darkens, never brightens.
     plain = torch.full((1, 3, SIZE, SIZE), -1.0)
     pose, shape = zero_pose(anny_body), zero_shape(anny_body)
-    shaded, mask2 = render_person(anny_body, pose, shape, front_camera(anny_body), front["texture"], plain)
+    shaded, mask2 = render_person(anny_body, pose, shape, front_camera(anny_body, SIZE), front["texture"], plain)
     assert torch.equal(mask2, mask)
     assert bool((shaded[:, :, mask[0, 0] == 0] == -1).all())
     person = mask[0, 0] > 0

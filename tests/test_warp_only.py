@@ -16,6 +16,7 @@ from mimic.synthetic_person import procedural_background, procedural_texture, re
 from warping.correspondence import uv_map, vertex_codes
 from warping.raster import Fragments
 from warping.sampler import identity_grid
+from tests.conftest import front_camera
 
 SIZE = 128
 
@@ -26,8 +27,7 @@ def scene(anny_body):
     with torch.no_grad():
         pose, shape = zero_pose(anny_body), zero_shape(anny_body)
         verts0 = anny_body.forward(pose, shape).vertices
-        s = 0.8 * SIZE / float(verts0[0, :, 1].max() - verts0[0, :, 1].min())
-        cam = torch.tensor([[s, SIZE / 2, SIZE / 2 + s * float(verts0[0, :, 1].max() + verts0[0, :, 1].min()) / 2]])
+        cam = front_camera(anny_body, SIZE)
         texture = procedural_texture(anny_body, 128, seed=5)
         other_texture = procedural_texture(anny_body, 128, seed=6)
         background = procedural_background(SIZE, SIZE, seed=3)
