@@ -31,10 +31,11 @@ def keypoints_to_heatmaps(
     dtype, device = keypoints.dtype, keypoints.device
     xs = torch.arange(width, dtype=dtype, device=device) + 0.5
     ys = torch.arange(height, dtype=dtype, device=device) + 0.5
-    dx = (xs - keypoints[..., 0:1]) ** 2  # (B, K, W)
-    dy = (ys - keypoints[..., 1:2]) ** 2  # (B, K, H)
-    heat = torch.exp(-(dy[..., :, None] + dx[..., None, :]) / (2 * sigma**2))
-    return heat * (keypoints[..., 2] >= min_confidence).to(dtype)[..., None, None]
+    # A 2D Gaussian is the outer product of two 1D ones: H + W exponentials instead of H * W.
+    across = torch.exp(-((xs - keypoints[..., 0:1]) ** 2) / (2 * sigma**2))  # (B, K, W)
+    down = torch.exp(-((ys - keypoints[..., 1:2]) ** 2) / (2 * sigma**2))  # (B, K, H)
+    down = down * (keypoints[..., 2:3] >= min_confidence).to(dtype)
+    return down[..., :, None] * across[..., None, :]
 
 
 def heatmaps_to_keypoints(heatmaps: torch.Tensor, threshold: float = 0.2) -> torch.Tensor:
