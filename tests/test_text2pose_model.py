@@ -11,7 +11,9 @@ from torch import nn
 
 from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
 from mimic.text2pose.data import FRAME, PoseTextBatch, PoseTextSet, normalize_keypoints
-from mimic.text2pose.model import PoseDiscriminator, PoseGenerator, SoftArgmaxHeatmaps, Text2Pose, Text2PoseConfig, lipschitz_penalty
+from mimic.text2pose.model import (
+    PoseDiscriminator, PoseGenerator, SoftArgmaxHeatmaps, Text2Pose, Text2PoseConfig, TextStandardiser, lipschitz_penalty,
+)
 
 TINY = Text2PoseConfig(
     generator_channels=(32, 16, 8, 8), discriminator_channels=(8, 16, 16, 32), text_size=16, text_compressed=8, noise_size=8
@@ -43,6 +45,34 @@ def test_lipschitz_penalty_value_and_gradient():
     # a 1-Lipschitz critic is not penalised (one-sided, unlike the gradient penalty)
     gentle = LinearCritic(a / 10, b / 10)
     assert torch.equal(lipschitz_penalty(gentle, real, fake, text), torch.zeros(3))
+
+
+def test_lipschitz_penalty_measures_the_text_gradient_in_standardised_units():
+    """With `text_scale` the text gradient counts per unit of the scale: a critic `t . b` on
+    raw text whose dimensions vary by 0.1 has gradient `0.1 b` in standardised units."""
+    a, b = torch.tensor([3.0, 0.0, 0.0, 0.0]), torch.tensor([40.0, 0.0])
+    critic = LinearCritic(a, b)
+    real, fake, text = torch.randn(2, 1, 2, 2), torch.randn(2, 1, 2, 2), torch.randn(2, 2)
+    raw = lipschitz_penalty(critic, real, fake, text)
+    scaled = lipschitz_penalty(critic, real, fake, text, text_scale=torch.tensor([0.1, 0.1]))
+    assert torch.allclose(raw, torch.full((2,), (math.hypot(3, 40) - 1) ** 2))
+    assert torch.allclose(scaled, torch.full((2,), 16.0))  # |(3, 4)| = 5
+
+
+def test_text_standardiser_learns_the_sentences_statistics_and_is_pure_in_forward():
+    generator = torch.Generator().manual_seed(0)
+    mean, spread = torch.tensor([0.7, -0.2, 0.0]), torch.tensor([0.03, 0.05, 0.01])
+    standardiser = TextStandardiser(3, momentum=0.05)
+    for _ in range(200):
+        standardiser.observe(mean + spread * torch.randn(16, 3, generator=generator))
+    assert torch.allclose(standardiser.mean, mean, atol=0.01)
+    assert torch.allclose(standardiser.scale, spread, rtol=0.15)
+    fresh = mean + spread * torch.randn(4096, 3, generator=generator)
+    before = standardiser.mean.clone()
+    out = standardiser(fresh)  # forward never updates the buffers
+    assert torch.equal(standardiser.mean, before)
+    assert out.mean(0).abs().max() < 0.2 and (out.std(0) - 1).abs().max() < 0.2
+    assert set(dict(standardiser.named_buffers())) == {"mean", "scale", "seen"}  # saved with the weights
 
 
 def test_networks_shapes_and_range():
@@ -90,8 +120,11 @@ def _batch(count: int = 4, text_size: int = TINY.text_size, keypoints: int = TIN
 def test_train_step_updates_both_networks_and_pretrains_unconditionally():
     model = Text2Pose(Text2PoseConfig(**{**TINY.__dict__, "critic_steps": 2, "pretrain_steps": 2}))
     before = {name: [p.detach().clone() for p in net.parameters()] for name, net in model.nets.items()}
-    first = model.train_step(_batch(), 0)
+    batch = _batch()
+    first = model.train_step(batch, 0)
     assert first["conditional"] == 0.0 and "g" not in first  # step 0: critic only, no text
+    for net in model.nets.values():  # the sentences' statistics are gathered while pre-training too
+        assert torch.allclose(net.compress.standardise.mean, batch.text.mean(0))
     # unconditional: the critic's text branch gets no gradient from a zero text
     assert all(torch.equal(p, q) for p, q in zip(model.nets["generator"].parameters(), before["generator"]))
     second = model.train_step(_batch(), 1)

@@ -8,7 +8,9 @@ embedding replicated over its last 4 x 4 feature map. Discriminator loss (per sa
 gradient taken at random interpolates of real and generated heatmaps with respect to the
 heatmaps and the text; generator loss `-D(G(z, t), t) - D(G(z', t_i), t_i)` with `t_i` an
 interpolation of two sentences. `pretrain_steps` first train unconditionally (the text input
-held at zero, no mismatching or interpolated text), then the same networks go on conditioned.
+held at the mean sentence, no mismatching or interpolated text), then the same networks go on
+conditioned. Sentences are standardised by the training sentences' statistics before the
+compression (`TextStandardiser`), and the penalty measures the text gradient in those units.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
 from bodymesh.keypoints import NUM_KEYPOINTS
 from mimic.text2pose.data import FRAME, SIGMA, PoseTextBatch
 from mimic.text2pose.text_encoder import EMBEDDING_SIZE
+from mimic.training.checkpoint import unwrap
 
 CONFIDENCE_THRESHOLD = 0.2  # a generated heatmap peak below it: the keypoint is absent (paper)
 SHARPNESS = 4.0  # initial sharpness of the softargmax head (multiplies standardised maps)
@@ -61,6 +64,7 @@ class Text2PoseConfig:
     lr: float = 4e-4
     betas: tuple[float, float] = (0.0, 0.9)
     output: str = "softargmax"
+    critic_text: str = "concat"
 
     def __post_init__(self) -> None:
         if len(self.generator_channels) != 4 or len(self.discriminator_channels) != 4:
@@ -69,11 +73,52 @@ class Text2PoseConfig:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
 
 
-class TextCompressor(nn.Sequential):
-    """`(B, text_size)` sentence embedding -> `(B, text_compressed)` (linear + leaky ReLU)."""
+class TextStandardiser(nn.Module):
+    """Sentence embeddings `(B, D)` -> `(B, D)` standardised per dimension by running estimates
+    of the training sentences' mean and standard deviation (buffers, saved with the weights).
+    `forward` is a pure function of the buffers; `observe` updates them from a batch of
+    training sentences (the model calls it every step, also while pre-training without text).
+
+    Why: all-MiniLM embeddings are unit vectors whose shared direction is about 0.7 of their
+    length, and a dimension varies by about 0.035 between captions of poses. Unstandardised,
+    what tells one caption from another is an offset some 30 times fainter than the unit
+    noise beside it, and the Lipschitz penalty (which also bounds the critic's gradient in
+    the text) holds the critic's response to it to the same scale.
+    """
+
+    def __init__(self, size: int, momentum: float = 0.01) -> None:
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("scale", torch.ones(size))
+        self.register_buffer("seen", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def observe(self, text: torch.Tensor) -> None:
+        """Updates the estimates with sentences `(B, D)`: a running average over the first
+        1 / momentum batches, an exponential one after."""
+        weight = max(self.momentum, 1.0 / (int(self.seen) + 1))
+        batch = text.detach().to(self.mean.dtype)
+        self.mean.lerp_(batch.mean(0), weight)
+        spread = batch.var(0, unbiased=False) + (batch.mean(0) - self.mean).pow(2)
+        self.scale.copy_(self.scale.pow(2).lerp(spread, weight).clamp(min=1e-10).sqrt())
+        self.seen += 1
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        return (text - self.mean) / self.scale
+
+
+class TextCompressor(nn.Module):
+    """`(B, text_size)` sentence embedding -> `(B, text_compressed)`: standardised
+    (`TextStandardiser`), then linear + leaky ReLU (the paper's compression)."""
 
     def __init__(self, config: Text2PoseConfig) -> None:
-        super().__init__(nn.Linear(config.text_size, config.text_compressed), nn.LeakyReLU(0.2))
+        super().__init__()
+        self.standardise = TextStandardiser(config.text_size)
+        self.project = nn.Sequential(nn.Linear(config.text_size, config.text_compressed), nn.LeakyReLU(0.2))
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        return self.project(self.standardise(text))
 
 
 class SoftArgmaxHeatmaps(nn.Module):
@@ -93,7 +138,7 @@ class SoftArgmaxHeatmaps(nn.Module):
         """`(B, K, 2)` the soft-argmax `(u, v)` of each map, pixels (centres at integer + 0.5)."""
         batch, count, height, width = maps.shape
         flat = maps.flatten(2)
-        flat = (flat - flat.mean(-1, keepdim=True)) / (flat.std(-1, keepdim=True) + 1e-6)
+        flat = torch.nn.functional.layer_norm(flat, flat.shape[-1:], eps=1e-12)  # standardised (fast on CPU)
         weights = torch.softmax(flat * self.log_sharpness.exp(), -1).view(batch, count, height, width)
         xs = torch.arange(width, dtype=maps.dtype, device=maps.device) + 0.5
         ys = torch.arange(height, dtype=maps.dtype, device=maps.device) + 0.5
@@ -147,12 +192,17 @@ class PoseDiscriminator(nn.Module):
         last = channels[-1]
         self.joint = nn.Sequential(nn.Conv2d(last + config.text_compressed, last, 1, bias=False), nn.LeakyReLU(0.2, True))
         self.score = nn.Conv2d(last, 1, 4, 1, 0, bias=False)
+        self.embed = nn.Linear(config.text_compressed, last, bias=False) if config.critic_text == "projection" else None
         _initialise(self)
 
     def forward(self, heatmaps: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         features = self.main(heatmaps)  # (B, C, 4, 4)
-        words = self.compress(text)[..., None, None].expand(-1, -1, *features.shape[-2:])
-        return self.score(self.joint(torch.cat((features, words), 1))).flatten()
+        code = self.compress(text)
+        words = code[..., None, None].expand(-1, -1, *features.shape[-2:])
+        score = self.score(self.joint(torch.cat((features, words), 1))).flatten()
+        if self.embed is not None:
+            score = score + (self.embed(code) * features.sum((2, 3))).sum(1)
+        return score
 
 
 def _initialise(net: nn.Module) -> None:
@@ -166,7 +216,12 @@ def _initialise(net: nn.Module) -> None:
 
 
 def lipschitz_penalty(
-    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, text: torch.Tensor, mix: torch.Tensor | None = None
+    critic: nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    text: torch.Tensor,
+    mix: torch.Tensor | None = None,
+    text_scale: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The Lipschitz penalty of WGAN-LP (Petzka et al. 2018), `(B,)`: `max(0, |g| - 1)^2` with
     `g` the gradient of `critic(x, text)` at `x = mix * real + (1 - mix) * fake` with respect to
@@ -177,6 +232,9 @@ def lipschitz_penalty(
         real, fake: `(B, ...)` inputs; `fake` is treated as a constant.
         text: `(B, T)` the condition.
         mix: `(B,)` interpolation weights in [0, 1]; None: uniform at random.
+        text_scale: `(T,)` the text's unit per dimension (the critic's `TextStandardiser`
+            scale): the text gradient is measured per unit of it, i.e. with respect to the
+            standardised text the critic works on. None: the raw text.
     """
     batch = real.shape[0]
     if mix is None:
@@ -186,6 +244,8 @@ def lipschitz_penalty(
     text = text.detach().requires_grad_(True)
     scores = critic(between, text)
     grad_x, grad_t = torch.autograd.grad(scores.sum(), (between, text), create_graph=True)
+    if text_scale is not None:
+        grad_t = grad_t * text_scale
     norm = (grad_x.flatten(1).pow(2).sum(1) + grad_t.flatten(1).pow(2).sum(1)).sqrt()
     return torch.relu(norm - 1).pow(2)
 
@@ -223,7 +283,11 @@ class Text2Pose:
         generator, critic = self.nets["generator"], self.nets["discriminator"]
         conditional = step >= config.pretrain_steps
         real = batch.heatmaps
-        text = batch.text if conditional else torch.zeros_like(batch.text)
+        standardisers = [unwrap(net).compress.standardise for net in (generator, critic)]
+        for standardiser in standardisers:
+            standardiser.observe(batch.text)
+        # without text: the mean sentence, which standardises to zero
+        text = batch.text if conditional else standardisers[0].mean.expand_as(batch.text)
         count = real.shape[0]
 
         self._optimizers["discriminator"].zero_grad(set_to_none=True)
@@ -233,7 +297,7 @@ class Text2Pose:
         loss = score_fake - score_right
         if conditional:
             loss = score_fake + config.mismatch_weight * critic(real, batch.wrong_text) - (1 + config.mismatch_weight) * score_right
-        penalty = lipschitz_penalty(critic, real, fake, text)
+        penalty = lipschitz_penalty(critic, real, fake, text, text_scale=standardisers[1].scale)
         loss_d = (loss + config.penalty_weight * penalty).mean()
         loss_d.backward()
         self._optimizers["discriminator"].step()
