@@ -85,17 +85,15 @@ def training_steps_per_second(config: LWGANTrainConfig, size: int, device: torch
 def personalization(size: int, photo: Path) -> dict:
     """Runs the default personalization of `photo` with the shipped base model; its info."""
     from bodymesh.anny_body import AnnyBody
-    from mimic.generators.lwgan import load_lwgan
     from mimic.generators.warp_only import WarpOnlyGenerator
     from mimic.media import read_image
-    from mimic.personalize import PersonalizeConfig, personalize
+    from mimic.personalize import PersonalizeConfig, personalize, personalizing_model
     from mimic.pipeline import Imitator, ImitatorConfig
 
     imitator = Imitator(AnnyBody.load(), WarpOnlyGenerator(), ImitatorConfig(size=size))
     subject = imitator.prepare([read_image(photo)])
-    model, _ = load_lwgan()
-    _, info = personalize(imitator, subject, model, PersonalizeConfig())
-    return info
+    model, _ = personalizing_model("lwgan")
+    return personalize(imitator, subject, model, PersonalizeConfig())
 
 
 def main() -> None:
@@ -136,7 +134,7 @@ def main() -> None:
     info = personalization(256, photo)
     print("\n| personalization (256, default settings) | seconds | pair seconds | steps | L1 first | L1 last |")
     print("|---|---|---|---|---|---|")
-    print(f"| {photo.name} | {info['seconds']} | {info['pair_seconds']} | {info['steps']} | {info['l1_first']} | {info['l1_last']} |")
+    print(f"| {photo.name} | {info['seconds']} | {info['pair_seconds']} | {info['steps']} | {info['loss_first']} | {info['loss_last']} |")
 
 
 if __name__ == "__main__":

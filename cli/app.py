@@ -89,12 +89,12 @@ def video(
     ] = False,
     max_frames: Annotated[Optional[int], typer.Option(help="Use at most this many driver frames.", min=1)] = None,
     personalize: Annotated[
-        bool, typer.Option("--personalize/--no-personalize", help="lwgan: fine-tune it on the source photo(s) first (cached per photo).")
+        bool, typer.Option("--personalize/--no-personalize", help="lwgan, pg2, patn: fine-tune it on the source photo(s) first (cached per photo).")
     ] = True,
     personalize_steps: StepsOption = 60,
     personalize_budget: BudgetOption = 55.0,
     subject: Annotated[
-        Optional[Path], typer.Option("--subject", help="lwgan: a subject file from `mimic personalize` (skips personalizing).")
+        Optional[Path], typer.Option("--subject", help="lwgan, pg2, patn: a subject file of it from `mimic personalize` (skips personalizing).")
     ] = None,
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
@@ -106,6 +106,7 @@ def video(
     from mimic.media import probe_video, read_image
     from mimic.generators.registry import GeneratorOptions, load_generator
     from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.training.registry import personalizable_names
     from mimic.video_job import imitate_video
 
     device = check_device(device)
@@ -119,9 +120,10 @@ def video(
     )
     if subject is not None and checkpoint is not None:
         raise OptionError("--subject already holds the generator's weights; give it or --checkpoint, not both")
-    if subject is not None and generator != "lwgan":
-        raise OptionError(f"--subject is a personalized lwgan; it needs --generator lwgan, not {generator!r}")
-    tuned = personalize and subject is None and generator == "lwgan"
+    personalizable = personalizable_names()
+    if subject is not None and generator not in personalizable:
+        raise OptionError(f"--subject needs --generator {', '.join(personalizable)} (the one it was made for), not {generator!r}")
+    tuned = personalize and subject is None and generator in personalizable
     chosen = load_generator(generator, GeneratorOptions(checkpoint=subject or checkpoint, device=device))
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, chosen, config, device)
@@ -129,8 +131,10 @@ def video(
         from mimic.personalize import PersonalizeConfig, personalized_generator
 
         settings = PersonalizeConfig(steps=personalize_steps, seconds=personalize_budget)
-        imitator.generator, path, reused = personalized_generator(imitator, source, resolve_cache_dir(cache_dir), checkpoint, settings, progress=True)
-        typer.echo(f"{'reused the cached' if reused else 'made the'} personalization ({path})")
+        imitator.generator, path, reused = personalized_generator(
+            imitator, source, resolve_cache_dir(cache_dir), checkpoint, settings, progress=True, generator=generator
+        )
+        typer.echo(f"{'reused the cached' if reused else 'made the'} {generator} personalization ({path})")
     summary = imitate_video(imitator, source, driver, out, side_by_side, max_frames, progress=True, full_frame=full_frame)
     missing = f", {summary.frames_without_person} without a person (last pose kept)" if summary.frames_without_person else ""
     typer.echo(
@@ -179,6 +183,11 @@ def evaluate(
     size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
     max_frames: Annotated[Optional[int], typer.Option(help="Use at most this many frames of each video.", min=2)] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
+    personalize: Annotated[
+        bool, typer.Option("--personalize", help="Also score every lwgan, pg2, patn personalized to the source frames (rows 'NAME, personalized').")
+    ] = False,
+    personalize_steps: StepsOption = 60,
+    personalize_budget: BudgetOption = 55.0,
     cache_dir: CacheDirOption = None,
     device: DeviceOption = "cpu",
 ) -> None:
@@ -192,6 +201,7 @@ def evaluate(
     from mimic.generators.registry import GeneratorOptions, load_generator
     from mimic.media import probe_video
     from mimic.outputs import write_text_atomic
+    from mimic.personalize import PersonalizeConfig
     from mimic.pipeline import ImitatorConfig
 
     device = check_device(device)
@@ -206,10 +216,14 @@ def evaluate(
         probe_video(path)
     generators = [load_generator(name, GeneratorOptions(device=device)) for name in names]
     model = load_body_model("anny", None, cache_dir, progress=True).to(device)
+    settings = PersonalizeConfig(steps=personalize_steps, seconds=personalize_budget) if personalize else None
     results = [
         row
         for path in video_path
-        for row in evaluate_generators(model, generators, path, ImitatorConfig(size=size), device, frames, max_frames, progress=True)
+        for row in evaluate_generators(
+            model, generators, path, ImitatorConfig(size=size), device, frames, max_frames, progress=True,
+            personalize=settings, cache_dir=resolve_cache_dir(cache_dir),
+        )
     ]
     typer.echo(format_table(results))
     if json_path is not None:

@@ -5,6 +5,9 @@ Source frame(s) of a video are the subject; the same video is the driver; every 
 is compared with the real one (both in the driver's crop): SSIM, PSNR, mask-SSIM (SSIM over the
 real person's box) and pose fidelity: BlazePose on the generated frame against BlazePose on the
 real one, PCK at 0.05 of the person's height. Source frames themselves are not scored.
+
+With personalization, every personalizable generator also draws fine-tuned to the source
+frames (`mimic.personalize`, the shipped base weights), as the row "NAME, personalized".
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from mimic.errors import OptionError
 from mimic.generators.base import Generator, SourceBundle, TargetBundle
 from mimic.media import VideoReader
 from mimic.metrics import masked_mean, pck, psnr, ssim_map
+from mimic.personalize import PersonalizeConfig, personalized_generator
 from mimic.pipeline import Imitator, ImitatorConfig, to_image, to_tensor
 from mimic.progress import track
+from mimic.training.registry import personalizable_names
 
 METRICS = ("ssim", "psnr", "mask_ssim", "pck")
 
@@ -70,10 +75,17 @@ class _FanOut:
     and seconds; the pipeline sees the first one's image."""
 
     def __init__(self, generators: Sequence[Generator]) -> None:
-        self.generators = list(generators)
-        self.name = self.generators[0].name
+        self.generators: list[Generator] = []
         self.images: dict[str, torch.Tensor] = {}
-        self.seconds = {g.name: 0.0 for g in self.generators}
+        self.seconds: dict[str, float] = {}
+        for generator in generators:
+            self.add(generator)
+        self.name = self.generators[0].name
+
+    def add(self, generator: Generator) -> None:
+        """One more generator, drawing after the others."""
+        self.generators.append(generator)
+        self.seconds[generator.name] = 0.0
 
     def generate(self, source: SourceBundle, target: TargetBundle) -> torch.Tensor:
         for generator in self.generators:
@@ -92,17 +104,33 @@ def evaluate_generators(
     source_frames: Sequence[int] = (0,),
     max_frames: int | None = None,
     progress: bool = False,
+    personalize: PersonalizeConfig | None = None,
+    cache_dir: Path | None = None,
 ) -> list[EvalResult]:
     """Runs the self-imitation protocol on `video` for every generator on the same frames: the
     subject, the driver's fits and targets are computed once and every generator draws every
     frame. One result per generator, in order; frames/s is the pipeline's rate with that
-    generator alone (detection, fitting, flow and its own generation; the scoring excluded)."""
+    generator alone (detection, fitting, flow and its own generation; the scoring excluded).
+
+    personalize: also run every personalizable generator (by name) personalized with these
+    settings to the source frames, from the shipped base weights, as "NAME, personalized"
+    (a row after the others each); the subject files are cached under `cache_dir` (required then).
+    """
     names = [g.name for g in generators]
     if not names or len(set(names)) != len(names):
         raise OptionError(f"need one or more generators with different names, got {names}")
+    if personalize is not None and cache_dir is None:
+        raise OptionError("evaluating personalized generators needs a cache folder for their subject files")
     fan_out = _FanOut(generators)
     imitator = Imitator(body, fan_out, config, device)
-    subject = imitator.prepare(_source_photos(video, source_frames))
+    photos = _source_photos(video, source_frames)
+    subject = imitator.prepare(photos)
+    for name in names if personalize is not None else ():
+        if name in personalizable_names():
+            tuned = personalized_generator(imitator, photos, cache_dir, None, personalize, progress, generator=name, subject=subject)[0]
+            tuned.name = f"{name}, personalized"
+            fan_out.add(tuned)
+    names = [g.name for g in fan_out.generators]
     scores = {name: {metric: [] for metric in METRICS} for name in names}
     scored, scoring = 0, 0.0
     start = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Few-shot personalization: the LWGAN fine-tuned on the subject's own photo(s) in seconds.
+"""Few-shot personalization: a trained generator (the LWGAN, PG2 or PATN) fine-tuned on the
+subject's own photo(s) in seconds.
 
 A photo alone gives no second view of the subject, so the pairs are made through the fitted
 mesh: the mesh is re-posed slightly (a random pose offset, a small turn), the photo is
@@ -11,11 +12,14 @@ face, clothes and colours, exactly what imitation asks of it. Augmentations on t
 random similarity (scale, rotation, shift) on each side and, rarely, a mirror flip (the mesh
 mirrored with its left/right vertex twins, so the correspondences stay right).
 
-Fine-tuning is reconstruction only (L1, SSIM, mask regulariser, source and background
-reconstruction; no discriminator), bounded by a number of steps and a time budget. The result
-is a `.mimic` subject file: the fine-tuned weights (safetensors) with a JSON header (the
-network's configuration, the base weights' hash, the cache key, steps and seconds), cached
-under the cache folder by the photos' bytes, the base weights and the settings.
+Every personalizable model is fine-tuned by the same loop: its own training step on the pseudo
+pairs, with the config overrides of its `mimic.training.registry.Personalization` that make it
+reconstruction only (no adversarial or feature-matching term, no discriminator step; the LWGAN
+keeps L1, SSIM, the mask regulariser, source and background reconstruction; PG2 its pose-mask
+L1s; PATN L1 and SSIM), bounded by a number of steps and a time budget. The 2D baselines see
+the pairs resized to their canvas. SPT is not personalizable (`mimic.models.spt` says why). The
+result is a `.mimic` subject file (`mimic.subject_file`), cached under the cache folder by the
+generator, the photos' bytes, the base weights and the settings.
 """
 
 from __future__ import annotations
@@ -23,8 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -33,30 +35,33 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
 from bodymesh.body_model import zero_pose, zero_shape
 from bodymesh.camera import to_image_space
 from bodymesh.keypoints import FLIP_PERMUTATION
 from bodymesh.synthetic import random_pose
 from mimic.background import remove_person
-from mimic.errors import OptionError, OutputError
-from mimic.generators.lwgan import SUBJECT_SUFFIX, LWGANGenerator, load_lwgan
+from mimic.errors import ModelFilesError, OptionError
+from mimic.generators.base import Generator
+from mimic.generators.pose_transfer import resize_pairs
+from mimic.generators.registry import WEIGHTS_DIR, GeneratorOptions, load_generator
 from mimic.media import read_image
-from mimic.models.lwgan import LWGAN, warp_sources
+from mimic.models.lwgan import warp_sources
 from mimic.pipeline import Imitator, Subject, to_image, to_tensor
 from mimic.progress import track
+from mimic.subject_file import SUBJECT_SUFFIX, check_generator, read_subject, save_subject, weights_hash
 from mimic.texture import mirror_vertex_map, uv_to_grid
-from mimic.training.lwgan_trainable import LWGANTrainable, LWGANTrainConfig
+from mimic.training import registry
+from mimic.training.checkpoint import load_weights
 from mimic.training.pairs import PairBatch, collate_pairs
+from mimic.training.trainable import Trainable
 from mimic.training.synthetic_pairs import PairMaker
 from warping.correspondence import uv_map
 from warping.flow import transfer_flow
 from warping.raster import rasterize
 
-__all__ = ["PersonalizeConfig", "pseudo_pairs", "fine_tune", "personalize", "subject_key", "save_subject", "cache_path", "personalized_generator"]
-
-FORMAT = "mimic-subject/1"
+__all__ = ["PersonalizeConfig", "pseudo_pairs", "personalizing_model", "fine_tune", "personalize", "subject_key", "cache_path",
+           "personalized_generator"]
 
 
 @dataclass
@@ -197,18 +202,51 @@ def pseudo_pairs(imitator: Imitator, subject: Subject, config: PersonalizeConfig
     return collate_pairs(pairs)
 
 
-def fine_tune(
-    model: LWGAN, pairs: PairBatch, config: PersonalizeConfig, deadline: float | None = None, progress: bool = False
-) -> tuple[LWGAN, int, list[float]]:
-    """Fine-tunes a copy of `model` on `pairs` (reconstruction losses only) for `config.steps`
-    steps or until `time.perf_counter()` passes `deadline`; returns it in eval mode, the steps
-    made and the frame L1 of every step."""
+def personalizing_model(generator: str, checkpoint: Path | None = None, device: torch.device | str = "cpu") -> tuple[Trainable, str]:
+    """The model `generator` set up to be personalized: rebuilt from its base's config with its
+    reconstruction-only overrides (`registry.Personalization`), the base's drawing networks
+    loaded (the discriminators stay fresh: they take no part). Returns it and the base's hash.
+
+    Args:
+        checkpoint: a `mimic train` checkpoint (or run) folder, a subject file (personalized
+            further), or None for the weights shipped in mimic/weights/<generator>/.
+    Raises:
+        OptionError when `generator` cannot be personalized; ModelFilesError when the base is
+        missing, unusable or of another generator.
+    """
+    spec = registry.personalization(generator)
+    source = Path(checkpoint) if checkpoint is not None else WEIGHTS_DIR / generator
+    if source.suffix == SUBJECT_SUFFIX:
+        found = read_subject(source)
+        name, config, weights = found.generator, found.config, found.weights
+    elif source.exists():
+        name, config, weights = load_weights(source)
+    else:
+        raise ModelFilesError(f"no {generator} weights at '{source}': train them with `mimic train --generator {generator} --out DIR`")
+    check_generator(source, name, generator)
+    missing = sorted(set(spec.nets) - set(weights))
+    if missing:
+        raise ModelFilesError(f"'{source}' holds no network {', '.join(missing)} of {generator!r}; give a `mimic train` checkpoint of it")
+    drawing = {net: weights[net] for net in spec.nets}
+    model = registry.create(generator, {**config, **spec.overrides}, device)
+    registry.load_nets(model, drawing, source, every=False)
+    return model, weights_hash(drawing)
+
+
+def fine_tune(model: Trainable, pairs: PairBatch, config: PersonalizeConfig, deadline: float | None = None, progress: bool = False) -> list[float]:
+    """Fine-tunes `model` (from `personalizing_model`) in place on `pairs` (at the pipeline's
+    canvas; resized to the model's `config.size` where it has one, as the 2D baselines do) with
+    Adam at `config.lr`, `config.batch` pairs a step, for `config.steps` steps or until
+    `time.perf_counter()` passes `deadline`. Leaves its networks in eval mode; returns the
+    reconstruction loss (`Personalization.loss`) of every step made."""
+    spec = registry.personalization(model.name)
+    pairs = resize_pairs(pairs, getattr(model.config, "size", pairs.size))
     torch.manual_seed(config.seed)
-    trainable = LWGANTrainable(
-        LWGANTrainConfig(generator=model.config, w_adversarial=0.0, w_feature_matching=0.0, lr_g=config.lr), device=pairs.source_image.device
-    )
-    trainable.nets["generator"].load_state_dict(model.state_dict())
-    trainable.nets["generator"].train()
+    for optimizer in model.optimizers().values():
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr
+    for net in spec.nets:
+        model.nets[net].train()
     order = torch.Generator().manual_seed(config.seed)
     losses: list[float] = []
     for step in track(range(config.steps), "personalizing", total=config.steps, enabled=progress):
@@ -216,91 +254,77 @@ def fine_tune(
             break
         chosen = torch.randperm(len(pairs), generator=order)[: config.batch]
         batch = collate_pairs([pairs[int(i)] for i in chosen])
-        losses.append(trainable.train_step(batch, step)["l1"])
-    return trainable.nets["generator"].eval(), len(losses), losses
+        losses.append(model.train_step(batch, step)[spec.loss])
+    for net in model.nets.values():
+        net.eval()
+    return losses
 
 
-def subject_key(photos: Sequence[bytes], base: str, size: int, config: PersonalizeConfig) -> str:
-    """The cache key of a personalization: the photos' file bytes (in order), the base weights'
-    hash, the canvas size and the settings."""
-    digest = hashlib.sha256()
-    for photo in photos:
-        digest.update(hashlib.sha256(photo).digest())
-    digest.update(json.dumps({"base": base, "size": size, "config": config.key_values()}, sort_keys=True).encode())
-    return digest.hexdigest()[:24]
-
-
-def save_subject(path: Path, model: LWGAN, base: str, key: str, info: dict) -> None:
-    """Writes a `.mimic` subject file atomically: `model`'s weights, with its configuration, the
-    base hash, the key and `info` (JSON values) in the header. OutputError if it cannot."""
-    path = Path(path)
-    metadata = {
-        "format": FORMAT,
-        "generator": "lwgan",
-        "config": json.dumps(asdict(model.config)),
-        "base": base,
-        "key": key,
-        "info": json.dumps(info),
-    }
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as error:
-        raise OutputError(f"cannot write '{path}': {error.strerror or error}") from None
-    os.close(handle)
-    try:
-        save_file(state, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise OutputError(f"cannot write '{path}': {error.strerror or error}") from None
-
-
-def personalize(
-    imitator: Imitator, subject: Subject, model: LWGAN, config: PersonalizeConfig | None = None, progress: bool = False
-) -> tuple[LWGAN, dict]:
-    """The model fine-tuned to `subject` within `config.seconds`; and what it took (seconds,
-    steps, first and last L1)."""
+def personalize(imitator: Imitator, subject: Subject, model: Trainable, config: PersonalizeConfig | None = None, progress: bool = False) -> dict:
+    """Fine-tunes `model` (from `personalizing_model`) to `subject` within `config.seconds`;
+    returns what it took (seconds, pair seconds, steps, the loss's name, its first value and
+    the mean of its last five)."""
     config = config or PersonalizeConfig()
     start = time.perf_counter()
     pairs = pseudo_pairs(imitator, subject, config)
     made = time.perf_counter()
-    tuned, steps, losses = fine_tune(model, pairs, config, deadline=start + config.seconds, progress=progress)
-    info = {
+    losses = fine_tune(model, pairs, config, deadline=start + config.seconds, progress=progress)
+    return {
         "seconds": round(time.perf_counter() - start, 2),
         "pair_seconds": round(made - start, 2),
-        "steps": steps,
-        "l1_first": round(losses[0], 4) if losses else None,
-        "l1_last": round(float(np.mean(losses[-5:])), 4) if losses else None,
+        "steps": len(losses),
+        "loss": registry.personalization(model.name).loss,
+        "loss_first": round(losses[0], 4) if losses else None,
+        "loss_last": round(float(np.mean(losses[-5:])), 4) if losses else None,
     }
-    return tuned, info
 
 
-def cache_path(cache_dir: Path, key: str) -> Path:
-    """Where the subject file of `key` is cached."""
-    return Path(cache_dir) / "subjects" / f"{key}{SUBJECT_SUFFIX}"
+def subject_key(generator: str, photos: Sequence[bytes], base: str, size: int, config: PersonalizeConfig) -> str:
+    """The cache key of a personalization: the generator, the photos' bytes (in order), the
+    base weights' hash, the canvas size and the settings."""
+    digest = hashlib.sha256()
+    for photo in photos:
+        digest.update(hashlib.sha256(photo).digest())
+    digest.update(json.dumps({"generator": generator, "base": base, "size": size, "config": config.key_values()}, sort_keys=True).encode())
+    return digest.hexdigest()[:24]
+
+
+def cache_path(cache_dir: Path, generator: str, key: str) -> Path:
+    """Where the subject file of `generator` and `key` is cached."""
+    return Path(cache_dir) / "subjects" / f"{generator}-{key}{SUBJECT_SUFFIX}"
+
+
+def _photo_bytes(source: Path | np.ndarray) -> bytes:
+    """What a source photo is keyed by: a file's bytes, or an image array's shape and pixels."""
+    if isinstance(source, np.ndarray):
+        return repr(source.shape).encode() + np.ascontiguousarray(source).tobytes()
+    return Path(source).read_bytes()
 
 
 def personalized_generator(
     imitator: Imitator,
-    sources: Sequence[Path],
+    sources: Sequence[Path | np.ndarray],
     cache_dir: Path,
     checkpoint: Path | None = None,
     config: PersonalizeConfig | None = None,
     progress: bool = False,
-) -> tuple[LWGANGenerator, Path, bool]:
-    """The LWGAN personalized to the person of the `sources` photos: from the cache when these
-    photos were personalized before with the same base weights and settings, else made now and
-    cached. Returns the generator, its subject file and whether it came from the cache."""
+    generator: str = "lwgan",
+    subject: Subject | None = None,
+) -> tuple[Generator, Path, bool]:
+    """The `generator` personalized to the person of the `sources` (photo files or `(H, W, 3)`
+    uint8 RGB images): from the cache when they were personalized before with the same base
+    weights and settings, else made now and cached. `subject`: the sources already prepared
+    by `imitator` (saves preparing them again). Returns the pipeline generator (loaded from
+    its subject file), that file and whether it came from the cache. OptionError when
+    `generator` cannot be personalized."""
     config = config or PersonalizeConfig()
-    model, base = load_lwgan(checkpoint, imitator.device)
-    key = subject_key([Path(p).read_bytes() for p in sources], base, imitator.config.size, config)
-    path = cache_path(cache_dir, key)
-    if path.is_file():
-        tuned, _ = load_lwgan(path, imitator.device)
-        return LWGANGenerator(tuned, base), path, True
-    subject = imitator.prepare([read_image(p) for p in sources])
-    tuned, info = personalize(imitator, subject, model, config, progress)
-    save_subject(path, tuned, base, key, info)
-    return LWGANGenerator(tuned, base), path, False
+    model, base = personalizing_model(generator, checkpoint, imitator.device)
+    key = subject_key(generator, [_photo_bytes(s) for s in sources], base, imitator.config.size, config)
+    path = cache_path(cache_dir, generator, key)
+    reused = path.is_file()
+    if not reused:
+        if subject is None:
+            subject = imitator.prepare([s if isinstance(s, np.ndarray) else read_image(s) for s in sources])
+        info = personalize(imitator, subject, model, config, progress)
+        save_subject(path, model, registry.personalization(generator).nets, base, key, info)
+    return load_generator(generator, GeneratorOptions(checkpoint=path, device=imitator.device)), path, reused

@@ -18,11 +18,11 @@ from safetensors import safe_open
 from mimic.errors import ModelFilesError
 from mimic.generators.base import SourceBundle, TargetBundle
 from mimic.models.lwgan import LWGAN, LWGANConfig, SourceFeatures, body_mask
+from mimic.subject_file import SUBJECT_SUFFIX, check_generator
 
-__all__ = ["LWGANGenerator", "load_lwgan", "DEFAULT_WEIGHTS", "SUBJECT_SUFFIX"]
+__all__ = ["LWGANGenerator", "load_lwgan", "DEFAULT_WEIGHTS"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "lwgan"
-SUBJECT_SUFFIX = ".mimic"
 _PREFIX = "generator."
 
 
@@ -66,10 +66,11 @@ def load_lwgan(path: Path | None = None, device: torch.device | str = "cpu") -> 
         with safe_open(str(weights), framework="pt", device="cpu") as file:
             metadata = file.metadata() or {}
             state = {k: file.get_tensor(k) for k in file.keys()}
-        if any(k.startswith(_PREFIX) for k in state):  # a training checkpoint: keep the generator
-            state = {k[len(_PREFIX) :]: v for k, v in state.items() if k.startswith(_PREFIX)}
-        if config_text is None:
+        if config_text is None:  # a subject file
+            check_generator(path, metadata.get("generator", "lwgan"), "lwgan")
             config_text = metadata["config"]
+        if any(k.startswith(_PREFIX) for k in state):  # a training checkpoint or subject file: keep the generator
+            state = {k[len(_PREFIX) :]: v for k, v in state.items() if k.startswith(_PREFIX)}
         model = LWGAN(_generator_config(json.loads(config_text)))
         model.load_state_dict(state)
     except (OSError, KeyError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as error:

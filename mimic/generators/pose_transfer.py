@@ -20,7 +20,7 @@ from mimic.errors import ModelFilesError, OptionError
 from mimic.generators.base import SourceBundle, TargetBundle
 from mimic.training.pairs import PairBatch
 
-__all__ = ["PoseTransferInputs", "PoseTransferModel", "PoseTransferGenerator", "body_alpha", "load_pose_transfer"]
+__all__ = ["PoseTransferInputs", "PoseTransferModel", "PoseTransferGenerator", "body_alpha", "resize_pairs", "load_pose_transfer"]
 
 
 @dataclass
@@ -96,6 +96,26 @@ def _scale_keypoints(keypoints: torch.Tensor, scale: float) -> torch.Tensor:
     return torch.cat((keypoints[..., :2] * scale, keypoints[..., 2:]), -1)
 
 
+def resize_pairs(batch: PairBatch, size: int) -> PairBatch:
+    """The pairs on a `size` square canvas (a baseline's `config.size`): images, masks,
+    correspondence maps, visibility and the flow grid resampled (area down, bilinear up; the
+    grid's normalized coordinates stay valid), part labels by nearest pixel, keypoints scaled."""
+    if batch.size == size:
+        return batch
+    images = {name: _resize(getattr(batch, name), size) for name in (
+        "source_image", "source_mask", "source_correspondence", "target_image", "target_mask", "target_correspondence", "visibility", "background",
+    )}
+    scale = size / batch.size
+    return PairBatch(
+        **images,
+        source_parts=_resize_labels(batch.source_parts, size),
+        target_parts=_resize_labels(batch.target_parts, size),
+        source_keypoints=_scale_keypoints(batch.source_keypoints, scale),
+        target_keypoints=_scale_keypoints(batch.target_keypoints, scale),
+        grid=_resize(batch.grid.permute(0, 3, 1, 2), size).permute(0, 2, 3, 1).contiguous(),
+    )
+
+
 def body_alpha(parts: torch.Tensor, grow: int) -> torch.Tensor:
     """The target's body coverage `parts (B, H, W) >= 0`, grown by `grow` pixels (hair and clothes
     reach past the naked body) with a one-pixel soft edge: `(B, 1, H, W)` in [0, 1]."""
@@ -128,11 +148,14 @@ class PoseTransferGenerator:
 
 def load_pose_transfer(name: str, folder: Path, device: torch.device | str = "cpu") -> PoseTransferGenerator:
     """The 2D baseline `name` from a `mimic train` checkpoint folder (or a training output folder:
-    its newest checkpoint), in inference mode on `device`. ModelFilesError when the folder is
-    missing or holds another model."""
+    its newest checkpoint) or a personalized `.mimic` subject file, in inference mode on
+    `device`. ModelFilesError when the folder is missing or holds another model."""
+    from mimic.subject_file import SUBJECT_SUFFIX, load_subject
     from mimic.training.registry import from_checkpoint
 
     folder = Path(folder)
+    if folder.suffix == SUBJECT_SUFFIX:
+        return PoseTransferGenerator(load_subject(folder, name, device)[0])
     if not folder.exists():
         raise ModelFilesError(
             f"no weights for generator {name!r} at '{folder}': train them with "

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # torch is imported by the generators themselves, not by the 
 class GeneratorOptions:
     """How to load a generator.
 
-    checkpoint: a `mimic train` checkpoint folder (or, for lwgan, a personalized `.mimic`
+    checkpoint: a `mimic train` checkpoint folder (or, for lwgan, pg2 and patn, a personalized `.mimic`
     subject file); None: the weights shipped with mimic (for generators with weights). device: where its tensors live.
     """
 

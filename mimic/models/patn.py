@@ -39,7 +39,10 @@ class PATNConfig:
     convolution (the codes have 4x, after two stride-2 convolutions). blocks: PATBs in the
     cascade (the paper: 9). sigma: heatmap Gaussians' standard deviation, pixels at 256 (scaled
     with `size`). l1_weight, perceptual_weight: weights of L1 and of (feature matching + SSIM)
-    against the two adversarial terms. lr, beta1: Adam's.
+    against the two adversarial terms. adversarial_weight: of the adversarial terms; 0 leaves
+    both discriminators unused and untrained, and the perceptual term SSIM alone (feature
+    matching reads the appearance discriminator): reconstruction only, for personalization.
+    lr, beta1: Adam's.
     """
 
     size: int = 128
@@ -48,6 +51,7 @@ class PATNConfig:
     sigma: float = 6.0
     l1_weight: float = 10.0
     perceptual_weight: float = 2.0
+    adversarial_weight: float = 1.0
     lr: float = 2e-4
     beta1: float = 0.5
 
@@ -143,37 +147,46 @@ class PATN:
         return self.nets["g"](inputs.source_image, torch.cat((source_heat, target_heat), 1)), None
 
     def train_step(self, batch: PairBatch, step: int) -> dict[str, float]:
-        """One generator step (2 adversarial + L1 + feature matching + SSIM), one of both Ds."""
+        """One generator step (2 adversarial + L1 + feature matching + SSIM), one of both Ds;
+        with `adversarial_weight` 0, L1 + SSIM and no D step."""
         inputs = PoseTransferInputs.from_pair(batch, self.config.size)
         source_heat, target_heat = self._heatmaps(inputs)
         condition, target = batch.source_image, batch.target_image
         appearance, shape = self.nets["d_appearance"], self.nets["d_shape"]
+        c = self.config
+        adversarial_on = c.adversarial_weight > 0
         fake = self.nets["g"](condition, torch.cat((source_heat, target_heat), 1))
-        for d in (appearance, shape):
-            d.requires_grad_(False)
-        score_app, fake_features = appearance(torch.cat((condition, fake), 1))
-        score_shape = shape(torch.cat((target_heat, fake), 1))[0]
-        with torch.no_grad():
-            real_features = appearance(torch.cat((condition, target), 1))[1]
-        adversarial = generator_adversarial_loss(score_app) + generator_adversarial_loss(score_shape)
         l1 = weighted_l1(fake, target)
-        perceptual = feature_matching_loss(real_features, fake_features) + ssim_loss(fake, target)
-        loss = adversarial + self.config.l1_weight * l1 + self.config.perceptual_weight * perceptual
+        perceptual = ssim_loss(fake, target)
+        logs = {"l1": float(l1.detach())}
+        loss = c.l1_weight * l1
+        if adversarial_on:
+            for d in (appearance, shape):
+                d.requires_grad_(False)
+            score_app, fake_features = appearance(torch.cat((condition, fake), 1))
+            score_shape = shape(torch.cat((target_heat, fake), 1))[0]
+            with torch.no_grad():
+                real_features = appearance(torch.cat((condition, target), 1))[1]
+            adversarial = generator_adversarial_loss(score_app) + generator_adversarial_loss(score_shape)
+            perceptual = perceptual + feature_matching_loss(real_features, fake_features)
+            loss = loss + c.adversarial_weight * adversarial
+            logs["g_adv"] = float(adversarial.detach())
+        loss = loss + c.perceptual_weight * perceptual
+        logs["perceptual"] = float(perceptual.detach())
         self._optimizers["g"].zero_grad(set_to_none=True)
         loss.backward()
         self._optimizers["g"].step()
-        for d in (appearance, shape):
-            d.requires_grad_(True)
-        fake = fake.detach()
-        loss_app = discriminator_loss(appearance(torch.cat((condition, target), 1))[0], appearance(torch.cat((condition, fake), 1))[0])
-        loss_shape = discriminator_loss(shape(torch.cat((target_heat, target), 1))[0], shape(torch.cat((target_heat, fake), 1))[0])
-        self._optimizers["d"].zero_grad(set_to_none=True)
-        (loss_app + loss_shape).backward()
-        self._optimizers["d"].step()
-        return {
-            "l1": float(l1.detach()), "perceptual": float(perceptual.detach()), "g_adv": float(adversarial.detach()),
-            "d_appearance": float(loss_app.detach()), "d_shape": float(loss_shape.detach()),
-        }
+        if adversarial_on:
+            for d in (appearance, shape):
+                d.requires_grad_(True)
+            fake = fake.detach()
+            loss_app = discriminator_loss(appearance(torch.cat((condition, target), 1))[0], appearance(torch.cat((condition, fake), 1))[0])
+            loss_shape = discriminator_loss(shape(torch.cat((target_heat, target), 1))[0], shape(torch.cat((target_heat, fake), 1))[0])
+            self._optimizers["d"].zero_grad(set_to_none=True)
+            (loss_app + loss_shape).backward()
+            self._optimizers["d"].step()
+            logs.update({"d_appearance": float(loss_app.detach()), "d_shape": float(loss_shape.detach())})
+        return logs
 
     def samples(self, batch: PairBatch) -> torch.Tensor:
         """`(3B, 3, H, W)`: per pair, source, target and generated images."""

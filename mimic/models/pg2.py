@@ -39,7 +39,8 @@ class PG2Config:
     of G1's fully connected bottleneck (0: none). sigma: heatmap Gaussians' standard deviation,
     pixels. mask_radius, mask_dilate, mask_erode: the pose mask's limb half-width and kernels,
     pixels at 256 (scaled with `size`). l1_weight: weight of the pose-mask L1 terms against the
-    adversarial one. lr, beta1: Adam's.
+    adversarial one. adversarial_weight: of the adversarial term; 0 leaves the discriminator
+    unused and untrained (reconstruction only: personalization). lr, beta1: Adam's.
     """
 
     size: int = 128
@@ -51,6 +52,7 @@ class PG2Config:
     mask_dilate: int = 15
     mask_erode: int = 5
     l1_weight: float = 10.0
+    adversarial_weight: float = 1.0
     lr: float = 2e-4
     beta1: float = 0.5
 
@@ -148,28 +150,36 @@ class PG2:
         return pose_mask(keypoints, c.size, c.scaled(c.mask_radius), *kernels)
 
     def train_step(self, batch: PairBatch, step: int) -> dict[str, float]:
-        """One step of G1 + G2 (pose-mask L1 on both, adversarial on G2) and one of D."""
+        """One step of G1 + G2 (pose-mask L1 on both, adversarial on G2) and one of D (none
+        when `adversarial_weight` is 0)."""
         inputs = PoseTransferInputs.from_pair(batch, self.config.size)
         target, condition = batch.target_image, batch.source_image
         weight = 1 + self.pose_mask(batch.target_keypoints)
         d = self.nets["d"]
+        adversarial_on = self.config.adversarial_weight > 0
         coarse, refined = self.stages(inputs)
-        d.requires_grad_(False)
         l1_coarse = weighted_l1(coarse, target, weight)
         l1_refined = weighted_l1(refined, target, weight)
-        adversarial = generator_adversarial_loss(d(torch.cat((condition, refined), 1))[0])
-        loss = self.config.l1_weight * (l1_coarse + l1_refined) + adversarial
+        loss = self.config.l1_weight * (l1_coarse + l1_refined)
+        logs = {"l1_coarse": float(l1_coarse.detach()), "l1_refined": float(l1_refined.detach())}
+        if adversarial_on:
+            d.requires_grad_(False)
+            adversarial = generator_adversarial_loss(d(torch.cat((condition, refined), 1))[0])
+            loss = loss + self.config.adversarial_weight * adversarial
+            logs["g_adv"] = float(adversarial.detach())
         self._optimizers["g"].zero_grad(set_to_none=True)
         loss.backward()
         self._optimizers["g"].step()
-        d.requires_grad_(True)
-        real = d(torch.cat((condition, target), 1))[0]
-        fake = d(torch.cat((condition, refined.detach()), 1))[0]
-        loss_d = discriminator_loss(real, fake)
-        self._optimizers["d"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        self._optimizers["d"].step()
-        return {"l1_coarse": float(l1_coarse.detach()), "l1_refined": float(l1_refined.detach()), "g_adv": float(adversarial.detach()), "d": float(loss_d.detach())}
+        if adversarial_on:
+            d.requires_grad_(True)
+            real = d(torch.cat((condition, target), 1))[0]
+            fake = d(torch.cat((condition, refined.detach()), 1))[0]
+            loss_d = discriminator_loss(real, fake)
+            self._optimizers["d"].zero_grad(set_to_none=True)
+            loss_d.backward()
+            self._optimizers["d"].step()
+            logs["d"] = float(loss_d.detach())
+        return logs
 
     def samples(self, batch: PairBatch) -> torch.Tensor:
         """`(4B, 3, H, W)`: per pair, source, target, coarse and refined images."""

@@ -22,6 +22,14 @@ Transformation"): semantic maps first, then appearance; trains without paired im
 
 The paper trains the two generators apart, then end to end; here they train together from the
 first step, the appearance generator reading the semantic generator's output detached.
+
+Not personalizable (`mimic personalize --generator spt` is an OptionError). Personalization
+fine-tunes on pseudo pairs whose source is the photo rendered onto a re-posed mesh and whose
+target is the real photo, and it works by rebuilding that target. SPT never reads the target:
+on such a pair its losses would only teach it to get back to the rendered pseudo-source
+(cycle) with the discriminator's statistics (style), i.e. the rendering's artefacts, not the
+person. A paired reconstruction term would make it a supervised method, not the unsupervised
+baseline the comparison is about.
 """
 
 from __future__ import annotations

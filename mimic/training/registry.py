@@ -11,6 +11,9 @@ a model's dependencies are needed only by who trains it):
   `mimic.training.video_pairs:pair_batches` (PairBatch from videos and synthetic pairs); a model
   with its own data (text2pose) names its own.
 
+- `personalization`: how `mimic.personalize` fine-tunes it to one person on pseudo pairs
+  (`Personalization`), or None where that makes no sense for the model (SPT: see its module).
+
 Add a model with one line in `_ENTRIES`.
 """
 
@@ -29,8 +32,8 @@ if TYPE_CHECKING:  # torch is imported by the models, not by the CLI's start
 
     from mimic.training.trainable import Trainable
 
-__all__ = ["DataOptions", "TrainableEntry", "register", "trainable_names", "entry", "config_with", "create", "batches",
-           "from_checkpoint", "load_nets"]
+__all__ = ["DataOptions", "Personalization", "TrainableEntry", "register", "trainable_names", "personalizable_names", "entry",
+           "personalization", "config_with", "create", "batches", "from_checkpoint", "load_nets"]
 
 
 @dataclass
@@ -61,18 +64,39 @@ class DataOptions:
 
 
 @dataclass(frozen=True)
+class Personalization:
+    """How a model is fine-tuned to one person (`mimic.personalize`), reconstruction only.
+
+    nets: the networks that draw the image: fine-tuned and saved in the subject file (the
+    others, its discriminators, are neither used nor saved). overrides: config fields that make
+    its training step reconstruction-only (no adversarial or feature-matching term, so no
+    discriminator step either). loss: the key of its step's log that measures the
+    reconstruction (reported, and what the personalization tests check falls).
+    """
+
+    nets: tuple[str, ...]
+    overrides: dict[str, Any]
+    loss: str
+
+
+@dataclass(frozen=True)
 class TrainableEntry:
-    """A trainable model: `"module:function"` of its factory and of its data factory."""
+    """A trainable model: `"module:function"` of its factory and of its data factory, and how it
+    is personalized (None: it is not)."""
 
     factory: str
     batches: str = "mimic.training.video_pairs:pair_batches"
+    personalization: Personalization | None = None
 
 
 _ENTRIES: dict[str, TrainableEntry] = {
-    "lwgan": TrainableEntry("mimic.training.lwgan_trainable:create"),
-    "pg2": TrainableEntry("mimic.models.pg2:create_pg2"),
-    "patn": TrainableEntry("mimic.models.patn:create_patn"),
-    "spt": TrainableEntry("mimic.models.spt:create_spt"),
+    "lwgan": TrainableEntry(
+        "mimic.training.lwgan_trainable:create",
+        personalization=Personalization(("generator",), {"w_adversarial": 0.0, "w_feature_matching": 0.0}, "l1"),
+    ),
+    "pg2": TrainableEntry("mimic.models.pg2:create_pg2", personalization=Personalization(("g1", "g2"), {"adversarial_weight": 0.0}, "l1_refined")),
+    "patn": TrainableEntry("mimic.models.patn:create_patn", personalization=Personalization(("g",), {"adversarial_weight": 0.0}, "l1")),
+    "spt": TrainableEntry("mimic.models.spt:create_spt"),  # unpaired: not personalizable (mimic/models/spt.py says why)
     "text2pose": TrainableEntry("mimic.text2pose.model:create_text2pose", "mimic.text2pose.data:text_pose_batches"),
 }
 
@@ -87,12 +111,28 @@ def trainable_names() -> tuple[str, ...]:
     return tuple(_ENTRIES)
 
 
+def personalizable_names() -> tuple[str, ...]:
+    """The names `mimic personalize --generator` accepts."""
+    return tuple(name for name, found in _ENTRIES.items() if found.personalization is not None)
+
+
 def entry(name: str) -> TrainableEntry:
     """The entry of `name`; OptionError naming the choices for an unknown one."""
     found = _ENTRIES.get(name)
     if found is None:
         choices = ", ".join(_ENTRIES) or "none registered"
         raise OptionError(f"unknown generator {name!r} for training; choose one of: {choices}")
+    return found
+
+
+def personalization(name: str) -> Personalization:
+    """How model `name` is personalized; OptionError when it cannot be."""
+    found = entry(name).personalization
+    if found is None:
+        raise OptionError(
+            f"generator {name!r} cannot be personalized (its module's docstring says why); "
+            f"personalize one of {', '.join(personalizable_names())}, or pass --no-personalize"
+        )
     return found
 
 
@@ -172,14 +212,17 @@ def from_checkpoint(folder: Path, device: "torch.device | str" = "cpu") -> "Trai
     return model
 
 
-def load_nets(model: "Trainable", weights: dict[str, dict], source: Path | str) -> None:
-    """Loads `{net name: state dict}` into `model.nets` (strict); ModelFilesError on a mismatch."""
+def load_nets(model: "Trainable", weights: dict[str, dict], source: Path | str, every: bool = True) -> None:
+    """Loads `{net name: state dict}` into `model.nets` (each strictly); ModelFilesError on a
+    mismatch. `every`: `weights` must name every network of the model (else a subset of them
+    is loaded, as a subject file holds only the networks that draw)."""
     from mimic.training.checkpoint import unwrap
 
-    if set(weights) != set(model.nets):
+    fits = set(weights) == set(model.nets) if every else set(weights) <= set(model.nets)
+    if not fits:
         raise ModelFilesError(f"checkpoint '{source}' holds networks {sorted(weights)}, the model has {sorted(model.nets)}")
-    for net_name, net in model.nets.items():
+    for net_name, state in weights.items():
         try:
-            unwrap(net).load_state_dict(weights[net_name])
+            unwrap(model.nets[net_name]).load_state_dict(state)
         except RuntimeError as error:
             raise ModelFilesError(f"checkpoint '{source}' does not fit network {net_name!r}: {str(error).splitlines()[0]}") from None
