@@ -188,6 +188,11 @@ def evaluate(
     ] = False,
     personalize_steps: StepsOption = 60,
     personalize_budget: BudgetOption = 55.0,
+    sheet: Annotated[
+        Optional[Path],
+        typer.Option("--sheet", help="Also write a contact sheet per video here (DIR/<video>.png): the real frame and every generator's, side by side."),
+    ] = None,
+    sheet_rows: Annotated[int, typer.Option("--sheet-rows", help="Frames on each contact sheet, spread over the clip.", min=1)] = 4,
     cache_dir: CacheDirOption = None,
     device: DeviceOption = "cpu",
 ) -> None:
@@ -196,7 +201,7 @@ def evaluate(
     import json
 
     from bodymesh.registry import load_body_model
-    from mimic.errors import OptionError
+    from mimic.errors import OptionError, OutputError
     from mimic.evaluate import evaluate_generators, format_table
     from mimic.generators.registry import GeneratorOptions, load_generator
     from mimic.media import probe_video
@@ -214,6 +219,11 @@ def evaluate(
     names = list(dict.fromkeys(generator or ["warp"]))  # in order, each once
     for path in video_path:
         probe_video(path)
+    if sheet is not None:
+        try:
+            sheet.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"cannot write contact sheets to '{sheet}': {error.strerror or error}") from None
     generators = [load_generator(name, GeneratorOptions(device=device)) for name in names]
     model = load_body_model("anny", None, cache_dir, progress=True).to(device)
     settings = PersonalizeConfig(steps=personalize_steps, seconds=personalize_budget) if personalize else None
@@ -223,6 +233,7 @@ def evaluate(
         for row in evaluate_generators(
             model, generators, path, ImitatorConfig(size=size), device, frames, max_frames, progress=True,
             personalize=settings, cache_dir=resolve_cache_dir(cache_dir),
+            sheet=sheet / f"{path.stem}.png" if sheet is not None else None, sheet_rows=sheet_rows,
         )
     ]
     typer.echo(format_table(results))

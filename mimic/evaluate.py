@@ -25,6 +25,7 @@ import torch
 from bodymesh.body_model import BodyModel
 from bodymesh.detect import BlazePoseDetector, Detection
 from bodymesh.keypoints import person_height
+from mimic.contact_sheet import ContactSheet, sheet_frames
 from mimic.errors import OptionError
 from mimic.generators.base import Generator, SourceBundle, TargetBundle
 from mimic.media import VideoReader
@@ -106,6 +107,8 @@ def evaluate_generators(
     progress: bool = False,
     personalize: PersonalizeConfig | None = None,
     cache_dir: Path | None = None,
+    sheet: Path | None = None,
+    sheet_rows: int = 4,
 ) -> list[EvalResult]:
     """Runs the self-imitation protocol on `video` for every generator on the same frames: the
     subject, the driver's fits and targets are computed once and every generator draws every
@@ -115,6 +118,8 @@ def evaluate_generators(
     personalize: also run every personalizable generator (by name) personalized with these
     settings to the source frames, from the shipped base weights, as "NAME, personalized"
     (a row after the others each); the subject files are cached under `cache_dir` (required then).
+    sheet: also write a contact sheet there (`mimic.contact_sheet`): `sheet_rows` scored frames
+    spread over the clip, the real crop and every generator's frame side by side.
     """
     names = [g.name for g in generators]
     if not names or len(set(names)) != len(names):
@@ -136,6 +141,8 @@ def evaluate_generators(
     start = time.perf_counter()
     with VideoReader(video) as reader, BlazePoseDetector(video=False) as judge:
         total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
+        contact = ContactSheet(["real", *names]) if sheet is not None else None
+        shown = set(sheet_frames(total, sheet_rows, source_frames)) if contact is not None else set()
         frames = itertools.islice(reader, max_frames)
         for index, result in enumerate(track(imitator.imitate(subject, frames), "evaluating", total=total, enabled=progress)):
             clock = time.perf_counter()
@@ -143,12 +150,16 @@ def evaluate_generators(
                 continue
             real = to_tensor(result.driver, "cpu")
             reference = judge.detect(result.driver)
-            for name in names:
-                image = to_image(fan_out.images[name])
+            images = [to_image(fan_out.images[name]) for name in names]
+            for name, image in zip(names, images):
                 _score(scores[name], real, image, reference, judge)
+            if index in shown:
+                contact.add([result.driver, *images])
             scored += 1
             scoring += time.perf_counter() - clock
     seconds = time.perf_counter() - start - scoring
+    if contact is not None and contact.rows:
+        contact.write(sheet)
     generating = sum(fan_out.seconds.values())
     results = []
     for name in names:
