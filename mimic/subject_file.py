@@ -23,7 +23,7 @@ import torch
 from mimic.errors import ModelFilesError, OutputError
 from mimic.training.trainable import Trainable
 
-__all__ = ["FORMAT", "SUBJECT_SUFFIX", "SubjectFile", "weights_hash", "save_subject", "read_subject", "check_generator", "load_subject"]
+__all__ = ["FORMAT", "SUBJECT_SUFFIX", "SubjectFile", "weights_hash", "save_subject", "read_tensors", "read_subject", "check_generator", "load_subject"]
 
 FORMAT = "mimic-subject/1"
 SUBJECT_SUFFIX = ".mimic"
@@ -81,17 +81,24 @@ def save_subject(path: Path, model: Trainable, nets: Sequence[str], base: str, k
         raise OutputError(f"cannot write '{path}': {error.strerror or error}") from None
 
 
+def read_tensors(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """A safetensors file's header metadata (empty when it has none) and tensors, on the CPU.
+    Raises what safetensors raises for an unreadable file (OSError, SafetensorError)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt", device="cpu") as file:
+        return file.metadata() or {}, {k: file.get_tensor(k) for k in file.keys()}
+
+
 def read_subject(path: Path) -> SubjectFile:
     """The contents of a subject file; ModelFilesError when it is missing or not one."""
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError
 
     path = Path(path)
     if not path.is_file():
         raise ModelFilesError(f"no subject file at '{path}'; make one with `mimic personalize --out {path.name}`")
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as file:
-            metadata = file.metadata() or {}
-            flat = {k: file.get_tensor(k) for k in file.keys()}
+        metadata, flat = read_tensors(path)
         if metadata.get("format") != FORMAT:
             raise ValueError(f"format {metadata.get('format')!r}, not {FORMAT!r}")
         config, info = json.loads(metadata["config"]), json.loads(metadata.get("info", "{}"))

@@ -13,12 +13,11 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 
 from mimic.errors import ModelFilesError
 from mimic.generators.base import SourceBundle, TargetBundle
 from mimic.models.lwgan import LWGAN, LWGANConfig, SourceFeatures, body_mask
-from mimic.subject_file import SUBJECT_SUFFIX, check_generator
+from mimic.subject_file import SUBJECT_SUFFIX, check_generator, read_tensors
 
 __all__ = ["LWGANGenerator", "load_lwgan", "DEFAULT_WEIGHTS"]
 
@@ -63,9 +62,7 @@ def load_lwgan(path: Path | None = None, device: torch.device | str = "cpu") -> 
     if not weights.is_file():
         raise ModelFilesError(f"no LWGAN weights at '{weights}'; train them with `mimic train --generator lwgan`")
     try:
-        with safe_open(str(weights), framework="pt", device="cpu") as file:
-            metadata = file.metadata() or {}
-            state = {k: file.get_tensor(k) for k in file.keys()}
+        metadata, state = read_tensors(weights)
         if config_text is None:  # a subject file
             check_generator(path, metadata.get("generator", "lwgan"), "lwgan")
             config_text = metadata["config"]
