@@ -42,8 +42,11 @@ class FitConfig:
     shape_prior_weight: float = 2e-4
     silhouette_weight: float = 0.05
     silhouette_vertex_stride: int = 4
-    # video: per-frame steps after the first frame, and the pull towards the previous frame
-    video_steps: int = 8
+    # video: per-frame L-BFGS iterations after the first frame (at most; a frame stops once its
+    # energy changes by less than video_tolerance per iteration), and the pull towards the
+    # previous frame. Too few iterations leave fast limbs behind the detection (a visible lag).
+    video_steps: int = 20
+    video_tolerance: float = 1e-6
     temporal_weight: float = 2e-3
     tracking_sigma: float = 0.25  # wider than the photo's: fast limbs move far between frames
     refit_error: float = 0.05  # a tracked frame worse than this (x height) is fitted afresh

@@ -109,7 +109,12 @@ class VideoFitter:
         previous_camera = [p.detach().clone() for p in self._camera.parameters()]
         parameters = [self._pose, *self._camera.parameters()]
         optimizer = torch.optim.LBFGS(
-            parameters, lr=1.0, max_iter=self.config.video_steps, max_eval=self.config.video_steps, line_search_fn="strong_wolfe"
+            parameters,
+            lr=1.0,
+            max_iter=self.config.video_steps,
+            max_eval=self.config.video_steps,
+            tolerance_change=self.config.video_tolerance,
+            line_search_fn="strong_wolfe",
         )
 
         def energy() -> torch.Tensor:

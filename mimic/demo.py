@@ -53,6 +53,13 @@ def _camera(body: BodyModel, height: int, width: int, sway: float = 0.0) -> torc
     return torch.tensor([[scale, width / 2 + sway, height / 2 + 0.05 * height]], device=body.faces.device)
 
 
+def driver_motion(body: BodyModel, index: int, frames: int, height: int = 512, width: int = 384) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(pose (1, J, 3), cam (1, 3))` of frame `index` of a `frames`-frame demo driver of
+    `height` x `width` pixels: the ground truth of what `render_demo_inputs` draws."""
+    phase = index / frames
+    return dance_pose(body, phase), _camera(body, height, width, sway=0.08 * width * math.sin(2 * math.pi * phase))
+
+
 def render_demo_inputs(body: BodyModel, folder: Path, frames: int = 48, fps: int = 24, height: int = 512, width: int = 384) -> tuple[Path, Path]:
     """Writes `source.png` (one synthetic person, standing) and `driver.mp4` (another one
     dancing, `frames` frames at `fps`) into `folder`; returns their paths."""
@@ -72,8 +79,7 @@ def render_demo_inputs(body: BodyModel, folder: Path, frames: int = 48, fps: int
         driver_shape = shape.clone()
         with VideoWriter(driver_path, fps) as writer:
             for index in range(frames):
-                phase = index / frames
-                cam = _camera(body, height, width, sway=0.08 * width * math.sin(2 * math.pi * phase))
-                image, _ = render_person(body, dance_pose(body, phase), driver_shape, cam, driver_texture, backdrop, height, width)
+                pose, cam = driver_motion(body, index, frames, height, width)
+                image, _ = render_person(body, pose, driver_shape, cam, driver_texture, backdrop, height, width)
                 writer.write(to_image(image))
     return source_path, driver_path

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from bodymesh.body_model import zero_shape
-from bodymesh.camera import to_image_space
+from bodymesh.camera import project, to_image_space
 from bodymesh.detect import BlazePoseDetector
-from bodymesh.keypoints import person_height
+from bodymesh.keypoints import FLIP_PERMUTATION, person_height
 from mimic.crop import CropBox
-from mimic.demo import dance_pose
+from mimic.demo import dance_pose, driver_motion
 from mimic.generators.base import SourceBundle
 from mimic.generators.warp_only import WarpOnlyGenerator
 from mimic.media import VideoReader, read_image
@@ -79,22 +79,37 @@ def test_warping_a_textured_body_to_a_new_pose_matches_rendering_it(anny_body):
         assert float((generated - background).abs().mean(1)[0][hidden].mean()) > 0.05
 
 
+def _truth_pck(detected: np.ndarray, truth: np.ndarray) -> float:
+    """PCK@0.1 height of BlazePose's keypoints `(K, 3)` on a generated frame against the true
+    keypoints `(K, 2)` of the driver's pose, read with BlazePose's labels or with left and right
+    swapped, whichever fits: on a synthetic person facing the camera BlazePose swaps the sides
+    in about half the frames (seen on these frames: 0.29 as labelled, 1.0 swapped), which says
+    nothing of the pose drawn."""
+    truth = np.concatenate((truth, np.ones((len(truth), 1))), axis=1)[:17]
+    threshold = 0.1 * person_height(truth)
+    return max(pck(candidate[:17], truth, threshold) for candidate in (detected, detected[list(FLIP_PERMUTATION)]))
+
+
 @pytest.mark.slow
 def test_imitator_makes_the_subject_take_the_drivers_pose(anny_body, demo_inputs):
+    """BlazePose on each generated frame against the driver's true pose (the demo driver is
+    rendered from known poses): the subject takes that pose in every frame."""
     source, driver = demo_inputs
     imitator = Imitator(anny_body, WarpOnlyGenerator())
     subject = imitator.prepare([read_image(source)])
     assert subject.bundle.images.shape == (1, 3, SIZE, SIZE)
     assert subject.bundle.texture.shape == (1, 3, 256, 256)
     scores = []
-    # Two independent BlazePose trackers judge: one follows the driver, one the imitation.
-    with VideoReader(driver) as frames, BlazePoseDetector(video=True) as on_driver, BlazePoseDetector(video=True) as on_result:
-        for result in imitator.imitate(subject, frames):
+    with VideoReader(driver) as frames, BlazePoseDetector() as judge:
+        for index, result in enumerate(imitator.imitate(subject, frames)):
             assert result.image.shape == (SIZE, SIZE, 3) and result.found and not result.several_people
-            real, made = on_driver.detect(result.driver), on_result.detect(result.image)
+            made = judge.detect(result.image)
             assert made is not None  # a person is there
-            scores.append(pck(made.keypoints, real.keypoints, 0.1 * person_height(real.keypoints)))
-    assert len(scores) == 10 and np.mean(scores) > 0.7
+            with torch.no_grad():
+                pose, cam = driver_motion(anny_body, index, 10)
+                truth = project(anny_body.keypoints(pose, zero_shape(anny_body)), cam)[0].numpy()
+            scores.append(_truth_pck(made.keypoints, result.box.keypoints(truth, SIZE)))
+    assert len(scores) == 10 and min(scores) >= 0.7 and np.mean(scores) > 0.85, np.round(scores, 2)
 
 
 def test_source_without_a_person_is_refused(anny_body):
