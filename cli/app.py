@@ -13,12 +13,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
-from cli.personalize_command import BudgetOption, StepsOption, personalize as personalize_command, resolve_cache_dir
-from cli.pose_command import pose
-from cli.swap_command import swap
-from cli.train_command import train
-from cli.view_command import view
+from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from .personalize_command import BudgetOption, StepsOption, personalize as personalize_command, resolve_cache_dir
+from .pose_command import pose
+from .swap_command import swap
+from .train_command import train
+from .view_command import view
 from mimic.generators.registry import GENERATOR_NAMES
 from mimic.errors import MimicError, OptionError
 

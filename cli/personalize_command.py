@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, ModelDirOption, check_device
+from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, ModelDirOption, check_device
 from mimic.errors import OptionError
 
 StepsOption = Annotated[int, typer.Option("--personalize-steps", help="At most this many fine-tuning steps.", min=1)]

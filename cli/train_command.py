@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.options import CacheDirOption, DeviceOption, check_device
+from .options import CacheDirOption, DeviceOption, check_device
 from mimic.errors import InputError, OptionError
 
 

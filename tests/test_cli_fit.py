@@ -17,7 +17,7 @@ def run_mimic(*args: str) -> subprocess.CompletedProcess:
     if cache_dir() is not None:
         env["MIMIC_CACHE_DIR"] = str(cache_dir())
     return subprocess.run(
-        [sys.executable, "-c", "from cli.app import main; main()", *args],
+        [sys.executable, "-c", "from mimic_cli.app import main; main()", *args],
         capture_output=True, text=True, env=env, timeout=600,
     )
 

@@ -170,7 +170,7 @@ def test_cli_train_errors(tmp_path):
     """User errors of `mimic train` (in-process: the CLI turns these MimicErrors into one line, exit 1)."""
     from typer.testing import CliRunner
 
-    from cli.app import app
+    from mimic_cli.app import app
     from mimic.errors import InputError
 
     def run(*args: str):

@@ -90,7 +90,7 @@ def register_tiny() -> None:
 
 def main() -> None:
     """The mimic CLI with "tiny" registered."""
-    from cli.app import main as mimic_main
+    from mimic_cli.app import main as mimic_main
 
     register_tiny()
     mimic_main()
