@@ -7,7 +7,10 @@ answers every caption with the pose of another held-out caption (what a model th
 text would score). The spread of samples for one sentence is the mean distance, in units of
 the body's size (`body_scale`), of each sample's keypoints to the samples' mean pose.
 
-    python benchmarks/text2pose.py [--checkpoint FOLDER] [--count 300]
+Beside the captioner, the paper's two measures (`mimic/text2pose/evaluation.py`): realism and
+text fidelity, for the model, the regression baseline (`--regression FOLDER`) and random poses.
+
+    python benchmarks/text2pose.py [--checkpoint FOLDER] [--regression FOLDER] [--count 300]
 """
 
 from __future__ import annotations
@@ -25,15 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bodymesh.registry import load_body_model  # noqa: E402
 from mimic.text2pose.captioner import body_scale, caption, pose_facts  # noqa: E402
 from mimic.text2pose.data import sampled_keypoints  # noqa: E402
+from mimic.text2pose.evaluation import nearest_pose_distance, text_fidelity  # noqa: E402
 from mimic.text2pose.posing import load_text2pose, plausible  # noqa: E402
 from mimic.text2pose.text_encoder import shared_encoder  # noqa: E402
 
 HELD_OUT_SEED = 1_000_003  # training uses seeds 0, 1, ...: this one draws poses it never saw
-SPREAD_SENTENCES = {  # sentence -> the fact it asks for
-    "a man raising both arms above his head": "both_hands_above_head",
-    "a woman squatting": "squatting",
-    "someone with arms stretched out to the sides": "arms_to_sides",
-    "a person standing upright": "standing",
+SPREAD_SENTENCES = {  # sentence -> the facts it asks for
+    "a man raising both arms above his head": ("both_hands_above_head",),
+    "a woman squatting": ("squatting",),
+    "someone with arms stretched out to the sides": ("arms_to_sides",),
+    "a person standing upright": ("standing",),
+    "a man standing upright with arms down": ("standing", "arms_down"),
+    "a person raising the right knee": ("right_leg_raised",),
 }
 
 
@@ -45,63 +51,95 @@ def spread(keypoints: torch.Tensor) -> float:
     return float(distance) / max(body_scale(torch.cat((mean, torch.ones_like(mean[:, :1])), 1)), 1e-6)
 
 
+def fact_shares(captions: list, keypoints: torch.Tensor) -> tuple[float, float, Counter, Counter]:
+    """`(captions fully answered, stated facts that hold, hits per fact, asks per fact)` of one
+    pose `(K, 3)` per caption."""
+    whole, stated, hits, asked = 0, 0, Counter(), Counter()
+    for c, k in zip(captions, keypoints):
+        facts = pose_facts(k) if plausible(k) else frozenset()
+        ok = [f in facts for f in c.facts]
+        whole += all(ok)
+        stated += sum(ok)
+        for f, good in zip(c.facts, ok):
+            asked[f] += 1
+            hits[f] += good
+    return whole / len(captions), stated / sum(len(c.facts) for c in captions), hits, asked
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=None, help="text2pose checkpoint folder (default: the shipped model)")
+    parser.add_argument("--regression", type=Path, default=None, help="text2pose-regression checkpoint folder, compared in every table")
     parser.add_argument("--count", type=int, default=300, help="held-out captioned poses")
     parser.add_argument("--samples", type=int, default=32, help="samples per sentence for the spread")
+    parser.add_argument("--train-count", type=int, default=4000, help="training poses (seed 0) the paper's measures compare with")
     args = parser.parse_args()
     torch.manual_seed(0)
 
-    model = load_text2pose(args.checkpoint)
+    models = {"text2pose": load_text2pose(args.checkpoint)}
+    if args.regression is not None:
+        models["text2pose-regression"] = load_text2pose(args.regression)
     encoder = shared_encoder()
     body = load_body_model("anny")
     poses = sampled_keypoints(body, args.count, HELD_OUT_SEED)
     rng = random.Random(HELD_OUT_SEED)
     captions = [caption(pose_facts(k), rng) for k in poses]
     embeddings = encoder.encode([c.text for c in captions])
-    generated = model.keypoints(embeddings, model.noise(len(captions), torch.Generator().manual_seed(1)))
+    generated = {name: model.keypoints(embeddings, model.noise(len(captions), torch.Generator().manual_seed(1))) for name, model in models.items()}
     baseline = poses.roll(1, 0)
 
-    def matched(keypoints: torch.Tensor) -> tuple[float, float, Counter, Counter]:
-        whole, stated, hits, asked = 0, 0, Counter(), Counter()
-        for c, k in zip(captions, keypoints):
-            facts = pose_facts(k) if plausible(k) else frozenset()
-            ok = [f in facts for f in c.facts]
-            whole += all(ok)
-            stated += sum(ok)
-            for f, good in zip(c.facts, ok):
-                asked[f] += 1
-                hits[f] += good
-        return whole / len(captions), stated / sum(len(c.facts) for c in captions), hits, asked
-
-    model_all, model_facts, model_hits, asked = matched(generated)
-    base_all, base_facts, base_hits, _ = matched(baseline)
-    real_all, real_facts, _, _ = matched(poses)
-    print(f"plausible generated poses: {sum(plausible(k) for k in generated)}/{len(generated)}")
+    scores = {name: fact_shares(captions, keypoints) for name, keypoints in generated.items()}
+    base_all, base_facts, base_hits, _ = fact_shares(captions, baseline)
+    real_all, real_facts, _, _ = fact_shares(captions, poses)
+    for name, keypoints in generated.items():
+        print(f"plausible poses of {name}: {sum(plausible(k) for k in keypoints)}/{len(keypoints)}")
     print(f"held-out captions: {len(captions)} (seed {HELD_OUT_SEED}); facts per caption {sum(len(c.facts) for c in captions) / len(captions):.2f}")
     print()
     print("| poses answering the caption | all stated facts hold | stated facts that hold |")
     print("|---|---|---|")
-    print(f"| text2pose (generated) | {100 * model_all:.1f}% | {100 * model_facts:.1f}% |")
+    for name, (whole, stated, _, _) in scores.items():
+        print(f"| {name} (generated) | {100 * whole:.1f}% | {100 * stated:.1f}% |")
     print(f"| random pose (baseline) | {100 * base_all:.1f}% | {100 * base_facts:.1f}% |")
     print(f"| the captioned pose itself | {100 * real_all:.1f}% | {100 * real_facts:.1f}% |")
     print()
-    print("| fact | asked | text2pose | random pose |")
-    print("|---|---|---|---|")
+    asked = next(iter(scores.values()))[3]
+    print("| fact | asked | " + " | ".join(scores) + " | random pose |")
+    print("|---|---|" + "---|" * len(scores) + "---|")
     for fact, count in asked.most_common():
         if count >= 5:
-            print(f"| {fact} | {count} | {100 * model_hits[fact] / count:.0f}% | {100 * base_hits[fact] / count:.0f}% |")
+            shares = " | ".join(f"{100 * s[2][fact] / count:.0f}%" for s in scores.values())
+            print(f"| {fact} | {count} | {shares} | {100 * base_hits[fact] / count:.0f}% |")
     print()
-    print(f"| sentence | spread of {args.samples} samples (body sizes) | samples with the sentence's first fact |")
+
+    # the paper's measures, against training poses and their captions
+    train_poses = sampled_keypoints(body, args.train_count, 0)
+    train_captions = [caption(pose_facts(k), random.Random(index)) for index, k in enumerate(train_poses)]
+    train_texts = encoder.encode([c.text for c in train_captions])
+    print(f"| realism: distance to the nearest of {args.train_count} training poses (person sizes) | mean | median |")
     print("|---|---|---|")
+    rows = {**{f"{name} (generated)": keypoints for name, keypoints in generated.items()}, "real held-out poses": poses}
+    for label, keypoints in rows.items():
+        distance = nearest_pose_distance(keypoints, train_poses)
+        print(f"| {label} | {float(distance.mean()):.3f} | {float(distance.median()):.3f} |")
+    print()
+    print("| text fidelity: distance to the poses of the 10 training captions nearest the sentence (person sizes) | mean | median |")
+    print("|---|---|---|")
+    rows = {**{f"{name} (generated)": keypoints for name, keypoints in generated.items()}, "random pose (baseline)": baseline, "the captioned pose itself": poses}
+    for label, keypoints in rows.items():
+        distance = text_fidelity(keypoints, embeddings, train_texts, train_poses)
+        print(f"| {label} | {float(distance.mean()):.3f} | {float(distance.median()):.3f} |")
+    print()
+
+    print(f"| sentence | model | spread of {args.samples} samples (body sizes) | samples with the sentence's facts |")
+    print("|---|---|---|---|")
     data_spread = spread(poses[: args.samples])
-    for sentence, key in SPREAD_SENTENCES.items():
+    for sentence, keys in SPREAD_SENTENCES.items():
         text = encoder.encode([sentence]).expand(args.samples, -1)
-        samples = model.keypoints(text, model.noise(args.samples, torch.Generator().manual_seed(2)))
-        facts = [pose_facts(k) if plausible(k) else frozenset() for k in samples]
-        print(f"| {sentence} | {spread(samples):.3f} | {sum(key in f for f in facts)}/{args.samples} ({key}) |")
-    print(f"| (held-out data poses, for scale) | {data_spread:.3f} | |")
+        for name, model in models.items():
+            samples = model.keypoints(text, model.noise(args.samples, torch.Generator().manual_seed(2)))
+            facts = [pose_facts(k) if plausible(k) else frozenset() for k in samples]
+            print(f"| {sentence} | {name} | {spread(samples):.3f} | {sum(set(keys) <= f for f in facts)}/{args.samples} ({', '.join(keys)}) |")
+    print(f"| (held-out data poses, for scale) | | {data_spread:.3f} | |")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from mimic.errors import OptionError
+
 from .options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
 
 
@@ -15,6 +17,11 @@ def pose(
     source: Annotated[Path, typer.Option("--source", "-s", help="Photo of the person to pose.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output image (.png or .jpg).")] = Path("mimic_pose.png"),
     samples: Annotated[int, typer.Option(help="Poses to draw for the sentence; above 1 the output is a grid (skeletons above results).", min=1, max=16)] = 1,
+    to_text: Annotated[
+        Optional[str],
+        typer.Option("--to-text", help="A second sentence: the output is the strip of poses for sentences interpolated from --text to this one.", show_default=False),
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Poses in the --to-text strip, the two sentences included.", min=2, max=16)] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the pose noise (same seed, same poses).")] = 0,
     checkpoint: Annotated[
         Optional[Path], typer.Option(help="A text2pose checkpoint folder from `mimic train` [default: the model shipped with mimic].")
@@ -36,17 +43,26 @@ def pose(
     from mimic.pipeline import Imitator, ImitatorConfig
     from mimic.progress import spinner, track
     from mimic.text2pose.drawing import draw_skeleton
-    from mimic.text2pose.posing import check_text, load_text2pose, pose_person
+    from mimic.text2pose.posing import check_text, interpolated_texts, load_text2pose, pose_person
     from mimic.text2pose.text_encoder import SentenceEncoder
 
     text = check_text(text)
+    if to_text is not None:
+        to_text = check_text(to_text)
+        if samples != 1:
+            raise OptionError("--to-text draws one pose per interpolation step; leave --samples at 1")
     device = check_device(device)
     photo = read_image(source)
     text2pose = load_text2pose(checkpoint, device)
     with spinner("reading the sentence"):
-        embedding = SentenceEncoder.load(device=device).encode([text])
-    noise = text2pose.noise(samples, torch.Generator().manual_seed(seed))
-    generated = text2pose.keypoints(embedding.expand(samples, -1), noise)
+        embeddings = SentenceEncoder.load(device=device).encode([text] if to_text is None else [text, to_text])
+    if to_text is None:
+        texts = embeddings.expand(samples, -1)
+    else:  # one noise for the whole strip: only the sentence changes along it
+        texts = interpolated_texts(embeddings[0], embeddings[1], steps)
+        samples = steps
+    noise = text2pose.noise(1 if to_text is not None else samples, torch.Generator().manual_seed(seed)).expand(samples, -1)
+    generated = text2pose.keypoints(texts, noise)
     body = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(body, load_generator(generator, GeneratorOptions(device=device)), ImitatorConfig(size=size), device)
     with spinner("preparing the source person"):
@@ -59,5 +75,6 @@ def pose(
         grid = np.concatenate((np.concatenate(skeletons, 1), np.concatenate([r.image for r in results], 1)), 0)
     write_image(out, grid)
     error = sum(r.fit_error for r in results) / len(results)
-    typer.echo(f"{samples} pose{'s' * (samples != 1)} for {text!r}; body fitted to the generated keypoints within {error:.1f} px")
+    asked = repr(text) if to_text is None else f"{text!r} -> {to_text!r}"
+    typer.echo(f"{samples} pose{'s' * (samples != 1)} for {asked}; body fitted to the generated keypoints within {error:.1f} px")
     typer.echo(f"wrote {out}")

@@ -53,6 +53,10 @@ def train(
     cache_dir: CacheDirOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the data and of the networks' initialisation.")] = 0,
     config: Annotated[Optional[list[str]], typer.Option("--config", help="Model config field KEY=VALUE; repeat for several.")] = None,
+    init: Annotated[
+        Optional[Path],
+        typer.Option("--init", help="Start from the weights and config of this checkpoint folder (fine-tuning; fresh optimizers, step 0). --config changes its config; resuming --out wins."),
+    ] = None,
 ) -> None:
     """Train a generator; resumes from the newest checkpoint in --out after an interruption."""
     import random
@@ -68,6 +72,14 @@ def train(
 
     chosen = registry.entry(generator)  # unknown names fail before anything is loaded
     overrides = parse_overrides(config or [])
+    start_weights = None
+    if init is not None:
+        from mimic.training.checkpoint import load_weights
+
+        init_name, init_config, start_weights = load_weights(init)
+        if init_name != generator:
+            raise OptionError(f"--init '{init}' holds a {init_name!r} model, not {generator!r}")
+        overrides = {**init_config, **overrides}
     if lr is not None:
         overrides["lr"] = lr
     # A missing or empty folder fails before anything is loaded.
@@ -96,6 +108,8 @@ def train(
             typer.echo(f"resuming from step {checkpoint_step(newest)} ({newest})")
         torch.manual_seed(seed)  # the same initial weights on every rank
         model = registry.create(generator, overrides, device)
+        if start_weights is not None:
+            registry.load_nets(model, start_weights, init)
         torch.manual_seed(seed + rank)
         random.seed(seed + rank)
         np.random.seed(seed + rank)

@@ -57,7 +57,10 @@ for _side in SIDES:
                 f"holding the {_side} arm out horizontally",
             ),
             f"{_side}_knee_bent": (f"bending the {_side} knee", f"with the {_side} knee bent", f"with a bent {_side} leg"),
-            f"{_side}_leg_raised": (f"lifting the {_side} leg", f"with the {_side} foot off the ground", f"raising {{pos}} {_side} leg"),
+            f"{_side}_leg_raised": (
+                f"lifting the {_side} leg", f"with the {_side} foot off the ground", f"raising {{pos}} {_side} leg",
+                f"raising the {_side} knee",
+            ),
             f"leaning_{_side}": (f"leaning to the {_side}", f"tilting {{pos}} body to the {_side}", f"bending sideways to the {_side}"),
         }
     )

@@ -14,6 +14,7 @@ import hashlib
 import math
 import os
 import random
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -147,9 +148,13 @@ class Gestures:
 
         pose = random_pose(model, batch, generator, spread=0.15, max_yaw=0.0)
         squat = torch.rand(batch, generator=generator).to(device) < 0.12
-        symmetric = torch.rand(batch, generator=generator).to(device) < 0.5
-        elevation_both = mixture(((0.3, 0.0, 0.5), (0.3, 1.4, 1.75), (0.4, 2.5, 3.05)))
-        plane_both = mixture(((0.7, -0.15, 0.4), (0.3, 0.4, 1.2)))
+        # Both arms alike in most poses: hanging down, out to the sides (in the body's plane,
+        # elbows straight) and straight up are the commonest poses people describe, and each
+        # needs both arms to agree.
+        symmetric = torch.rand(batch, generator=generator).to(device) < 0.6
+        elevation_both = mixture(((0.35, 0.0, 0.4), (0.35, 1.45, 1.7), (0.3, 2.5, 3.05)))
+        plane_both = mixture(((0.75, -0.15, 0.2), (0.25, 0.2, 1.2)))
+        straight_both = torch.rand(batch, generator=generator).to(device) < 0.7
         for side, sign in (("left", 1.0), ("right", -1.0)):
             # upper arm: elevation from hanging down (0) to straight up (pi), in a plane between
             # the sides (0) and the front (pi / 2)
@@ -159,8 +164,9 @@ class Gestures:
             rest = self.rest_arm[side].expand(batch, -1)
             joint = self.ARM_JOINTS[side]
             pose[:, self.index[joint]] = self.local(joint, _rotation_between(rest, target))
-            # elbow: a hinge (first axis of the joint's limit frame)
-            bend = mixture(((0.7, 0.0, 0.3), (0.3, 0.3, 2.0)))
+            # elbow: a hinge (first axis of the joint's limit frame); straight on both sides
+            # where both arms are alike and straight
+            bend = torch.where(symmetric & straight_both, uniform(0.0, 0.15), mixture(((0.7, 0.0, 0.3), (0.3, 0.3, 2.0))))
             self._hinge(pose, self.FOREARM_JOINTS[side], bend)
             # thigh forward (flexion) and outward; knee bend
             flexion = torch.where(squat, uniform(1.3, 1.9), mixture(((0.7, -0.3, 0.35), (0.3, 0.35, 1.7))))
@@ -171,8 +177,8 @@ class Gestures:
             knee = torch.where(squat, uniform(1.7, 2.4), mixture(((0.55, 0.0, 0.3), (0.45, 0.3, 2.0))))
             self._hinge(pose, self.SHIN_JOINTS[side], knee)
         # spine: forward bend and sideways lean, spread over its three joints
-        forward = mixture(((0.6, -0.2, 0.25), (0.4, 0.35, 1.5)))
-        sideways = mixture(((0.7, -0.1, 0.1), (0.15, 0.25, 0.6), (0.15, -0.6, -0.25)))
+        forward = mixture(((0.55, -0.2, 0.25), (0.45, 0.45, 1.6)))
+        sideways = mixture(((0.6, -0.1, 0.1), (0.2, 0.3, 0.7), (0.2, -0.7, -0.3)))
         for joint in self.SPINE_JOINTS:
             rotvec = torch.stack((forward, torch.zeros_like(forward), sideways), -1) / len(self.SPINE_JOINTS)
             pose[:, self.index[joint]] = self.local(joint, rotvec)
@@ -240,15 +246,29 @@ class PoseTextSet:
     def __len__(self) -> int:
         return self.keypoints.shape[0]
 
-    def batch(self, indices: torch.Tensor, generator: torch.Generator) -> PoseTextBatch:
-        """The examples at `indices (B,)`, each with one of its captions at random; the wrong
-        and interpolation texts are captions of other poses drawn at random."""
+    def batch(self, indices: torch.Tensor, generator: torch.Generator, captions: torch.Tensor | None = None) -> PoseTextBatch:
+        """The examples at pose `indices (B,)`, each with its caption `captions (B,)` (None:
+        one of its captions at random); the wrong and interpolation texts are captions of other
+        poses drawn at random."""
         count, per_pose = len(self), self.embeddings.shape[1]
         pick = lambda rows: self.embeddings[rows, torch.randint(per_pose, (len(rows),), generator=generator)]  # noqa: E731
         shift = torch.randint(1, count, (len(indices),), generator=generator)
         other = torch.randint(count, (len(indices),), generator=generator)
         heatmaps = keypoints_to_heatmaps(self.keypoints[indices], FRAME, FRAME, SIGMA) * 2 - 1
-        return PoseTextBatch(heatmaps, pick(indices), pick((indices + shift) % count), pick(other))
+        text = pick(indices) if captions is None else self.embeddings[indices, captions]
+        return PoseTextBatch(heatmaps, text, pick((indices + shift) % count), pick(other))
+
+
+def caption_weights(captions: Sequence[Sequence[Caption]], cap: float = 10.0) -> torch.Tensor:
+    """`(N, C)` sampling weights of captions (`C` per pose) that balance the facts: a caption
+    weighs 1 / the number of captions stating its rarest fact, at most `cap` times the median
+    weight (a fact stated a handful of times would otherwise fill the batches with those few
+    poses). Uniform sampling leaves facts such as arms out to the sides (2.7% of captions)
+    and leaning forward (2.5%) some ten times rarer than legs apart (32%), and the model never
+    learnt them."""
+    stated = Counter(fact for row in captions for c in row for fact in c.facts)
+    weights = torch.tensor([[1.0 / min(stated[f] for f in c.facts) for c in row] for row in captions])
+    return weights.clamp(max=cap * float(weights.median()))
 
 
 def captioned_set(
@@ -321,8 +341,11 @@ def text_pose_batches(options: "DataOptions", rank: int = 0, world: int = 1, syn
             keypoints.append(body_keypoints(model, poses, shapes))
         cache = Path(options.cache_dir or default_cache_dir()) / "text2pose"
         data = captioned_set(torch.cat(keypoints), shared_encoder(), options.seed, cache=cache)
+    weights = caption_weights(data.captions).flatten()
+    per_pose = data.embeddings.shape[1]
     index = options.start
     while True:
         generator = pair_generator(options.seed, index, stream=rank)
-        yield data.batch(torch.randint(len(data), (options.batch_size,), generator=generator), generator)
+        drawn = torch.multinomial(weights, options.batch_size, replacement=True, generator=generator)
+        yield data.batch(drawn // per_pose, generator, drawn % per_pose)
         index += 1

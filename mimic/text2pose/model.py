@@ -16,6 +16,7 @@ compression (`TextStandardiser`), and the penalty measures the text gradient in 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -396,15 +397,21 @@ class Text2Pose:
         return heatmaps_to_keypoints(self.heatmaps(text, noise), CONFIDENCE_THRESHOLD)
 
     def samples(self, batch: PoseTextBatch) -> torch.Tensor:
-        """`(2N, 3, 128, 128)` in [-1, 1] for the trainer's sample grids: the first 4 real poses
-        of `batch`, then poses generated for their texts (stick figures)."""
-        from mimic.text2pose.drawing import skeleton_image
+        """The trainer's sample grid (`sample_grid`)."""
+        return sample_grid(self.keypoints, batch)
 
-        shown = min(4, len(batch))
-        real = heatmaps_to_keypoints((batch.heatmaps[:shown] + 1) / 2, CONFIDENCE_THRESHOLD)
-        fake = self.keypoints(batch.text[:shown])
-        images = [skeleton_image(k.cpu().numpy(), 128, FRAME) for k in torch.cat((real, fake))]
-        return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+def sample_grid(generate: Callable[[torch.Tensor], torch.Tensor], batch: PoseTextBatch) -> torch.Tensor:
+    """`(2N, 3, 128, 128)` in [-1, 1] for the trainer's sample grids: the first 4 real poses of
+    `batch`, then the poses `generate` (sentence embeddings `(N, D)` -> keypoints `(N, K, 3)`
+    in the 64 x 64 frame) makes for their texts, as stick figures."""
+    from mimic.text2pose.drawing import skeleton_image
+
+    shown = min(4, len(batch))
+    real = heatmaps_to_keypoints((batch.heatmaps[:shown] + 1) / 2, CONFIDENCE_THRESHOLD)
+    fake = generate(batch.text[:shown])
+    images = [skeleton_image(k.cpu().numpy(), 128, FRAME) for k in torch.cat((real, fake))]
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 def create_text2pose(overrides: dict | None = None, device: torch.device | str = "cpu") -> Text2Pose:

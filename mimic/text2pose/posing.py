@@ -16,18 +16,19 @@ from mimic.pipeline import Imitator, Subject, to_image
 from mimic.text2pose.captioner import body_scale
 from mimic.text2pose.data import FRAME
 from mimic.text2pose.model import Text2Pose
+from mimic.text2pose.regression import Text2PoseRegression
 
 SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "text2pose"
 
 
-def load_text2pose(checkpoint: Path | None = None, device: torch.device | str = "cpu") -> Text2Pose:
-    """The text-to-pose model of a `mimic train` checkpoint (or training output folder), or the
-    one shipped with mimic when `checkpoint` is None. ModelFilesError when the folder is
-    missing, unusable or holds another model."""
+def load_text2pose(checkpoint: Path | None = None, device: torch.device | str = "cpu") -> Text2Pose | Text2PoseRegression:
+    """The text-to-pose model (heatmap WGAN or its regression baseline) of a `mimic train`
+    checkpoint (or training output folder), or the one shipped with mimic when `checkpoint` is
+    None. ModelFilesError when the folder is missing, unusable or holds another model."""
     from mimic.training.registry import from_checkpoint
 
     model = from_checkpoint(Path(checkpoint) if checkpoint is not None else SHIPPED, device)
-    if not isinstance(model, Text2Pose):
+    if not isinstance(model, (Text2Pose, Text2PoseRegression)):
         raise ModelFilesError(f"'{checkpoint}' holds a {model.name!r} model, not text2pose")
     for net in model.nets.values():
         net.eval()
@@ -73,6 +74,15 @@ def plausible(keypoints: torch.Tensor) -> bool:
     that has not learnt (or has collapsed)."""
     present = keypoints[keypoints[:, 2] > 0, :2]
     return len(present) >= 2 and float(present.min()) >= 1 and float(present.max()) <= FRAME - 1 and body_scale(keypoints) >= 4
+
+
+def interpolated_texts(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Tensor:
+    """`(steps, D)` sentence embeddings from `start (D,)` to `end (D,)` in equal steps (the
+    paper's interpolation test: poses for points between two sentences); `steps >= 2`."""
+    if steps < 2:
+        raise OptionError(f"--steps must be at least 2 to go from one sentence to another, got {steps}")
+    weights = torch.linspace(0.0, 1.0, steps, device=start.device, dtype=start.dtype)[:, None]
+    return torch.lerp(start[None], end[None], weights)
 
 
 def check_text(text: str) -> str:

@@ -98,6 +98,7 @@ _ENTRIES: dict[str, TrainableEntry] = {
     "patn": TrainableEntry("mimic.models.patn:create_patn", personalization=Personalization(("g",), {"adversarial_weight": 0.0}, "l1")),
     "spt": TrainableEntry("mimic.models.spt:create_spt"),  # unpaired: not personalizable (mimic/models/spt.py says why)
     "text2pose": TrainableEntry("mimic.text2pose.model:create_text2pose", "mimic.text2pose.data:text_pose_batches"),
+    "text2pose-regression": TrainableEntry("mimic.text2pose.regression:create_text2pose_regression", "mimic.text2pose.data:text_pose_batches"),
 }
 
 

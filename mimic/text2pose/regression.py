@@ -1,0 +1,177 @@
+"""The regression baseline of "Adversarial Synthesis of Human Pose from Text" (Zhang et al.,
+GCPR 2020): fully connected networks on keypoint coordinates instead of heatmaps.
+
+The generator maps the sentence embedding (standardised and compressed as in the heatmap
+model, `TextCompressor`) and noise through an MLP to the 23 keypoints' `(u, v)` in the 64 x 64
+frame; the critic is an MLP on the coordinates and the compressed text. Both are trained with
+the same conditional WGAN-LP as the heatmap model: critic loss `D(fake, t) + a * D(real, wrong
+t) - (1 + a) * D(real, t) + lambda * LP`, generator loss `-D(G(z, t), t) - D(G(z', t_i), t_i)`
+with `t_i` an interpolation of two sentences. Every keypoint is always present (confidence 1):
+the coordinates have no way to say "absent", which the heatmaps do by their peak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from bodymesh.heatmaps import heatmaps_to_keypoints
+from bodymesh.keypoints import NUM_KEYPOINTS
+from mimic.text2pose.data import FRAME, PoseTextBatch
+from mimic.text2pose.model import CONFIDENCE_THRESHOLD, TextCompressor, lipschitz_penalty, sample_grid
+from mimic.text2pose.text_encoder import EMBEDDING_SIZE
+from mimic.training.checkpoint import unwrap
+
+
+@dataclass
+class RegressionConfig:
+    """Everything that rebuilds the networks and their training.
+
+    width, depth: of both MLPs (hidden units, hidden layers). penalty_weight: lambda of the
+    Lipschitz penalty. mismatch_weight: alpha of the mismatching-text term. interpolation: the
+    weight of the first sentence in the interpolated text. critic_steps: critic steps per
+    generator step. lr, betas: of both Adam optimizers (the paper's WGAN-LP settings).
+    """
+
+    keypoints: int = NUM_KEYPOINTS
+    text_size: int = EMBEDDING_SIZE
+    text_compressed: int = 128
+    noise_size: int = 64
+    width: int = 512
+    depth: int = 3
+    penalty_weight: float = 150.0
+    mismatch_weight: float = 1.0
+    interpolation: float = 0.5
+    critic_steps: int = 5
+    lr: float = 4e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+
+
+def _mlp(inputs: int, width: int, depth: int, outputs: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [nn.Linear(inputs, width), nn.LeakyReLU(0.2, True)]
+        inputs = width
+    return nn.Sequential(*layers, nn.Linear(inputs, outputs))
+
+
+class CoordinateGenerator(nn.Module):
+    """Noise `(B, noise_size)` and text `(B, text_size)` -> coordinates `(B, K, 2)` in [-1, 1]
+    (the frame's edges; tanh)."""
+
+    def __init__(self, config: RegressionConfig) -> None:
+        super().__init__()
+        self.compress = TextCompressor(config)
+        self.main = _mlp(config.noise_size + config.text_compressed, config.width, config.depth, 2 * config.keypoints)
+
+    def forward(self, noise: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        out = self.main(torch.cat((noise, self.compress(text)), 1))
+        return torch.tanh(out).view(out.shape[0], -1, 2)
+
+
+class CoordinateCritic(nn.Module):
+    """Coordinates `(B, K, 2)` in [-1, 1] and text `(B, text_size)` -> `(B,)` critic scores."""
+
+    def __init__(self, config: RegressionConfig) -> None:
+        super().__init__()
+        self.compress = TextCompressor(config)
+        self.main = _mlp(2 * config.keypoints + config.text_compressed, config.width, config.depth, 1)
+
+    def forward(self, coordinates: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        return self.main(torch.cat((coordinates.flatten(1), self.compress(text)), 1))[:, 0]
+
+
+def to_unit(keypoints: torch.Tensor) -> torch.Tensor:
+    """`(B, K, 3)` pixels of the 64 x 64 frame -> `(B, K, 2)` in [-1, 1]."""
+    return keypoints[..., :2] / FRAME * 2 - 1
+
+
+def from_unit(coordinates: torch.Tensor) -> torch.Tensor:
+    """`(B, K, 2)` in [-1, 1] -> `(B, K, 3)` pixels of the 64 x 64 frame + confidence 1."""
+    pixels = (coordinates + 1) / 2 * FRAME
+    return torch.cat((pixels, torch.ones_like(pixels[..., :1])), -1)
+
+
+class Text2PoseRegression:
+    """The trainable regression baseline (`mimic train --generator text2pose-regression`):
+    networks "generator" and "discriminator", Adam for each, `train_step` on a `PoseTextBatch`
+    (the heatmap model's data; its heatmaps are read back to coordinates)."""
+
+    name = "text2pose-regression"
+
+    def __init__(self, config: RegressionConfig | None = None, device: torch.device | str = "cpu") -> None:
+        self.config = config or RegressionConfig()
+        self.device = torch.device(device)
+        self.nets: dict[str, nn.Module] = {
+            "generator": CoordinateGenerator(self.config).to(self.device),
+            "discriminator": CoordinateCritic(self.config).to(self.device),
+        }
+        self._optimizers = {
+            name: torch.optim.Adam(net.parameters(), lr=self.config.lr, betas=tuple(self.config.betas))
+            for name, net in self.nets.items()
+        }
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return self._optimizers
+
+    def noise(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`(batch, noise_size)` standard normal noise on the model's device."""
+        return torch.randn(batch, self.config.noise_size, generator=generator).to(self.device)
+
+    def train_step(self, batch: PoseTextBatch, step: int) -> dict[str, float]:
+        """One critic step; every `critic_steps`-th step also a generator step."""
+        config = self.config
+        generator, critic = self.nets["generator"], self.nets["discriminator"]
+        for net in (generator, critic):
+            unwrap(net).compress.standardise.observe(batch.text)
+        real = to_unit(heatmaps_to_keypoints((batch.heatmaps + 1) / 2, CONFIDENCE_THRESHOLD))
+        count = real.shape[0]
+
+        self._optimizers["discriminator"].zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fake = generator(self.noise(count), batch.text)
+        score_right = critic(real, batch.text)
+        loss = critic(fake, batch.text) + config.mismatch_weight * critic(real, batch.wrong_text) - (1 + config.mismatch_weight) * score_right
+        penalty = lipschitz_penalty(critic, real, fake, batch.text, text_scale=unwrap(critic).compress.standardise.scale)
+        loss_d = (loss + config.penalty_weight * penalty).mean()
+        loss_d.backward()
+        self._optimizers["discriminator"].step()
+        losses = {"d": float(loss_d.detach()), "penalty": float(penalty.mean().detach())}
+
+        if (step + 1) % config.critic_steps == 0:
+            self._optimizers["generator"].zero_grad(set_to_none=True)
+            for parameter in critic.parameters():
+                parameter.requires_grad_(False)
+            mixed = config.interpolation * batch.text + (1 - config.interpolation) * batch.other_text
+            loss_g = -critic(generator(self.noise(count), batch.text), batch.text) - critic(generator(self.noise(count), mixed), mixed)
+            loss_g = loss_g.mean()
+            loss_g.backward()
+            for parameter in critic.parameters():
+                parameter.requires_grad_(True)
+            self._optimizers["generator"].step()
+            losses["g"] = float(loss_g.detach())
+        return losses
+
+    @torch.no_grad()
+    def keypoints(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`(B, K, 3)` generated keypoints in the 64 x 64 frame (pixels) + confidence 1, for
+        sentence embeddings `(B, text_size)` (`noise (B, noise_size)` drawn when None)."""
+        generator = self.nets["generator"]
+        was_training = generator.training
+        generator.eval()
+        out = generator(self.noise(text.shape[0]) if noise is None else noise, text.to(self.device))
+        generator.train(was_training)
+        return from_unit(out)
+
+    def samples(self, batch: PoseTextBatch) -> torch.Tensor:
+        """The trainer's sample grid (`sample_grid`)."""
+        return sample_grid(self.keypoints, batch)
+
+
+def create_text2pose_regression(overrides: dict | None = None, device: torch.device | str = "cpu") -> Text2PoseRegression:
+    """The model with the default config updated by `overrides` (the registry's factory)."""
+    from mimic.training.registry import config_with
+
+    return Text2PoseRegression(config_with(RegressionConfig(), overrides), device)
