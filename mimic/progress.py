@@ -66,3 +66,10 @@ def spinner(description: str, enabled: bool = True) -> Iterator[None]:
     with Progress(*columns, console=_console, transient=False) as progress:
         progress.add_task(description, total=None)
         yield
+
+
+def notice(message: str, enabled: bool = True) -> None:
+    """Prints `mimic: message` as one line on stderr when `enabled` (something the user should
+    know that does not stop the run: a cache entry rebuilt, a driver read short)."""
+    if enabled:
+        _console.print(f"mimic: {message}", markup=False, highlight=False, soft_wrap=True)
