@@ -8,7 +8,6 @@ plain files, so the demo runs the same `mimic video` path a user's photo and vid
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
 from pathlib import Path
 
 import torch
@@ -54,12 +53,9 @@ def _camera(body: BodyModel, height: int, width: int, sway: float = 0.0) -> torc
     return torch.tensor([[scale, width / 2 + sway, height / 2 + 0.05 * height]], device=body.faces.device)
 
 
-def render_demo_inputs(
-    body: BodyModel, folder: Path, frames: int = 48, fps: int = 24, height: int = 512, width: int = 384, absent: Collection[int] = ()
-) -> tuple[Path, Path]:
+def render_demo_inputs(body: BodyModel, folder: Path, frames: int = 48, fps: int = 24, height: int = 512, width: int = 384) -> tuple[Path, Path]:
     """Writes `source.png` (one synthetic person, standing) and `driver.mp4` (another one
-    dancing, `frames` frames at `fps`; the frame numbers in `absent` show the empty room, as
-    if the dancer stepped out) into `folder`; returns their paths."""
+    dancing, `frames` frames at `fps`) into `folder`; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     source_path, driver_path = folder / "source.png", folder / "driver.mp4"
     with torch.no_grad():
@@ -79,5 +75,5 @@ def render_demo_inputs(
                 phase = index / frames
                 cam = _camera(body, height, width, sway=0.08 * width * math.sin(2 * math.pi * phase))
                 image, _ = render_person(body, dance_pose(body, phase), driver_shape, cam, driver_texture, backdrop, height, width)
-                writer.write(to_image(backdrop if index in absent else image))
+                writer.write(to_image(image))
     return source_path, driver_path
