@@ -366,9 +366,9 @@ class VideoReader:
     displayed: the stream's display rotation is applied.
 
     A file that ends before the frames its container announces (a truncated copy; decoders
-    stop there without an error) raises InputError, at opening when the container's index
-    shows it, else when the stream ends early, unless ``allow_short``: then the frames it
-    holds are read and ``ended_early`` says so.
+    often stop there without an error) raises InputError, at opening when the container's
+    index shows it, else when the stream ends early or fails to decode, unless
+    ``allow_short``: then the frames up to there are read and ``ended_early`` says so.
 
     Attributes:
         path: the file.
@@ -390,8 +390,12 @@ class VideoReader:
                 raise InputError(f"cannot read video '{self.path}': it has no video stream")
             self._stream = self._container.streams.video[0]
             self._stream.thread_type = "AUTO"
-            self._decoded = self._container.decode(self._stream)
+            announced = self._stream.frames
+            whole = _frames_in_file(self._stream, self.path, announced) if announced else 0
+            self._decoded = self._demux_and_decode(whole if whole < announced else None)
             first = self._next_decoded()
+            if first is None and whole < announced:
+                raise _cut_short_error(self.path, whole, announced)
             if first is None:
                 raise InputError(f"cannot read video '{self.path}': it has no decodable frame")
             self.info = _video_info(self._container, self.path, _rotation(first))
@@ -402,10 +406,27 @@ class VideoReader:
             raise
         self._frames = self._decode(first)
 
+    def _demux_and_decode(self, whole: int | None) -> Iterator[av.VideoFrame]:
+        """The stream's frames; with ``whole``, from only the first ``whole`` packets (those
+        the index shows inside a truncated file): the one the copy was cut in is not decoded
+        (it would fail, and take the frames still in the threaded decoder with it)."""
+        assert self._container is not None
+        packets = 0
+        for packet in self._container.demux(self._stream):  # ends with the flushing packet
+            if packet.size and whole is not None and packets == whole:
+                yield from self._stream.codec_context.decode(None)  # flush here instead
+                return
+            packets += bool(packet.size)
+            yield from packet.decode()
+
     def _next_decoded(self) -> av.VideoFrame | None:
+        """The next decoded frame; None at the end, or at a decoding error past the first
+        frame with ``allow_short`` (the frames before it are what the file holds)."""
         try:
             return next(self._decoded, None)
         except av.error.FFmpegError as e:
+            if self._allow_short and self.frames_read:
+                return None
             raise InputError(f"cannot read video '{self.path}': decoding failed ({_reason(e)})") from None
 
     def _decode(self, first: av.VideoFrame) -> Iterator[np.ndarray]:
@@ -415,7 +436,7 @@ class VideoReader:
                 self.frames_read += 1
                 yield _displayed(frame)
                 frame = self._next_decoded()
-            if self.info.num_frames_exact and self.frames_read < self.info.num_frames:
+            if self.frames_read < self.info.num_frames and (self.info.num_frames_exact or self.info.cut_short):
                 self.ended_early = True
                 if not self._allow_short:
                     raise _cut_short_error(self.path, self.frames_read, self.info.num_frames)
