@@ -30,7 +30,7 @@ class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         return Text("" if task.speed is None else f"{task.speed:.1f}/s")
 
-_console = Console(file=sys.stderr)
+_console = Console(stderr=True)  # sys.stderr as it is at each write (redirections, test capture)
 
 
 def track(
