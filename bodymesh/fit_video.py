@@ -3,7 +3,10 @@
 Frames are fitted one at a time as they arrive (nothing is held): the first frame with a person
 gets the full single-image fit, which fixes the clip's shape; every later frame starts from the
 previous frame's pose and camera and takes a few L-BFGS iterations, with a term pulling it
-towards the previous frame. A frame without a person keeps the last fit (flagged and counted).
+towards the previous frame. A frame without a person keeps the last fit (flagged and counted);
+when the person is back after such frames, the previous fit is stale (they may re-enter
+elsewhere, at another size, in another pose), so that frame is fitted afresh like the first
+one, with the clip's shape, and tracking restarts from it.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ class VideoFitter:
         self.frames = 0
         self.frames_without_person = 0
         self.refits = 0
+        self.reentries = 0
         self.side_swaps = 0
+        self._gap = False
         self._last: BodyFit | None = None
         self._pose: torch.nn.Parameter | None = None
         self._shape: torch.Tensor | None = None
@@ -52,10 +57,13 @@ class VideoFitter:
             self.frames_without_person += 1
             if self._last is None:
                 return None
+            self._gap = True
             return replace(self._last, found=False)
         keypoints = torch.from_numpy(detection.keypoints).to(self.device)
-        if self._last is None:
-            fit = fit_keypoints(self.model, keypoints, detection.mask, self.config)
+        if self._last is None or self._gap:
+            self.reentries += self._gap
+            self._gap = False
+            fit = fit_keypoints(self.model, keypoints, detection.mask, self.config, shape=self.shape)
             self._start_tracking(fit)
         else:
             keypoints = self._undo_side_swap(keypoints)
@@ -132,10 +140,12 @@ class VideoFitter:
         return finish_fit(self.model, objective, self._pose, self._shape, self._camera(), self.config)
 
     def summary(self) -> dict[str, int]:
-        """Frames seen, without a person, fitted afresh, and read with left and right swapped back."""
+        """Frames seen, without a person, fitted afresh (lost track; back after frames without
+        a person), and read with left and right swapped back."""
         return {
             "frames": self.frames,
             "frames_without_person": self.frames_without_person,
             "refits": self.refits,
+            "reentries": self.reentries,
             "side_swaps": self.side_swaps,
         }

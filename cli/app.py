@@ -7,13 +7,17 @@ kept, default ~/.cache/mimic) and MIMIC_SMPL_DIR (the user's SMPL / SMPL-X files
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from .options import (
+    AllowShortOption, BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device,
+    check_model_dir,
+)
 from .personalize_command import BudgetOption, StepsOption, personalize as personalize_command, resolve_cache_dir
 from .pose_command import pose
 from .swap_command import swap
@@ -37,6 +41,7 @@ def _root() -> None:
 
 @app.command()
 def fit(
+    ctx: typer.Context,
     input: Annotated[Path, typer.Argument(help="A photo or a video of one person.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("fit_out"),
     body_model: BodyModelOption = "anny",
@@ -44,6 +49,7 @@ def fit(
     cache_dir: CacheDirOption = None,
     device: DeviceOption = "cpu",
     max_frames: Annotated[Optional[int], typer.Option(help="Fit at most this many video frames.", min=1)] = None,
+    allow_short: AllowShortOption = False,
 ) -> None:
     """Fit a 3D body mesh to the person in a photo or in every frame of a video.
 
@@ -52,16 +58,23 @@ def fit(
     """
     from bodymesh.registry import load_body_model
     from mimic.fit_media import fit_file
+    from mimic.fit_media import output_names
     from mimic.media import probe_video, is_video_path, read_image
+    from mimic.outputs import check_outputs
 
     device = check_device(device)
-    # Check the input before the (possibly long) model load.
+    check_model_dir(ctx, body_model)
+    # Check the input and the outputs before the (possibly long) model load.
     if is_video_path(input):
-        probe_video(input)
+        probe_video(input, whole=not allow_short)
     else:
         read_image(input)
+    check_outputs([input], files=[out / name for name in output_names(input)], folders=[out])
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
-    summary = fit_file(input, out, model, device=device, max_frames=max_frames, progress=True)
+    options = {"max_frames": max_frames, "progress": True, "allow_short": allow_short} if is_video_path(input) else {}
+    summary = fit_file(input, out, model, device=device, **options)
+    if summary.ended_early:
+        _warn_short(input, summary.frames, summary.frames_announced)
     frames = f"{summary.frames} frame{'s' * (summary.frames != 1)}"
     missing = f", {summary.frames_without_person} without a person" if summary.frames_without_person else ""
     typer.echo(
@@ -71,12 +84,19 @@ def fit(
     typer.echo(f"wrote {', '.join(str(out / name) for name in summary.outputs)}")
 
 
+def _warn_short(path: Path, read: int, announced: int) -> None:
+    from mimic.progress import notice
+
+    notice(f"warning: '{path}' ends early: read {read} of the {announced} frames its container announces (--allow-short)")
+
+
 @app.command()
 def video(
+    ctx: typer.Context,
     source: Annotated[list[Path], typer.Option("--source", "-s", help="Photo of the person to animate; repeat for front/back photos.", show_default=False)],
     driver: Annotated[Path, typer.Option("--driver", "-d", help="Video whose motion the person performs.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output video (.mp4).")] = Path("mimic_out.mp4"),
-    size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
+    size: Annotated[int, typer.Option(help="Side of the square person crop, pixels (at most what fits in memory, ~512 bytes a pixel).", min=32)] = 256,
     generator: GeneratorOption = "warp",
     checkpoint: CheckpointOption = None,
     side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Put the driver's crop left of the result.")] = False,
@@ -88,6 +108,7 @@ def video(
         bool, typer.Option("--full-frame", help="Output at the driver's size: the driver's frames with its person replaced (implies --driver-background).")
     ] = False,
     max_frames: Annotated[Optional[int], typer.Option(help="Use at most this many driver frames.", min=1)] = None,
+    allow_short: AllowShortOption = False,
     personalize: Annotated[
         bool, typer.Option("--personalize/--no-personalize", help="lwgan, pg2, patn: fine-tune it on the source photo(s) first (cached per photo).")
     ] = True,
@@ -103,16 +124,22 @@ def video(
 ) -> None:
     """Make the person in the source photo(s) perform the motion of the driver video."""
     from bodymesh.registry import load_body_model
-    from mimic.media import probe_video, read_image
+    from mimic.media import WRITABLE_VIDEO_EXTENSIONS, probe_video, read_image
     from mimic.generators.registry import GeneratorOptions, load_generator
+    from mimic.memory import check_canvas_fits
+    from mimic.outputs import check_outputs
     from mimic.pipeline import Imitator, ImitatorConfig
     from mimic.training.registry import personalizable_names
     from mimic.video_job import imitate_video
 
     device = check_device(device)
+    check_model_dir(ctx, body_model)
     for path in source:
         read_image(path)
-    probe_video(driver)
+    probe_video(driver, whole=not allow_short)
+    inputs = [*source, driver, *(path for path in (checkpoint, subject) if path is not None)]
+    check_outputs(inputs, files=[out], extensions=WRITABLE_VIDEO_EXTENSIONS)
+    check_canvas_fits(size, device)
     config = ImitatorConfig(
         size=size,
         placement="source" if keep_source_placement else "driver",
@@ -135,7 +162,11 @@ def video(
             imitator, source, resolve_cache_dir(cache_dir), checkpoint, settings, progress=True, generator=generator
         )
         typer.echo(f"{'reused the cached' if reused else 'made the'} {generator} personalization ({path})")
-    summary = imitate_video(imitator, source, driver, out, side_by_side, max_frames, progress=True, full_frame=full_frame)
+    summary = imitate_video(
+        imitator, source, driver, out, side_by_side, max_frames, progress=True, full_frame=full_frame, allow_short=allow_short
+    )
+    if summary.ended_early:
+        _warn_short(driver, summary.frames, summary.frames_announced)
     missing = f", {summary.frames_without_person} without a person (last pose kept)" if summary.frames_without_person else ""
     typer.echo(
         f"{summary.frames} frames{missing} in {summary.seconds:.1f} s "
@@ -180,7 +211,7 @@ def evaluate(
         Optional[list[str]],
         typer.Option("--generator", help=f"What draws the frames: {', '.join(GENERATOR_NAMES)}; repeat to compare several on the same frames [default: warp].", show_default=False),
     ] = None,
-    size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
+    size: Annotated[int, typer.Option(help="Side of the square person crop, pixels (at most what fits in memory, ~512 bytes a pixel).", min=32)] = 256,
     max_frames: Annotated[Optional[int], typer.Option(help="Use at most this many frames of each video.", min=2)] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
     personalize: Annotated[
@@ -202,10 +233,10 @@ def evaluate(
 
     from bodymesh.registry import load_body_model
     from mimic.errors import OptionError, OutputError
-    from mimic.evaluate import evaluate_generators, format_table
+    from mimic.evaluate import check_scorable, evaluate_generators, format_table
     from mimic.generators.registry import GeneratorOptions, load_generator
-    from mimic.media import probe_video
-    from mimic.outputs import write_text_atomic
+    from mimic.memory import check_canvas_fits
+    from mimic.outputs import check_outputs, write_text_atomic
     from mimic.personalize import PersonalizeConfig
     from mimic.pipeline import ImitatorConfig
 
@@ -218,7 +249,10 @@ def evaluate(
         raise OptionError(f"--source-frames must be comma-separated frame numbers, got {source_frames!r}")
     names = list(dict.fromkeys(generator or ["warp"]))  # in order, each once
     for path in video_path:
-        probe_video(path)
+        check_scorable(path, frames, max_frames)
+    sheets = [sheet / f"{path.stem}.png" for path in video_path] if sheet is not None else []
+    check_outputs(video_path, files=[*sheets, *([json_path] if json_path is not None else [])], folders=[sheet] if sheet is not None else [])
+    check_canvas_fits(size, device)
     if sheet is not None:
         try:
             sheet.mkdir(parents=True, exist_ok=True)
@@ -249,12 +283,36 @@ app.command("personalize")(personalize_command)
 app.command("pose")(pose)
 
 
+def _stop_on_signal(received: list[int]) -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread (so every `finally` and
+    `with` cleans up: temporary files, staging and build folders) and record the signal;
+    further ones are ignored while that cleanup runs."""
+
+    def stop(signum: int, frame: object) -> None:
+        received.append(signum)
+        for other in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(other, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+
+
 def main() -> None:
-    """Entry point of the `mimic` script: user errors become one line and exit code 1."""
+    """Entry point of the `mimic` script: user errors become one line and exit code 1; an
+    interruption (Ctrl-C, SIGTERM) one line and 128 + the signal's number."""
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    received: list[int] = []
+    _stop_on_signal(received)
     try:
         app()
     except MimicError as error:
         typer.echo(f"mimic: error: {error}", err=True)
         sys.exit(1)
+    except (SystemExit, KeyboardInterrupt):
+        if not received:
+            raise
+        kept = "the checkpoints written so far are kept (run it again to resume)" if sys.argv[1:2] == ["train"] else "nothing written"
+        typer.echo(f"mimic: interrupted; {kept}", err=True)
+        sys.exit(128 + received[0])

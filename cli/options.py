@@ -26,12 +26,26 @@ CheckpointOption = Annotated[
     typer.Option("--checkpoint", help="Weights of the generator from `mimic train` (a checkpoint or run folder) [default: those shipped with mimic]."),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="torch device to fit on: cpu, cuda, cuda:1, mps ...")]
+AllowShortOption = Annotated[
+    bool,
+    typer.Option("--allow-short", help="Use a video that ends before the frames its container announces (a cut-off copy) instead of failing; says how many were read."),
+]
 
 
 def fail(message: str) -> None:
     """Prints `mimic: error: message` on stderr and exits with code 1."""
     typer.echo(f"mimic: error: {message}", err=True)
     raise typer.Exit(code=1)
+
+
+def check_model_dir(ctx: typer.Context, body_model: str) -> None:
+    """OptionError when --model-dir was given on the command line for a body model that takes
+    none (anny ships with mimic); from MIMIC_SMPL_DIR it is left unused without a word."""
+    from mimic.errors import OptionError
+
+    source = ctx.get_parameter_source("model_dir")
+    if body_model == "anny" and source is not None and source.name == "COMMANDLINE":
+        raise OptionError("--model-dir is for --body-model smpl or smplx; anny ships with mimic and takes no model files")
 
 
 def check_device(device: str) -> str:

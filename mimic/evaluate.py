@@ -26,9 +26,9 @@ from bodymesh.body_model import BodyModel
 from bodymesh.detect import BlazePoseDetector, Detection
 from bodymesh.keypoints import person_height
 from mimic.contact_sheet import ContactSheet, sheet_frames
-from mimic.errors import OptionError
+from mimic.errors import NoPersonError, OptionError
 from mimic.generators.base import Generator, SourceBundle, TargetBundle
-from mimic.media import VideoReader
+from mimic.media import VideoReader, probe_video
 from mimic.metrics import masked_mean, pck, psnr, ssim_map
 from mimic.personalize import PersonalizeConfig, personalized_generator
 from mimic.pipeline import Imitator, ImitatorConfig, to_image, to_tensor
@@ -40,7 +40,8 @@ METRICS = ("ssim", "psnr", "mask_ssim", "pck")
 
 @dataclass
 class EvalResult:
-    """Means over the scored frames (NaN-free: frames where a metric is undefined are skipped)."""
+    """Means over the scored frames (frames where a metric is undefined are skipped; a metric
+    no frame defines, e.g. mask-SSIM when the judge found the person in none, is NaN)."""
 
     video: str
     generator: str
@@ -53,7 +54,25 @@ class EvalResult:
     frames_per_second: float
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields as JSON values: an undefined (NaN) metric is None (JSON null)."""
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
+
+
+def check_scorable(video: Path, source_frames: Sequence[int], max_frames: int | None = None) -> int:
+    """Frames of `video` the protocol scores (its first `max_frames`, less the source frames);
+    OptionError, before any work, when there are none or a source frame is past the end."""
+    info = probe_video(video)
+    count = info.num_frames if max_frames is None else min(max_frames, info.num_frames)
+    past = sorted({f for f in source_frames if f >= info.num_frames})
+    if past:
+        raise OptionError(f"source frame(s) {past} are past the end of '{video}' ({info.num_frames} frames)")
+    scorable = count - len({f for f in source_frames if f < count})
+    if scorable < 1:
+        raise OptionError(
+            f"nothing to score in '{video}': of its {count} frame(s) used, all are source frames; "
+            "self-imitation needs at least one frame besides the source frames"
+        )
+    return scorable
 
 
 def _source_photos(video: Path, indices: Sequence[int]) -> list[np.ndarray]:
@@ -126,10 +145,11 @@ def evaluate_generators(
         raise OptionError(f"need one or more generators with different names, got {names}")
     if personalize is not None and cache_dir is None:
         raise OptionError("evaluating personalized generators needs a cache folder for their subject files")
+    check_scorable(video, source_frames, max_frames)
     fan_out = _FanOut(generators)
     imitator = Imitator(body, fan_out, config, device)
     photos = _source_photos(video, source_frames)
-    subject = imitator.prepare(photos)
+    subject = imitator.prepare(photos, names=[f"source frame {i} of '{video}'" for i in source_frames])
     for name in names if personalize is not None else ():
         if name in personalizable_names():
             tuned = personalized_generator(imitator, photos, cache_dir, None, personalize, progress, generator=name, subject=subject)[0]
@@ -157,6 +177,8 @@ def evaluate_generators(
                 contact.add([result.driver, *images])
             scored += 1
             scoring += time.perf_counter() - clock
+    if not scored:
+        raise NoPersonError(f"no frame of '{video}' could be scored: none besides the source frames shows the person")
     seconds = time.perf_counter() - start - scoring
     if contact is not None and contact.rows:
         contact.write(sheet)

@@ -45,6 +45,13 @@ class FitSummary:
     fit_ms_per_frame: float  # mean over the frames after the first fitted one
     seconds: float
     outputs: list[str]
+    frames_announced: int = 1  # frames the video's container announces (1 for a photo)
+    ended_early: bool = False  # the video ended before those (read with allow_short)
+
+
+def output_names(path: Path) -> list[str]:
+    """The files `fit_file` writes into its output folder for the input at `path`."""
+    return ["fit.npz", "summary.json", "overlay.mp4" if is_video_path(path) else "overlay.png"]
 
 
 def render_fit(image: np.ndarray, model: BodyModel, fit: BodyFit) -> np.ndarray:
@@ -103,7 +110,7 @@ def fit_photo(path: Path, out_dir: Path, model: BodyModel, config: FitConfig | N
         write_image(staging / "overlay.png", render_fit(image, model, fit))
         summary = FitSummary(
             str(path), model.name, 1, 0, error_px, error_height, fit_seconds, 0.0,
-            time.perf_counter() - start, ["fit.npz", "summary.json", "overlay.png"],
+            time.perf_counter() - start, output_names(path),
         )
         _save(staging, model, [fit], summary)
     return summary
@@ -117,14 +124,17 @@ def fit_video(
     device: str = "cpu",
     max_frames: int | None = None,
     progress: bool = False,
+    allow_short: bool = False,
 ) -> FitSummary:
-    """Fits every frame of the video at `path`, streaming; writes fit.npz, summary.json, overlay.mp4."""
+    """Fits every frame of the video at `path`, streaming; writes fit.npz, summary.json, overlay.mp4.
+    A video cut short raises InputError, or with `allow_short` is fitted as far as it goes (the
+    summary says so)."""
     start = time.perf_counter()
     fitter = VideoFitter(model, config, device)
     fits: list[BodyFit | None] = []
     errors: list[tuple[float, float]] = []
     fit_times: list[float] = []
-    with VideoReader(path) as reader, BlazePoseDetector(video=True) as detector, staged_folder(out_dir) as staging:
+    with VideoReader(path, allow_short) as reader, BlazePoseDetector(video=True) as detector, staged_folder(out_dir) as staging:
         total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
         with VideoWriter(staging / "overlay.mp4", reader.info.rate, audio_from=path) as writer:
             for index, frame in enumerate(track(reader, "fitting", total=total, enabled=progress)):
@@ -147,7 +157,7 @@ def fit_video(
             str(path), model.name, fitter.frames, fitter.frames_without_person,
             float(np.mean([e[0] for e in errors])), float(np.mean([e[1] for e in errors])),
             fit_times[first], 1000 * float(np.mean(later)) if later else 0.0,
-            time.perf_counter() - start, ["fit.npz", "summary.json", "overlay.mp4"],
+            time.perf_counter() - start, output_names(path), reader.info.num_frames, reader.ended_early,
         )
         _save(staging, model, fits, summary)
     return summary
@@ -157,6 +167,6 @@ def fit_file(path: Path, out_dir: Path, model: BodyModel, **options) -> FitSumma
     """`fit_video` for video files, `fit_photo` for anything else."""
     if is_video_path(path):
         return fit_video(path, out_dir, model, **options)
-    options.pop("max_frames", None)
-    options.pop("progress", None)
+    for name in ("max_frames", "progress", "allow_short"):
+        options.pop(name, None)
     return fit_photo(path, out_dir, model, **options)

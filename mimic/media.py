@@ -5,14 +5,19 @@ accepts is ``(H, W, 3) uint8`` RGB. Nothing holds a whole video: `VideoReader` d
 `VideoWriter` encodes each frame as it arrives (audio copied from another file is interleaved
 as the video advances).
 
-Failures a user can cause end in one line: `InputError` for a file that cannot be read,
-`OutputError` for a destination that cannot be written. Writes are atomic: the data goes to a
-hidden temporary file in the destination's folder and is renamed onto the destination only
-when it is complete, so a failure never leaves a half-written (or clobbered) destination.
+Failures a user can cause end in one line: `InputError` for a file that cannot be read (or a
+video cut short), `OutputError` for a destination that cannot be written. Writes are atomic
+(`atomic_path`, the one helper every output of mimic goes through): the data goes to a hidden
+temporary file in the destination's folder and is renamed onto the destination only when it is
+complete, so a failure never leaves a half-written (or clobbered) destination.
+
+Videos are read as they are displayed: a display matrix (the rotation phones record) is applied
+to every frame, and `VideoInfo` gives the displayed size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import secrets
@@ -91,6 +96,43 @@ def _remove_quietly(path: Path) -> None:
         pass
 
 
+def _reason(error: OSError | av.error.FFmpegError) -> str:
+    """Why an I/O call failed, without the file name it was given (a temporary one, for writes)."""
+    return error.strerror or type(error).__name__
+
+
+def check_writable(dest: PathLike, action: str = "write") -> None:
+    """Raises OutputError unless ``atomic_path(dest)`` could write: tested by creating and
+    deleting the hidden file it would use; ``dest`` itself is not touched."""
+    _remove_quietly(_create_temp_next_to(Path(dest), action))
+
+
+@contextlib.contextmanager
+def atomic_path(dest: PathLike, action: str = "write") -> Iterator[Path]:
+    """Yields a new hidden file next to ``dest`` (same folder and extension) for the caller to
+    fill; it is renamed onto ``dest`` when the block ends normally and deleted when it raises.
+
+    The file has the permissions a plain ``open(dest, "w")`` would give (0o666 minus the
+    umask). An OSError of the block or of the rename becomes `OutputError` ``cannot {action}
+    '{dest}': {reason}``, naming ``dest``, never the temporary file.
+
+    Raises:
+        OutputError: ``dest`` is a folder, its folder is missing or not writable, or writing
+            failed (full disk, ...).
+    """
+    dest = Path(dest)
+    temp = _create_temp_next_to(dest, action)
+    try:
+        yield temp
+        os.replace(temp, dest)
+    except OSError as e:
+        _remove_quietly(temp)
+        raise OutputError(f"cannot {action} '{dest}': {_reason(e)}") from None
+    except BaseException:
+        _remove_quietly(temp)
+        raise
+
+
 def _check_readable_file(path: Path, what: str) -> None:
     """Raise InputError unless ``path`` is an existing regular file."""
     if not path.exists():
@@ -124,7 +166,7 @@ def read_image(path: PathLike) -> np.ndarray:
     try:
         data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: handles non-ASCII paths
     except OSError as e:
-        raise InputError(f"cannot read image '{path}': {e.strerror or e}") from None
+        raise InputError(f"cannot read image '{path}': {_reason(e)}") from None
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None:
         raise InputError(f"cannot read image '{path}': not an image file, or it is corrupt")
@@ -159,13 +201,8 @@ def write_image(path: PathLike, image: np.ndarray) -> None:
             f"cannot write image '{path}': unknown image extension '{path.suffix}' "
             "(use .png or .jpg)"
         )
-    temp = _create_temp_next_to(path, "write image")
-    try:
+    with atomic_path(path, "write image") as temp:
         temp.write_bytes(encoded.tobytes())
-        os.replace(temp, path)
-    except OSError as e:
-        _remove_quietly(temp)
-        raise OutputError(f"cannot write image '{path}': {e.strerror or e}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,10 +211,10 @@ def write_image(path: PathLike, image: np.ndarray) -> None:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a video file holds, as decoded (display rotation is not applied).
+    """What a video file holds, as displayed (its display rotation applied).
 
     Attributes:
-        width, height: frame size in pixels.
+        width, height: displayed frame size in pixels (stored size turned by ``rotation``).
         fps: frames per second.
         rate: the same frame rate as an exact fraction (e.g. 30000/1001), for `VideoWriter`.
         num_frames: frame count; from the container when it says, else estimated as
@@ -185,6 +222,11 @@ class VideoInfo:
         num_frames_exact: whether ``num_frames`` came from the container.
         duration_s: duration of the video stream in seconds.
         has_audio: the file has at least one audio stream.
+        rotation: counter-clockwise degrees (0, 90, 180, 270) the stored frames are turned by
+            to be displayed, from the stream's display matrix.
+        frames_in_file: frames whose data the file holds, per the container's index of every
+            frame (mp4, mov); less than ``num_frames`` when the file is cut short. Equal to
+            ``num_frames`` when there is no such index (then only decoding can tell).
     """
 
     width: int
@@ -195,6 +237,13 @@ class VideoInfo:
     num_frames_exact: bool
     duration_s: float
     has_audio: bool
+    rotation: int = 0
+    frames_in_file: int = 0
+
+    @property
+    def cut_short(self) -> bool:
+        """The container announces more frames than the file holds (a truncated copy)."""
+        return self.frames_in_file < self.num_frames
 
 
 def is_video_path(path: PathLike) -> bool:
@@ -209,13 +258,35 @@ def _open_input(path: Path, what: str = "video") -> av.container.InputContainer:
     except av.error.InvalidDataError:
         raise InputError(f"cannot read {what} '{path}': not a media file, or it is corrupt") from None
     except av.error.FFmpegError as e:
-        raise InputError(f"cannot read {what} '{path}': {e.strerror or e}") from None
+        raise InputError(f"cannot read {what} '{path}': {_reason(e)}") from None
     except OSError as e:
-        raise InputError(f"cannot read {what} '{path}': {e.strerror or e}") from None
+        raise InputError(f"cannot read {what} '{path}': {_reason(e)}") from None
 
 
-def _video_info(container: av.container.InputContainer, path: Path) -> VideoInfo:
-    """Describe the first video stream of an open ``container``; InputError if there is none."""
+def _rotation(frame: av.VideoFrame) -> int:
+    """Counter-clockwise degrees, a multiple of 90 in [0, 360), that display ``frame``."""
+    return int(round(frame.rotation / 90)) % 4 * 90
+
+
+def _displayed(frame: av.VideoFrame) -> np.ndarray:
+    """``(H, W, 3) uint8`` RGB of ``frame`` turned as its display matrix says."""
+    image = frame.to_ndarray(format="rgb24")
+    turns = _rotation(frame) // 90
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def _frames_in_file(stream: av.video.stream.VideoStream, path: Path, num_frames: int) -> int:
+    """Frames whose packets lie inside the file, when the index lists every frame; else ``num_frames``."""
+    entries = stream.index_entries
+    if len(entries) != num_frames:
+        return num_frames
+    size = path.stat().st_size
+    return sum(1 for entry in entries if entry.pos + entry.size <= size)
+
+
+def _video_info(container: av.container.InputContainer, path: Path, rotation: int) -> VideoInfo:
+    """Describe the first video stream of an open ``container``, whose frames are displayed
+    turned by ``rotation`` degrees; InputError if there is none."""
     if not container.streams.video:
         raise InputError(f"cannot read video '{path}': it has no video stream")
     stream = container.streams.video[0]
@@ -243,30 +314,43 @@ def _video_info(container: av.container.InputContainer, path: Path) -> VideoInfo
         num_frames, exact = int(round(duration_s * fps)), False
     if duration_s <= 0 and num_frames:
         duration_s = num_frames / fps
+    width, height = int(ctx.width), int(ctx.height)
+    if rotation % 180:
+        width, height = height, width
     return VideoInfo(
-        width=int(ctx.width),
-        height=int(ctx.height),
+        width=width,
+        height=height,
         fps=fps,
         rate=rate,
         num_frames=num_frames,
         num_frames_exact=exact,
         duration_s=duration_s,
         has_audio=bool(container.streams.audio),
+        rotation=rotation,
+        frames_in_file=_frames_in_file(stream, path, num_frames) if exact else num_frames,
     )
 
 
-def probe_video(path: PathLike) -> VideoInfo:
-    """Read a video file's header (no decoding) and describe it.
+def _cut_short_error(path: Path, read: int, announced: int) -> InputError:
+    return InputError(
+        f"video '{path}' is cut short: it holds {read} of the {announced} frames its container "
+        "announces (a truncated copy or download?); --allow-short uses the frames it holds"
+    )
+
+
+def probe_video(path: PathLike, whole: bool = False) -> VideoInfo:
+    """Read a video file's header and first frame (for the display rotation) and describe it.
+
+    Args:
+        whole: also raise InputError when the container's index shows the file is cut short.
 
     Raises:
-        InputError: missing, unreadable, not a media file, or no video stream.
+        InputError: missing, unreadable, not a media file, no video stream, no decodable
+            frame, or (with ``whole``) cut short.
     """
     path = Path(path)
-    container = _open_input(path)
-    try:
-        return _video_info(container, path)
-    finally:
-        container.close()
+    with VideoReader(path, allow_short=not whole) as reader:
+        return reader.info
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,36 +362,84 @@ class VideoReader:
 
     Use as ``with VideoReader(path) as reader: for frame in reader: ...``. The reader is its
     own iterator: it can be iterated once, and it closes the file when exhausted (or on
-    `close`, or on leaving the ``with`` block). Frames are ``(H, W, 3) uint8`` RGB at the
-    stream's decoded size (display rotation metadata is not applied).
+    `close`, or on leaving the ``with`` block). Frames are ``(H, W, 3) uint8`` RGB as
+    displayed: the stream's display rotation is applied.
+
+    A file that ends before the frames its container announces (a truncated copy; decoders
+    often stop there without an error) raises InputError, at opening when the container's
+    index shows it, else when the stream ends early or fails to decode, unless
+    ``allow_short``: then the frames up to there are read and ``ended_early`` says so.
 
     Attributes:
         path: the file.
         info: `VideoInfo` from the header (``info.num_frames`` may be an estimate).
+        frames_read: frames yielded so far.
+        ended_early: the stream ended before ``info.num_frames`` (an exact count) frames.
     """
 
-    def __init__(self, path: PathLike) -> None:
-        """Open ``path`` and read its header. Raises InputError as `probe_video` does."""
+    def __init__(self, path: PathLike, allow_short: bool = False) -> None:
+        """Open ``path``, read its header and decode the first frame. Raises InputError for a
+        missing, unreadable or frameless file, and for one cut short (unless ``allow_short``)."""
         self.path = Path(path)
+        self.frames_read = 0
+        self.ended_early = False
+        self._allow_short = allow_short
         self._container: av.container.InputContainer | None = _open_input(self.path)
         try:
-            self.info = _video_info(self._container, self.path)
+            if not self._container.streams.video:
+                raise InputError(f"cannot read video '{self.path}': it has no video stream")
             self._stream = self._container.streams.video[0]
             self._stream.thread_type = "AUTO"
+            announced = self._stream.frames
+            whole = _frames_in_file(self._stream, self.path, announced) if announced else 0
+            self._decoded = self._demux_and_decode(whole if whole < announced else None)
+            first = self._next_decoded()
+            if first is None and whole < announced:
+                raise _cut_short_error(self.path, whole, announced)
+            if first is None:
+                raise InputError(f"cannot read video '{self.path}': it has no decodable frame")
+            self.info = _video_info(self._container, self.path, _rotation(first))
+            if self.info.cut_short and not allow_short:
+                raise _cut_short_error(self.path, self.info.frames_in_file, self.info.num_frames)
         except BaseException:
             self.close()
             raise
-        self._frames = self._decode()
+        self._frames = self._decode(first)
 
-    def _decode(self) -> Iterator[np.ndarray]:
+    def _demux_and_decode(self, whole: int | None) -> Iterator[av.VideoFrame]:
+        """The stream's frames; with ``whole``, from only the first ``whole`` packets (those
+        the index shows inside a truncated file): the one the copy was cut in is not decoded
+        (it would fail, and take the frames still in the threaded decoder with it)."""
         assert self._container is not None
+        packets = 0
+        for packet in self._container.demux(self._stream):  # ends with the flushing packet
+            if packet.size and whole is not None and packets == whole:
+                yield from self._stream.codec_context.decode(None)  # flush here instead
+                return
+            packets += bool(packet.size)
+            yield from packet.decode()
+
+    def _next_decoded(self) -> av.VideoFrame | None:
+        """The next decoded frame; None at the end, or at a decoding error past the first
+        frame with ``allow_short`` (the frames before it are what the file holds)."""
         try:
-            for frame in self._container.decode(self._stream):
-                yield frame.to_ndarray(format="rgb24")
+            return next(self._decoded, None)
         except av.error.FFmpegError as e:
-            raise InputError(
-                f"cannot read video '{self.path}': decoding failed ({e.strerror or e})"
-            ) from None
+            if self._allow_short and self.frames_read:
+                return None
+            raise InputError(f"cannot read video '{self.path}': decoding failed ({_reason(e)})") from None
+
+    def _decode(self, first: av.VideoFrame) -> Iterator[np.ndarray]:
+        try:
+            frame: av.VideoFrame | None = first
+            while frame is not None:
+                self.frames_read += 1
+                yield _displayed(frame)
+                frame = self._next_decoded()
+            if self.frames_read < self.info.num_frames and (self.info.num_frames_exact or self.info.cut_short):
+                self.ended_early = True
+                if not self._allow_short:
+                    raise _cut_short_error(self.path, self.frames_read, self.info.num_frames)
         finally:
             self.close()
 
@@ -512,7 +644,7 @@ class VideoWriter:
             self._mux_audio_until(self.frames_written / self.rate)
         except av.error.FFmpegError as e:
             self.abort()
-            raise OutputError(f"cannot write video '{self.path}': {e.strerror or e}") from None
+            raise OutputError(f"cannot write video '{self.path}': {_reason(e)}") from None
 
     def _mux_audio_until(self, end: Fraction) -> None:
         """Copy source audio that starts before ``end`` seconds into the output."""
@@ -565,7 +697,7 @@ class VideoWriter:
             os.replace(self._temp, self.path)
         except (av.error.FFmpegError, OSError) as e:
             self.abort()
-            raise OutputError(f"cannot write video '{self.path}': {e.strerror or e}") from None
+            raise OutputError(f"cannot write video '{self.path}': {_reason(e)}") from None
         self._temp = None
         self._cleanup(delete_temp=False)
 

@@ -29,6 +29,7 @@ from mimic.background import remove_person
 from mimic.crop import CropBox
 from mimic.errors import NoPersonError, OptionError
 from mimic.generators.base import Generator, SourceBundle, TargetBundle, mesh_maps
+from mimic.memory import check_canvas_fits
 from mimic.prefetch import prefetch
 from mimic.texture import depth_mirror_vertex_map, fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture
 from warping.correspondence import uv_map, vertex_codes
@@ -120,6 +121,7 @@ class Imitator:
         generator: what turns source and target bundles into an image.
         config: canvas, placement and background options.
         device: where tensors live.
+    Raises OptionError when the canvas (`config.size`) would not fit in `device`'s memory.
     """
 
     def __init__(self, body: BodyModel, generator: Generator, config: ImitatorConfig | None = None, device: torch.device | str = "cpu") -> None:
@@ -127,6 +129,7 @@ class Imitator:
         self.generator = generator
         self.config = config or ImitatorConfig()
         self.device = torch.device(device)
+        check_canvas_fits(self.config.size, self.device)
         self.uv_fragments = rasterize_uv(body.uv_coords, body.uv_faces, self.config.texture_size)
         with torch.no_grad():
             rest = body.forward(zero_pose(body, device=self.device), zero_shape(body, device=self.device)).vertices[0]
@@ -161,19 +164,21 @@ class Imitator:
             vertices = self.body.forward(zero_pose(self.body, device=self.device), shape[None]).vertices[0, :, 1]
         return float(vertices.max() - vertices.min())
 
-    def prepare(self, photos: Sequence[np.ndarray], label: str = "source photo") -> Subject:
+    def prepare(self, photos: Sequence[np.ndarray], label: str = "source photo", names: Sequence[str] | None = None) -> Subject:
         """The subject from one or more photos `(H, W, 3)` uint8 RGB of the same person (e.g.
         front and back), each fitted separately, one shape for all. Raises NoPersonError naming
-        the photo (`label` and its 1-based number) with nobody in it."""
+        the photo with nobody in it: its entry of `names` when given (e.g. "source frame 3 of
+        'clip.mp4'"), else `label` and its 1-based number."""
         if not photos:
             raise OptionError(f"at least one {label} is needed")
+        names = list(names) if names is not None else [f"{label} {number}" for number in range(1, len(photos) + 1)]
         size = self.config.size
         fits, crops, masks = [], [], []
         with BlazePoseDetector(video=False) as detector:
-            for number, photo in enumerate(photos, start=1):
+            for name, photo in zip(names, photos, strict=True):
                 detection = detector.detect(photo)
                 if detection is None:
-                    raise NoPersonError(f"no person found in {label} {number}")
+                    raise NoPersonError(f"no person found in {name}")
                 fit = fit_detection(self.body, detection, self.config.fit, self.device)
                 box = CropBox.around(detection.bbox(), self.config.crop_margin)
                 fit.cam = box.camera(fit.cam, size)

@@ -30,7 +30,7 @@ class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         return Text("" if task.speed is None else f"{task.speed:.1f}/s")
 
-_console = Console(file=sys.stderr)
+_console = Console(stderr=True)  # sys.stderr as it is at each write (redirections, test capture)
 
 
 def track(
@@ -66,3 +66,10 @@ def spinner(description: str, enabled: bool = True) -> Iterator[None]:
     with Progress(*columns, console=_console, transient=False) as progress:
         progress.add_task(description, total=None)
         yield
+
+
+def notice(message: str, enabled: bool = True) -> None:
+    """Prints `mimic: message` as one line on stderr when `enabled` (something the user should
+    know that does not stop the run: a cache entry rebuilt, a driver read short)."""
+    if enabled:
+        _console.print(f"mimic: {message}", markup=False, highlight=False, soft_wrap=True)

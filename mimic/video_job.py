@@ -24,6 +24,8 @@ class VideoSummary:
     seconds: float
     prepare_seconds: float
     stage_ms: dict[str, float]  # mean per frame
+    frames_announced: int = 0  # frames the driver's container announces
+    ended_early: bool = False  # the driver ended before those (read with allow_short)
 
     @property
     def frames_per_second(self) -> float:
@@ -53,15 +55,18 @@ def imitate_video(
     progress: bool = False,
     full_frame: bool = False,
     prepare: Callable[[list[np.ndarray]], Subject] | None = None,
+    allow_short: bool = False,
 ) -> VideoSummary:
     """Streams `driver` through `imitator` with the subject of the `sources` photos into `out`
     (H.264, the driver's frame rate and audio); `out` appears only when the whole video is done.
     Frames are the person crops, or with `full_frame` the driver's frames with the crop pasted
     back (at the driver's size); `side_by_side` puts the driver on the left. `prepare` makes the
-    subject from the source photos (default `imitator.prepare`; e.g. an appearance swap)."""
+    subject from the source photos (default `imitator.prepare`; e.g. an appearance swap). A
+    driver cut short raises InputError (nothing written), or with `allow_short` is used as far
+    as it goes (the summary says so)."""
     start = time.perf_counter()
     photos = [read_image(path) for path in sources]
-    with VideoReader(driver) as reader:  # opened first: a bad driver fails before the slow part
+    with VideoReader(driver, allow_short) as reader:  # opened first: a bad driver fails before the slow part
         subject = (prepare or imitator.prepare)(photos)
         prepared = time.perf_counter()
         total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
@@ -86,4 +91,5 @@ def imitate_video(
     return VideoSummary(
         count, missing, several_people, time.perf_counter() - start, prepared - start,
         {stage: 1000 * float(np.mean(values)) for stage, values in stages.items()},
+        reader.info.num_frames, reader.ended_early,
     )

@@ -93,3 +93,36 @@ def test_shared_photos_fit_within_five_percent_of_height(anny_body):
             fit = fit_detection(anny_body, detection)
             height = person_height(detection.keypoints)
             assert fit.keypoint_error() < 0.05 * height, name
+
+
+def _driver_with_a_gap(gap: range, frames: int) -> list[np.ndarray]:
+    """The first `frames` frames of the shared dribble clip, those in `gap` replaced by an empty
+    room (the player steps out and comes back elsewhere: he has moved ~170 px meanwhile)."""
+    from mimic.media import VideoReader
+    from mimic.pipeline import to_image
+    from mimic.synthetic_person import procedural_background
+
+    with VideoReader(shared_file("videos", "mmhuman3d_dribble.mp4")) as reader:
+        clip = [frame for _, frame in zip(range(frames), reader)]
+    empty = to_image(procedural_background(*clip[0].shape[:2], seed=3))
+    return [empty if index in gap else frame for index, frame in enumerate(clip)]
+
+
+@pytest.mark.slow
+def test_person_back_after_frames_without_one_is_fitted_afresh(anny_body):
+    """Issue #17 item 5. Two causes: BlazePose's tracking (at the pipeline's 640 px) carried the
+    player into the empty room for all 7 frames, confidently, so the fit drew a ghost; and
+    tracking on from the stale fit before the gap left the re-entered player ~3x off (41 px
+    against 13 px fitted afresh, for several frames). Now a detection off the person mask is
+    no person, and the first frame back is fitted like a first one (the clip's shape kept)."""
+    gap = range(4, 11)
+    fitter = VideoFitter(anny_body)
+    errors = []
+    with BlazePoseDetector(video=True, max_side=640) as detector:
+        for frame in _driver_with_a_gap(gap, 16):
+            fit = fitter.step(detector.detect(frame))
+            errors.append(fit.keypoint_error() / person_height(fit.keypoints.numpy()) if fit.found else None)
+    before, after = np.mean(errors[: gap.start]), np.mean(errors[gap.stop :])
+    assert all(error is None for error in errors[gap.start : gap.stop]), errors
+    assert after < 1.5 * before and after < 0.025, (before, after)
+    assert fitter.summary()["reentries"] == 1 and fitter.summary()["frames_without_person"] == len(gap)

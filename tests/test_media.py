@@ -460,3 +460,107 @@ def test_permission_denied_becomes_output_error(tmp_path: Path, monkeypatch) -> 
         VideoWriter(tmp_path / "out.mp4", fps=10)
     with pytest.raises(OutputError, match="not writable"):
         write_image(tmp_path / "a.png", np.zeros((2, 2, 3), np.uint8))
+
+
+def make_phone_video(path: Path, display: np.ndarray, rotation: int = -90, fps: int = 10, frames: int = 4) -> Path:
+    """A video stored turned (as phones store portrait clips: landscape frames and a display
+    matrix): ``display`` ``(H, W, 3)`` is how it should look, ``rotation`` the matrix's
+    counter-clockwise degrees (-90: shown turned clockwise)."""
+    stored = np.ascontiguousarray(np.rot90(display, -rotation // 90))
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = stored.shape[:2]
+        stream.pix_fmt = "yuv444p"
+        stream.set_display_rotation(rotation)
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("rotation", [-90, 90, 180])
+def test_videos_are_read_as_displayed(tmp_path: Path, rotation: int) -> None:
+    """Issue #17 item 2: the display matrix phones write is applied on read (was ignored)."""
+    display = np.zeros((64, 32, 3), np.uint8)  # portrait, a white top-left corner
+    display[:8, :8] = 255
+    path = make_phone_video(tmp_path / "phone.mp4", display, rotation)
+    info = probe_video(path)
+    assert (info.width, info.height, info.rotation) == (32, 64, rotation % 360)
+    frames = list(VideoReader(path))
+    assert len(frames) == 4 and frames[0].shape == display.shape
+    assert frames[0][:8, :8].mean() > 200 and frames[0][-8:, -8:].mean() < 50
+
+
+def faststart_copy(source: Path, dest: Path) -> Path:
+    """``source`` remuxed with its index (moov) first, as cameras and web downloads have it."""
+    with av.open(str(source)) as src, av.open(str(dest), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    return dest
+
+
+def cut(path: Path, dest: Path, fraction: float) -> Path:
+    """The first ``fraction`` of ``path``'s bytes (an interrupted copy or download)."""
+    data = path.read_bytes()
+    dest.write_bytes(data[: int(len(data) * fraction)])
+    return dest
+
+
+def test_a_video_cut_short_is_refused_or_read_as_far_as_it_goes(tmp_path: Path) -> None:
+    """Issue #17 item 4: decoders stop at the cut without an error; the reader now compares
+    with the container's frame count (and its index, before decoding)."""
+    whole = faststart_copy(make_video(tmp_path / "a.mp4"), tmp_path / "whole.mp4")
+    short = cut(whole, tmp_path / "short.mp4", 0.9)
+    assert not probe_video(whole, whole=True).cut_short
+    info = probe_video(short)
+    assert info.num_frames == N and info.cut_short and info.frames_in_file < N
+    with pytest.raises(InputError, match=rf"short.mp4' is cut short: it holds {info.frames_in_file} of the {N} frames"):
+        probe_video(short, whole=True)
+    with pytest.raises(InputError, match="cut short"):
+        VideoReader(short)
+    reader = VideoReader(short, allow_short=True)
+    frames = list(reader)
+    assert 0 < len(frames) == reader.frames_read < N and reader.ended_early
+    complete = VideoReader(whole)
+    assert len(list(complete)) == N and not complete.ended_early
+
+
+def test_a_full_disk_names_the_destination_not_the_temporary_file(tmp_path: Path) -> None:
+    """Issue #17 item 9 (a file size limit stands in for a full disk: writes fail with EFBIG)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import resource, signal, sys, numpy as np\n"
+        "from mimic.errors import OutputError\n"
+        "from mimic.media import write_video\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))\n"
+        "noise = np.random.default_rng(0).integers(0, 255, (20, 128, 128, 3), dtype=np.uint8)\n"
+        "try:\n"
+        "    write_video(sys.argv[1], noise, 10)\n"
+        "except OutputError as error:\n"
+        "    print(error)\n"
+    )
+    out = tmp_path / "full.mp4"
+    result = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1])
+    assert result.stdout.startswith(f"cannot write video '{out}': "), result.stdout + result.stderr
+    assert "partial" not in result.stdout and files_in(tmp_path) == []
+
+
+def test_text_outputs_have_the_usual_permissions(tmp_path: Path) -> None:
+    """Issue #17 item 8: the JSON of `mimic eval` was 0600 (a mkstemp file), other outputs 0644."""
+    from mimic.outputs import write_text_atomic
+
+    umask = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "scores.json", "[]\n")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "scores.json").stat().st_mode & 0o777 == 0o644
+    assert files_in(tmp_path) == ["scores.json"]

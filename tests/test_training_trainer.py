@@ -187,3 +187,32 @@ def test_cli_train_errors(tmp_path):
     bad = run("--generator", NAME, "--config", "width")
     assert isinstance(bad.exception, OptionError) and "KEY=VALUE" in str(bad.exception)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_cli_train_stopped_by_sigterm_resumes_bit_for_bit(tmp_path):
+    """Issue #17: `mimic train` stopped by SIGTERM (as a scheduler stops a job) says so in one
+    line, keeps the checkpoints it wrote, and resumed ends with exactly the weights (bit for
+    bit) of a run of the same steps that was never stopped."""
+    common = ["train", "--generator", NAME, "--steps", "12", "--batch-size", str(BATCH), "--size", str(SIZE),
+              "--checkpoint-every", "4", "--sample-every", "0", "--lr", "0.02"]
+    straight = subprocess.run(_cli(*common, "--out", str(tmp_path / "a")), capture_output=True, text=True, env=_env(), timeout=300)
+    assert straight.returncode == 0, straight.stderr
+
+    process = subprocess.Popen(_cli(*common, "--out", str(tmp_path / "b")), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while latest_checkpoint(tmp_path / "b") is None and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    stopped_at = checkpoint_step(latest_checkpoint(tmp_path / "b"))
+    assert process.returncode == 128 + signal.SIGTERM and stopped_at < 12, err
+    assert err.strip().splitlines()[-1] == "mimic: interrupted; the checkpoints written so far are kept (run it again to resume)"
+
+    again = subprocess.run(_cli(*common, "--out", str(tmp_path / "b")), capture_output=True, text=True, env=_env(), timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"resuming from step {stopped_at}" in again.stdout
+    _, _, first = load_weights(tmp_path / "a")
+    _, _, second = load_weights(tmp_path / "b")
+    for key, value in first["generator"].items():
+        assert torch.equal(second["generator"][key], value), key
