@@ -44,31 +44,40 @@ def fit(
     cache_dir: CacheDirOption = None,
     device: DeviceOption = "cpu",
     max_frames: Annotated[Optional[int], typer.Option(help="Fit at most this many video frames.", min=1)] = None,
+    glb: Annotated[
+        Optional[Path], typer.Option("--glb", help="Also write an animated, skinned glTF (.glb) of the fitted body here (textured for a photo).")
+    ] = None,
+    obj: Annotated[bool, typer.Option("--obj", help="Also write one OBJ mesh per frame into OUT/meshes/.")] = False,
 ) -> None:
     """Fit a 3D body mesh to the person in a photo or in every frame of a video.
 
-    Writes fit.npz (per-frame pose, shape, camera, keypoints), summary.json and an overlay
-    (overlay.png or overlay.mp4) of the mesh drawn over the input.
+    Writes fit.npz (per-frame pose, shape, camera, keypoints; with smpl/smplx also smplx's
+    keys), summary.json and an overlay (overlay.png or overlay.mp4) of the mesh drawn over the input.
     """
     from bodymesh.registry import load_body_model
-    from mimic.fit_media import fit_file
+    from mimic.errors import OptionError, OutputError
+    from mimic.fit_media import FitExports, fit_file
     from mimic.media import probe_video, is_video_path, read_image
 
     device = check_device(device)
+    if glb is not None and glb.suffix.lower() != ".glb":
+        raise OptionError(f"--glb writes a binary glTF: give a file name ending in .glb, got '{glb}'")
+    if glb is not None and not glb.parent.is_dir():
+        raise OutputError(f"cannot write '{glb}': folder '{glb.parent}' does not exist")
     # Check the input before the (possibly long) model load.
     if is_video_path(input):
         probe_video(input)
     else:
         read_image(input)
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
-    summary = fit_file(input, out, model, device=device, max_frames=max_frames, progress=True)
+    summary = fit_file(input, out, model, device=device, max_frames=max_frames, progress=True, exports=FitExports(glb, obj))
     frames = f"{summary.frames} frame{'s' * (summary.frames != 1)}"
     missing = f", {summary.frames_without_person} without a person" if summary.frames_without_person else ""
     typer.echo(
         f"fitted {frames}{missing} in {summary.seconds:.1f} s; keypoint error "
         f"{summary.keypoint_error_px:.1f} px ({100 * summary.keypoint_error_height:.1f}% of height)"
     )
-    typer.echo(f"wrote {', '.join(str(out / name) for name in summary.outputs)}")
+    typer.echo(f"wrote {', '.join([str(out / name) for name in summary.outputs] + ([str(glb)] if glb is not None else []))}")
 
 
 @app.command()

@@ -12,6 +12,7 @@ and follows only the driver's motion relative to the driver's first frame.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -167,21 +168,27 @@ class Imitator:
         the photo (`label` and its 1-based number) with nobody in it."""
         if not photos:
             raise OptionError(f"at least one {label} is needed")
-        size = self.config.size
         fits, crops, masks = [], [], []
         with BlazePoseDetector(video=False) as detector:
             for number, photo in enumerate(photos, start=1):
                 detection = detector.detect(photo)
                 if detection is None:
                     raise NoPersonError(f"no person found in {label} {number}")
-                fit = fit_detection(self.body, detection, self.config.fit, self.device)
-                box = CropBox.around(detection.bbox(), self.config.crop_margin)
-                fit.cam = box.camera(fit.cam, size)
-                fit.projected = (fit.projected - fit.projected.new_tensor([box.x0, box.y0])) * box.scale(size)
+                crop, mask, fit = self.crop(photo, detection, fit_detection(self.body, detection, self.config.fit, self.device))
                 fits.append(fit)
-                crops.append(box.crop(photo, size))
-                masks.append(box.crop(detection.mask, size))
+                crops.append(crop)
+                masks.append(mask)
         return self.subject(crops, masks, fits)
+
+    def crop(self, photo: np.ndarray, detection: Detection, fit: BodyFit) -> tuple[np.ndarray, np.ndarray, BodyFit]:
+        """The canvas crop `(size, size, 3)` uint8 of a `photo` around its `detection`, the
+        crop of the person mask `(size, size)` float in [0, 1], and `fit` (in photo pixels)
+        moved to canvas pixels (a new BodyFit; `fit` is left as it is)."""
+        size = self.config.size
+        box = CropBox.around(detection.bbox(), self.config.crop_margin)
+        projected = (fit.projected - fit.projected.new_tensor([box.x0, box.y0])) * box.scale(size)
+        moved = dataclasses.replace(fit, cam=box.camera(fit.cam, size), projected=projected)
+        return box.crop(photo, size), box.crop(detection.mask, size), moved
 
     def subject(self, crops: Sequence[np.ndarray], masks: Sequence[np.ndarray], fits: Sequence[BodyFit]) -> Subject:
         """The subject from fitted source crops: `crops` `(size, size, 3)` uint8 RGB, their person
