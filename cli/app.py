@@ -82,13 +82,24 @@ def fit(
 
 @app.command()
 def video(
-    source: Annotated[list[Path], typer.Option("--source", "-s", help="Photo of the person to animate; repeat for front/back photos.", show_default=False)],
-    driver: Annotated[Path, typer.Option("--driver", "-d", help="Video whose motion the person performs.", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output video (.mp4).")] = Path("mimic_out.mp4"),
+    source: Annotated[
+        Optional[list[Path]],
+        typer.Option("--source", "-s", help="Photo of the person to animate; repeat for front/back photos. A folder: each photo in it, in turn.", show_default=False),
+    ] = None,
+    driver: Annotated[
+        Optional[Path], typer.Option("--driver", "-d", help="Video whose motion the person performs. A folder: each video in it, in turn.", show_default=False)
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output video (.mp4); a folder for a batch (folders or --pairs).")] = Path("mimic_out.mp4"),
+    pairs: Annotated[
+        Optional[Path], typer.Option("--pairs", help="A batch from a list file: one 'SOURCE DRIVER' pair a line (photos of one person joined by +).")
+    ] = None,
     size: Annotated[int, typer.Option(help="Side of the square person crop, pixels.", min=32)] = 256,
     generator: GeneratorOption = "warp",
     checkpoint: CheckpointOption = None,
-    side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Put the driver's crop left of the result.")] = False,
+    side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Put the driver's crop left of the result (--panels driver,result).")] = False,
+    panels: Annotated[
+        Optional[str], typer.Option("--panels", help="What each frame shows, left to right: comma-separated source, driver, result (e.g. source,driver,result).")
+    ] = None,
     keep_source_placement: Annotated[
         bool, typer.Option("--keep-source-placement", help="Keep the source person's size and place; follow only the driver's motion.")
     ] = False,
@@ -110,41 +121,62 @@ def video(
     cache_dir: CacheDirOption = None,
     device: DeviceOption = "cpu",
 ) -> None:
-    """Make the person in the source photo(s) perform the motion of the driver video."""
-    from bodymesh.registry import load_body_model
-    from mimic.media import probe_video, read_image
-    from mimic.generators.registry import GeneratorOptions, load_generator
-    from mimic.pipeline import Imitator, ImitatorConfig
-    from mimic.training.registry import personalizable_names
-    from mimic.video_job import imitate_video
+    """Make the person in the source photo(s) perform the motion of the driver video.
+
+    With a folder of photos and/or of videos (or --pairs), every pair is made into OUT/<photo>__<video>.mp4;
+    outputs that exist are skipped, and one table sums the batch up."""
+    from mimic.api import imitate_video, make_imitator
+    from mimic.batch import batch_jobs, format_batch_table, read_pairs, run_batch
+    from mimic.errors import OptionError
+    from mimic.media import is_video_path
+    from mimic.video_job import SIDE_BY_SIDE, parse_panels
 
     device = check_device(device)
-    for path in source:
-        read_image(path)
-    probe_video(driver)
-    config = ImitatorConfig(
-        size=size,
-        placement="source" if keep_source_placement else "driver",
-        background="driver" if driver_background or full_frame else "source",
+    if side_by_side and panels is not None:
+        raise OptionError("give --side-by-side or --panels, not both")
+    chosen_panels = parse_panels(panels) if panels is not None else SIDE_BY_SIDE if side_by_side else ("result",)
+    if pairs is not None and (source or driver is not None):
+        raise OptionError("--pairs lists the sources and drivers: give it without --source and --driver")
+    if pairs is None and (not source or driver is None):
+        raise OptionError("give --source PHOTO and --driver VIDEO (or folders of them, or --pairs FILE)")
+    batch = pairs is not None or driver.is_dir() or any(path.is_dir() for path in source)
+    if batch and is_video_path(out):
+        raise OptionError(f"a batch writes one video per pair: give --out a folder, not '{out}'")
+    options = dict(
+        generator=generator, checkpoint=checkpoint, subject=subject, personalize=personalize, personalize_steps=personalize_steps,
+        personalize_budget=personalize_budget, full_frame=full_frame, panels=chosen_panels, max_frames=max_frames,
+        cache_dir=cache_dir, device=device, progress=True,
     )
-    if subject is not None and checkpoint is not None:
-        raise OptionError("--subject already holds the generator's weights; give it or --checkpoint, not both")
-    personalizable = personalizable_names()
-    if subject is not None and generator not in personalizable:
-        raise OptionError(f"--subject needs --generator {', '.join(personalizable)} (the one it was made for), not {generator!r}")
-    tuned = personalize and subject is None and generator in personalizable
-    chosen = load_generator(generator, GeneratorOptions(checkpoint=subject or checkpoint, device=device))
-    model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
-    imitator = Imitator(model, chosen, config, device)
-    if tuned:
-        from mimic.personalize import PersonalizeConfig, personalized_generator
+    imitator_options = dict(
+        size=size, placement="source" if keep_source_placement else "driver", background="driver" if driver_background or full_frame else "source",
+        body_model=body_model, model_dir=model_dir,
+    )
+    if not batch:
+        summary = imitate_video(source, driver, out, **options, **imitator_options)
+        _report_video(summary)
+        typer.echo(f"wrote {out}")
+        return
+    jobs = read_pairs(pairs, out) if pairs is not None else batch_jobs(source, driver, out)
+    out.mkdir(parents=True, exist_ok=True)
+    imitator = make_imitator(
+        generator, checkpoint=subject or checkpoint, cache_dir=cache_dir, device=device, progress=True, **imitator_options
+    )
 
-        settings = PersonalizeConfig(steps=personalize_steps, seconds=personalize_budget)
-        imitator.generator, path, reused = personalized_generator(
-            imitator, source, resolve_cache_dir(cache_dir), checkpoint, settings, progress=True, generator=generator
-        )
-        typer.echo(f"{'reused the cached' if reused else 'made the'} {generator} personalization ({path})")
-    summary = imitate_video(imitator, source, driver, out, side_by_side, max_frames, progress=True, full_frame=full_frame)
+    def report(row) -> None:
+        typer.echo(f"{row.status}: {row.job.out}{': ' + row.error if row.error else ''}")
+
+    rows = run_batch(jobs, lambda job: imitate_video(job.sources, job.driver, job.out, imitator=imitator, **options), report)
+    typer.echo(format_batch_table(rows))
+    failed = sum(row.status == "failed" for row in rows)
+    if failed:
+        raise OptionError(f"{failed} of {len(rows)} pairs failed (see the table)")
+
+
+def _report_video(summary) -> None:
+    """The lines `mimic video` prints about one finished video."""
+    if summary.personalization is not None:
+        made = summary.personalization
+        typer.echo(f"{'reused the cached' if made.reused else 'made the'} {made.generator} personalization ({made.path})")
     missing = f", {summary.frames_without_person} without a person (last pose kept)" if summary.frames_without_person else ""
     typer.echo(
         f"{summary.frames} frames{missing} in {summary.seconds:.1f} s "
@@ -152,7 +184,6 @@ def video(
     )
     if summary.several_people:
         typer.echo("the driver shows several people: followed the most prominent one at the start, then by overlap")
-    typer.echo(f"wrote {out}")
 
 
 @app.command()
@@ -168,14 +199,14 @@ def demo(
     from mimic.generators.registry import load_generator
     from mimic.pipeline import Imitator
     from mimic.progress import spinner
-    from mimic.video_job import imitate_video
+    from mimic.video_job import SIDE_BY_SIDE, imitate_video
 
     device = check_device(device)
     model = load_body_model("anny", None, cache_dir, progress=True).to(device)
     with spinner("rendering the demo's source photo and driver video"):
         source, driver = render_demo_inputs(model, out / "inputs", frames=frames)
     result = out / "demo.mp4"
-    summary = imitate_video(Imitator(model, load_generator("warp"), device=device), [source], driver, result, side_by_side=True, progress=True)
+    summary = imitate_video(Imitator(model, load_generator("warp"), device=device), [source], driver, result, SIDE_BY_SIDE, progress=True)
     typer.echo(f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.frames_per_second:.1f} frames/s)")
     typer.echo(f"inputs: {source}, {driver}")
     typer.echo(f"result (driver | imitation): {result}")
