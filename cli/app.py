@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from cli.app_command import app as app_command
 from cli.options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
 from cli.personalize_command import BudgetOption, StepsOption, personalize as personalize_command, resolve_cache_dir
 from cli.pose_command import pose
@@ -287,6 +288,7 @@ app.command("swap")(swap)
 app.command("train")(train)
 app.command("personalize")(personalize_command)
 app.command("pose")(pose)
+app.command("app")(app_command)
 
 
 def main() -> None:
