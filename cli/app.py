@@ -126,9 +126,9 @@ def video(
 
     With a folder of photos and/or of videos (or --pairs), every pair is made into OUT/<photo>__<video>.mp4;
     outputs that exist are skipped, and one table sums the batch up."""
-    from mimic.api import imitate_video, make_imitator
+    from mimic.api import check_weights, imitate_video, make_imitator
     from mimic.batch import batch_jobs, format_batch_table, read_pairs, run_batch
-    from mimic.errors import OptionError
+    from mimic.errors import OptionError, OutputError
     from mimic.media import is_video_path
     from mimic.video_job import SIDE_BY_SIDE, parse_panels
 
@@ -158,7 +158,11 @@ def video(
         typer.echo(f"wrote {out}")
         return
     jobs = read_pairs(pairs, out) if pairs is not None else batch_jobs(source, driver, out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_weights(generator, checkpoint, subject)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot write to '{out}': {error.strerror or error}") from None
     imitator = make_imitator(
         generator, checkpoint=subject or checkpoint, cache_dir=cache_dir, device=device, progress=True, **imitator_options
     )

@@ -15,7 +15,7 @@ def app(
     port: Annotated[int, typer.Option("--port", help="TCP port of the page.", min=1, max=65535)] = 7860,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on; 127.0.0.1 keeps the page to this machine.")] = "127.0.0.1",
     work_dir: Annotated[
-        Optional[Path], typer.Option("--work-dir", help="Where the runs' results are kept [default: a new temporary folder].")
+        Optional[Path], typer.Option("--work-dir", help="Where the runs' results are kept (default: a new temporary folder).")
     ] = None,
     max_frames: Annotated[int, typer.Option(help="The page's default limit of driver frames.", min=1)] = 48,
     cache_dir: CacheDirOption = None,

@@ -17,10 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from mimic.pipeline import Imitator, ImitatorConfig
 from mimic.video_job import Personalization, VideoSummary
 
-__all__ = ["PathLike", "make_imitator", "imitate_video", "novel_views", "swap", "fit", "text_to_pose"]
+if TYPE_CHECKING:
+    from mimic.fit_media import FitSummary
+
+__all__ = ["PathLike", "check_weights", "make_imitator", "imitate_video", "novel_views", "swap", "fit", "text_to_pose"]
 
 PathLike = str | os.PathLike
 """A file or folder path: `str` or `pathlib.Path`."""
@@ -56,6 +61,19 @@ def make_imitator(
     return Imitator(model.to(device), chosen, config, device)
 
 
+def check_weights(generator: str, checkpoint: PathLike | None, subject: PathLike | None) -> None:
+    """OptionError unless the generator's weights are given at most once: a `checkpoint`, or a
+    `subject` file of `mimic personalize` (which needs the personalizable generator it was made for)."""
+    from mimic.errors import OptionError
+    from mimic.training.registry import personalizable_names
+
+    if subject is not None and checkpoint is not None:
+        raise OptionError("--subject already holds the generator's weights; give it or --checkpoint, not both")
+    personalizable = personalizable_names()
+    if subject is not None and generator not in personalizable:
+        raise OptionError(f"--subject needs --generator {', '.join(personalizable)} (the one it was made for), not {generator!r}")
+
+
 def imitate_video(
     source: PathLike | Sequence[PathLike],
     driver: PathLike,
@@ -89,7 +107,6 @@ def imitate_video(
     per photo) unless `subject` gives a subject file of `mimic personalize`; the summary's
     `personalization` says which file was used. `imitator`: a prepared one (its generator and
     options are used; `generator` must then name its generator, `size`, ... are ignored)."""
-    from mimic.errors import OptionError
     from mimic.media import probe_video, read_image
     from mimic.training.registry import personalizable_names
     from mimic.video_job import imitate_video as run
@@ -98,11 +115,8 @@ def imitate_video(
     for path in sources:
         read_image(path)
     probe_video(driver)
-    if subject is not None and checkpoint is not None:
-        raise OptionError("--subject already holds the generator's weights; give it or --checkpoint, not both")
+    check_weights(generator, checkpoint, subject)
     personalizable = personalizable_names()
-    if subject is not None and generator not in personalizable:
-        raise OptionError(f"--subject needs --generator {', '.join(personalizable)} (the one it was made for), not {generator!r}")
     if imitator is None:
         imitator = make_imitator(
             generator, checkpoint=subject or checkpoint, size=size, body_model=body_model, model_dir=model_dir, cache_dir=cache_dir,
@@ -200,7 +214,7 @@ def fit(
     cache_dir: PathLike | None = None,
     device: str = "cpu",
     progress: bool = False,
-):
+) -> "FitSummary":
     """Fits the body model to the person of a photo or of every frame of a video; writes
     fit.npz, summary.json and an overlay into the folder `out` (`mimic.fit_media`), an animated
     skinned glTF to `glb` and per-frame OBJs into `out/meshes/` (`obj`) when asked. Returns the

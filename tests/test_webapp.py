@@ -129,3 +129,12 @@ def test_app_in_headless_chromium(served_app: str, tmp_path: Path) -> None:
     assert "6 frames" in status
     outside = [url for url in requests if not url.startswith((served_app, "data:", "blob:"))]
     assert not outside, f"the page fetched from outside the app: {outside[:5]}"
+
+
+def test_app_without_gradio_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from mimic.errors import OptionError
+    from mimic.webapp import build_page
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio now raises ImportError
+    with pytest.raises(OptionError, match=r"pip install 'mimic\[app\]'"):
+        build_page(MimicApp(AppConfig(work_dir=tmp_path)))
