@@ -2,8 +2,8 @@
 
 The page is served by `mimic app` in a subprocess; the browser uploads the shared photo and a
 short driver, runs "imitate", waits for the result video and checks that it plays (duration > 0,
-frames decoded); a run without a photo shows an error message on the page and the server keeps
-serving; and every request the page made went to the app itself (it works offline).
+frames decoded) after the page showed the progress of the frames; a run without a photo shows
+an error message on the page and the server keeps serving; and every request the page made went to the app itself (it works offline).
 Screenshots during and after the run are written to MIMIC_SCREENSHOTS (a folder) when set,
 else to the test's temporary folder.
 """
@@ -11,6 +11,7 @@ else to the test's temporary folder.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -100,6 +101,7 @@ def test_app_in_headless_chromium(served_app: str, tmp_path: Path) -> None:
         page.click("#run")
         page.get_by_text("upload a photo of the person").first.wait_for(timeout=60_000)
         page.screenshot(path=str(shots / "app_error.png"), full_page=True)
+        page.reload(wait_until="networkidle")  # the server still serves
 
         page.set_input_files("#photos input[type=file]", str(photo))
         page.set_input_files("#driver input[type=file]", str(driver))
@@ -107,7 +109,7 @@ def test_app_in_headless_chromium(served_app: str, tmp_path: Path) -> None:
         page.check("#three_panels input")
         page.wait_for_selector("#driver video", timeout=60_000)  # the upload is in
         page.click("#run")
-        page.wait_for_timeout(4000)
+        page.get_by_text(re.compile(r"imitating")).first.wait_for(timeout=600_000)  # the progress of the frames
         page.screenshot(path=str(shots / "app_running.png"), full_page=True)
         page.wait_for_selector("#result_video video[src]", timeout=600_000)
         playback = page.evaluate(
