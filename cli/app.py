@@ -21,7 +21,7 @@ from cli.swap_command import swap
 from cli.train_command import train
 from cli.view_command import view
 from mimic.generators.registry import GENERATOR_NAMES
-from mimic.errors import MimicError, OptionError
+from mimic.errors import MimicError
 
 app = typer.Typer(
     name="mimic",
