@@ -19,7 +19,7 @@ import roma
 import torch
 
 from bodymesh.anny_data import load_anny
-from bodymesh.body_model import BodyOutput, PosePrior
+from bodymesh.body_model import BodyOutput, PosePrior, Skinning
 from bodymesh.keypoints import KEYPOINT_NAMES
 from bodymesh.parts import PART_INDEX
 
@@ -216,6 +216,35 @@ class AnnyBody(torch.nn.Module):
         joints = self._to_model_frame(out["bone_poses"][:, self.posed_bones, :3, 3], root)
         keypoints = torch.einsum("kv,bvd->bkd", self.keypoint_weights, vertices)
         return BodyOutput(vertices, joints, keypoints)
+
+    def skinning(self, pose: torch.Tensor, shape: torch.Tensor) -> Skinning:
+        """All 104 Anny bones and their skinning (up to 9 bones a vertex) for one `shape (1, 6)`
+        in `pose (B, 20, 3)`; skinning the rest vertices reproduces `forward`'s vertices (Anny is
+        plain linear blend skinning). Transforms map Anny's bone frames into the model frame."""
+        self._check(pose, shape)
+        if shape.shape[0] != 1:
+            raise ValueError(f"skinning takes one shape (1, {self.num_shape}), got {tuple(shape.shape)}")
+        with torch.no_grad():
+            out = self.anny(pose_parameters=self._deltas(pose), phenotype_kwargs=torch.sigmoid(shape))
+        rest_bones, posed_bones = out["rest_bone_poses"][0], out["bone_poses"]
+        weights = torch.zeros(self.num_vertices, len(self.anny.bone_labels), dtype=rest_bones.dtype, device=rest_bones.device)
+        weights.scatter_add_(1, self.anny.vertex_bone_indices.long(), self.anny.vertex_bone_weights.to(weights))
+
+        def to_model(transforms: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+            frame = torch.eye(4, dtype=transforms.dtype, device=transforms.device).repeat(root.shape[0], 1, 1)
+            frame[:, :3, :3] = self.anny_to_model
+            frame[:, :3, 3] = -root @ self.anny_to_model.T
+            return frame[:, None] @ transforms
+
+        rest_root = rest_bones[None, 0, :3, 3]
+        return Skinning(
+            rest_vertices=self._to_model_frame(out["rest_vertices"], rest_root)[0],
+            weights=weights,
+            parents=tuple(int(p) for p in self.anny.bone_parents),
+            bone_names=tuple(self.anny.bone_labels),
+            rest_bones=to_model(rest_bones[None], rest_root)[0],
+            posed_bones=to_model(posed_bones, posed_bones[:, 0, :3, 3]),
+        )
 
     def keypoints(self, pose: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
         """`(B, 23, 3)` keypoints without skinning the mesh: skinning is linear, so each keypoint

@@ -29,6 +29,29 @@ class BodyOutput(NamedTuple):
     keypoints: torch.Tensor
 
 
+class Skinning(NamedTuple):
+    """A body of one shape as a skeleton and linear blend skinning (what glTF and Blender store).
+
+    For every frame `b`, `sum_j weights[v, j] * posed_bones[b, j] @ inv(rest_bones[j]) @ [rest_vertices[v], 1]`
+    are the posed vertices (exactly `forward(pose, shape).vertices` for Anny; SMPL's pose-corrective
+    blend shapes are not part of it, see `bodymesh.smpl_body`).
+
+    rest_vertices: `(V, 3)` metres, model frame, the rest pose of the shape.
+    weights: `(V, N)` skinning weights of the N bones, rows summing to 1.
+    parents: `(N,)` parent bone of each bone, -1 for the root (parents come before children).
+    bone_names: the N bone names.
+    rest_bones: `(N, 4, 4)` bone-to-model-frame transforms at rest (rigid).
+    posed_bones: `(B, N, 4, 4)` the same transforms in each of the B poses (rigid).
+    """
+
+    rest_vertices: torch.Tensor
+    weights: torch.Tensor
+    parents: tuple[int, ...]
+    bone_names: tuple[str, ...]
+    rest_bones: torch.Tensor
+    posed_bones: torch.Tensor
+
+
 @dataclass(frozen=True)
 class PosePrior:
     """Per-joint prior of a body model's pose parameters, used by the fitter.
@@ -78,6 +101,10 @@ class BodyModel(Protocol):
 
     def keypoints(self, pose: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
         """`(B, K, 3)` keypoints only; equal to `forward(pose, shape).keypoints`, possibly faster."""
+        ...
+
+    def skinning(self, pose: torch.Tensor, shape: torch.Tensor) -> Skinning:
+        """The skeleton and skinning of one `shape (1, S)` in the poses `pose (B, J, 3)`."""
         ...
 
     def to(self, device: torch.device | str) -> "BodyModel":

@@ -48,10 +48,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from smplx.joint_names import JOINT_NAMES as _SMPLX_JOINT_NAMES
-from smplx.lbs import lbs
+from smplx.lbs import batch_rigid_transform, batch_rodrigues, blend_shapes, lbs, vertices2joints
 from smplx.vertex_ids import vertex_ids as _VERTEX_IDS
 
-from bodymesh.body_model import BodyOutput, PosePrior
+from bodymesh.body_model import BodyOutput, PosePrior, Skinning
 from bodymesh.keypoints import KEYPOINT_NAMES
 from bodymesh.parts import PART_INDEX
 from mimic.errors import ModelFilesError
@@ -461,6 +461,59 @@ class _SMPLFamilyBody(torch.nn.Module):
     def keypoints(self, pose: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
         """`(B, 23, 3)` keypoints, metres, model frame; equal to `forward(pose, shape).keypoints`."""
         return self.forward(pose, shape).keypoints
+
+    def skinning(self, pose: torch.Tensor, shape: torch.Tensor) -> Skinning:
+        """Every model joint (24 / 55) and its skinning for one `shape (1, 10)` in `pose (B, 22, 3)`.
+
+        Plain linear blend skinning of the shaped rest mesh: the pose-corrective blend shapes
+        (`posedirs`) are left out, so the skinned vertices differ from `forward`'s by them (a few
+        millimetres for SMPL's real files; Blender's SMPL add-on keeps them as shape keys)."""
+        pose, shape = self._check_inputs(pose, shape)
+        if shape.shape[0] != 1:
+            raise ValueError(f"skinning takes one shape (1, {_NUM_SHAPE}), got {tuple(shape.shape)}")
+        B = pose.shape[0]
+        shaped = self.v_template + blend_shapes(shape, self.shapedirs)[0]
+        rest_joints = vertices2joints(self.J_regressor, shaped[None])  # (1, J, 3)
+        full_pose = torch.cat((pose, self.rest_tail.expand(B, -1, -1)), dim=1)
+        rotations = batch_rodrigues(full_pose.reshape(-1, 3)).reshape(B, -1, 3, 3)
+        _, relative = batch_rigid_transform(rotations, rest_joints.expand(B, -1, -1), self.parents)
+        # Bone-to-model transforms: at rest a translation to the joint, posed `relative` after it;
+        # then the pelvis (which poses never move) to the origin.
+        rest = torch.eye(4, dtype=shaped.dtype, device=shaped.device).repeat(rest_joints.shape[1], 1, 1)
+        rest[:, :3, 3] = rest_joints[0] - rest_joints[0, :1]
+        to_origin = torch.eye(4, dtype=shaped.dtype, device=shaped.device)
+        to_origin[:3, 3] = -rest_joints[0, 0]
+        posed = to_origin @ relative @ torch.linalg.inv(to_origin) @ rest
+        parents = self.parents.tolist()
+        return Skinning(
+            rest_vertices=shaped - rest_joints[0, :1],
+            weights=self.lbs_weights,
+            parents=tuple(parents),
+            bone_names=tuple(_SMPLX_JOINT_NAMES[: len(parents)]),
+            rest_bones=rest,
+            posed_bones=posed,
+        )
+
+    def smplx_parameters(self, pose: torch.Tensor, shape: torch.Tensor) -> dict[str, torch.Tensor]:
+        """smplx's keyword arguments for `pose (T, 22, 3)` and one `shape (1, 10)`: with
+        `smplx.create(<model dir>, model_type=self.name, gender=self.gender)`, `model(**params)`
+        gives `forward(pose, shape)`'s vertices (smplx adds `transl`; here it puts the pelvis at
+        the origin). Keys: `global_orient (T, 3)`, `body_pose (T, 69)` for SMPL (its two hand
+        joints at rest) or `(T, 63)` for SMPL-X (jaw, eyes and hands at smplx's defaults, which
+        are the rest this model holds), `betas (T, 10)`, `transl (T, 3)`; axis-angle, metres."""
+        pose, shape = self._check_inputs(pose, shape)
+        T = pose.shape[0]
+        shaped = self.v_template + blend_shapes(shape[:1], self.shapedirs)[0]
+        pelvis = self.J_regressor[0] @ shaped
+        body = pose[:, 1:]
+        if self.name == "smpl":
+            body = torch.cat((body, self.rest_tail.expand(T, -1, -1)), dim=1)
+        return {
+            "global_orient": pose[:, 0],
+            "body_pose": body.reshape(T, -1),
+            "betas": shape[:1].expand(T, -1),
+            "transl": -pelvis.expand(T, -1),
+        }
 
     def to(self, *args: Any, **kwargs: Any) -> "_SMPLFamilyBody":
         """Moves buffers (and the pose prior) like `torch.nn.Module.to`; returns self."""

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .app_command import app as app_command
 from .options import (
     AllowShortOption, BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device,
     check_model_dir,
@@ -24,7 +25,7 @@ from .swap_command import swap
 from .train_command import train
 from .view_command import view
 from mimic.generators.registry import GENERATOR_NAMES
-from mimic.errors import MimicError, OptionError
+from mimic.errors import MimicError
 
 app = typer.Typer(
     name="mimic",
@@ -50,29 +51,36 @@ def fit(
     device: DeviceOption = "cpu",
     max_frames: Annotated[Optional[int], typer.Option(help="Fit at most this many video frames.", min=1)] = None,
     allow_short: AllowShortOption = False,
+    glb: Annotated[
+        Optional[Path], typer.Option("--glb", help="Also write an animated, skinned glTF (.glb) of the fitted body here (textured for a photo).")
+    ] = None,
+    obj: Annotated[bool, typer.Option("--obj", help="Also write one OBJ mesh per frame into OUT/meshes/.")] = False,
 ) -> None:
     """Fit a 3D body mesh to the person in a photo or in every frame of a video.
 
-    Writes fit.npz (per-frame pose, shape, camera, keypoints), summary.json and an overlay
-    (overlay.png or overlay.mp4) of the mesh drawn over the input.
+    Writes fit.npz (per-frame pose, shape, camera, keypoints; with smpl/smplx also smplx's
+    keys), summary.json and an overlay (overlay.png or overlay.mp4) of the mesh drawn over the input.
     """
     from bodymesh.registry import load_body_model
-    from mimic.fit_media import fit_file
-    from mimic.fit_media import output_names
+    from mimic.errors import OptionError
+    from mimic.fit_media import FitExports, fit_file, output_names
     from mimic.media import probe_video, is_video_path, read_image
     from mimic.outputs import check_outputs
 
     device = check_device(device)
     check_model_dir(ctx, body_model)
+    if glb is not None and glb.suffix.lower() != ".glb":
+        raise OptionError(f"--glb writes a binary glTF: give a file name ending in .glb, got '{glb}'")
     # Check the input and the outputs before the (possibly long) model load.
     if is_video_path(input):
         probe_video(input, whole=not allow_short)
     else:
         read_image(input)
-    check_outputs([input], files=[out / name for name in output_names(input)], folders=[out])
+    exports = [glb] if glb is not None else []
+    check_outputs([input], files=[out / name for name in output_names(input)] + exports, folders=[out])
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     options = {"max_frames": max_frames, "progress": True, "allow_short": allow_short} if is_video_path(input) else {}
-    summary = fit_file(input, out, model, device=device, **options)
+    summary = fit_file(input, out, model, device=device, exports=FitExports(glb, obj), **options)
     if summary.ended_early:
         _warn_short(input, summary.frames, summary.frames_announced)
     frames = f"{summary.frames} frame{'s' * (summary.frames != 1)}"
@@ -81,7 +89,7 @@ def fit(
         f"fitted {frames}{missing} in {summary.seconds:.1f} s; keypoint error "
         f"{summary.keypoint_error_px:.1f} px ({100 * summary.keypoint_error_height:.1f}% of height)"
     )
-    typer.echo(f"wrote {', '.join(str(out / name) for name in summary.outputs)}")
+    typer.echo(f"wrote {', '.join([str(out / name) for name in summary.outputs] + ([str(glb)] if glb is not None else []))}")
 
 
 def _warn_short(path: Path, read: int, announced: int) -> None:
@@ -93,13 +101,24 @@ def _warn_short(path: Path, read: int, announced: int) -> None:
 @app.command()
 def video(
     ctx: typer.Context,
-    source: Annotated[list[Path], typer.Option("--source", "-s", help="Photo of the person to animate; repeat for front/back photos.", show_default=False)],
-    driver: Annotated[Path, typer.Option("--driver", "-d", help="Video whose motion the person performs.", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output video (.mp4).")] = Path("mimic_out.mp4"),
+    source: Annotated[
+        Optional[list[Path]],
+        typer.Option("--source", "-s", help="Photo of the person to animate; repeat for front/back photos. A folder: each photo in it, in turn.", show_default=False),
+    ] = None,
+    driver: Annotated[
+        Optional[Path], typer.Option("--driver", "-d", help="Video whose motion the person performs. A folder: each video in it, in turn.", show_default=False)
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output video (.mp4); a folder for a batch (folders or --pairs).")] = Path("mimic_out.mp4"),
+    pairs: Annotated[
+        Optional[Path], typer.Option("--pairs", help="A batch from a list file: one 'SOURCE DRIVER' pair a line (photos of one person joined by +).")
+    ] = None,
     size: Annotated[int, typer.Option(help="Side of the square person crop, pixels (at most what fits in memory, ~512 bytes a pixel).", min=32)] = 256,
     generator: GeneratorOption = "warp",
     checkpoint: CheckpointOption = None,
-    side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Put the driver's crop left of the result.")] = False,
+    side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Put the driver's crop left of the result (--panels driver,result).")] = False,
+    panels: Annotated[
+        Optional[str], typer.Option("--panels", help="What each frame shows, left to right: comma-separated source, driver, result (e.g. source,driver,result).")
+    ] = None,
     keep_source_placement: Annotated[
         bool, typer.Option("--keep-source-placement", help="Keep the source person's size and place; follow only the driver's motion.")
     ] = False,
@@ -122,51 +141,71 @@ def video(
     cache_dir: CacheDirOption = None,
     device: DeviceOption = "cpu",
 ) -> None:
-    """Make the person in the source photo(s) perform the motion of the driver video."""
-    from bodymesh.registry import load_body_model
-    from mimic.media import WRITABLE_VIDEO_EXTENSIONS, probe_video, read_image
-    from mimic.generators.registry import GeneratorOptions, load_generator
+    """Make the person in the source photo(s) perform the motion of the driver video.
+
+    With a folder of photos and/or of videos (or --pairs), every pair is made into OUT/<photo>__<video>.mp4;
+    outputs that exist are skipped, and one table sums the batch up."""
+    from mimic.api import check_weights, imitate_video, make_imitator
+    from mimic.batch import batch_jobs, format_batch_table, read_pairs, run_batch
+    from mimic.errors import OptionError, OutputError
+    from mimic.media import is_video_path
     from mimic.memory import check_canvas_fits
-    from mimic.outputs import check_outputs
-    from mimic.pipeline import Imitator, ImitatorConfig
-    from mimic.training.registry import personalizable_names
-    from mimic.video_job import imitate_video
+    from mimic.video_job import SIDE_BY_SIDE, parse_panels
 
     device = check_device(device)
     check_model_dir(ctx, body_model)
-    for path in source:
-        read_image(path)
-    probe_video(driver, whole=not allow_short)
-    inputs = [*source, driver, *(path for path in (checkpoint, subject) if path is not None)]
-    check_outputs(inputs, files=[out], extensions=WRITABLE_VIDEO_EXTENSIONS)
     check_canvas_fits(size, device)
-    config = ImitatorConfig(
-        size=size,
-        placement="source" if keep_source_placement else "driver",
-        background="driver" if driver_background or full_frame else "source",
+    if side_by_side and panels is not None:
+        raise OptionError("give --side-by-side or --panels, not both")
+    chosen_panels = parse_panels(panels) if panels is not None else SIDE_BY_SIDE if side_by_side else ("result",)
+    if pairs is not None and (source or driver is not None):
+        raise OptionError("--pairs lists the sources and drivers: give it without --source and --driver")
+    if pairs is None and (not source or driver is None):
+        raise OptionError("give --source PHOTO and --driver VIDEO (or folders of them, or --pairs FILE)")
+    batch = pairs is not None or driver.is_dir() or any(path.is_dir() for path in source)
+    if batch and is_video_path(out):
+        raise OptionError(f"a batch writes one video per pair: give --out a folder, not '{out}'")
+    options = dict(
+        generator=generator, checkpoint=checkpoint, subject=subject, personalize=personalize, personalize_steps=personalize_steps,
+        personalize_budget=personalize_budget, full_frame=full_frame, panels=chosen_panels, max_frames=max_frames,
+        allow_short=allow_short, cache_dir=cache_dir, device=device, progress=True,
     )
-    if subject is not None and checkpoint is not None:
-        raise OptionError("--subject already holds the generator's weights; give it or --checkpoint, not both")
-    personalizable = personalizable_names()
-    if subject is not None and generator not in personalizable:
-        raise OptionError(f"--subject needs --generator {', '.join(personalizable)} (the one it was made for), not {generator!r}")
-    tuned = personalize and subject is None and generator in personalizable
-    chosen = load_generator(generator, GeneratorOptions(checkpoint=subject or checkpoint, device=device))
-    model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
-    imitator = Imitator(model, chosen, config, device)
-    if tuned:
-        from mimic.personalize import PersonalizeConfig, personalized_generator
+    imitator_options = dict(
+        size=size, placement="source" if keep_source_placement else "driver", background="driver" if driver_background or full_frame else "source",
+        body_model=body_model, model_dir=model_dir,
+    )
+    if not batch:
+        summary = imitate_video(source, driver, out, **options, **imitator_options)
+        _report_video(summary)
+        if summary.ended_early:
+            _warn_short(driver, summary.frames, summary.frames_announced)
+        typer.echo(f"wrote {out}")
+        return
+    jobs = read_pairs(pairs, out) if pairs is not None else batch_jobs(source, driver, out)
+    check_weights(generator, checkpoint, subject)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot write to '{out}': {error.strerror or error}") from None
+    imitator = make_imitator(
+        generator, checkpoint=subject or checkpoint, cache_dir=cache_dir, device=device, progress=True, **imitator_options
+    )
 
-        settings = PersonalizeConfig(steps=personalize_steps, seconds=personalize_budget)
-        imitator.generator, path, reused = personalized_generator(
-            imitator, source, resolve_cache_dir(cache_dir), checkpoint, settings, progress=True, generator=generator
-        )
-        typer.echo(f"{'reused the cached' if reused else 'made the'} {generator} personalization ({path})")
-    summary = imitate_video(
-        imitator, source, driver, out, side_by_side, max_frames, progress=True, full_frame=full_frame, allow_short=allow_short
-    )
-    if summary.ended_early:
-        _warn_short(driver, summary.frames, summary.frames_announced)
+    def report(row) -> None:
+        typer.echo(f"{row.status}: {row.job.out}{': ' + row.error if row.error else ''}")
+
+    rows = run_batch(jobs, lambda job: imitate_video(job.sources, job.driver, job.out, imitator=imitator, **options), report)
+    typer.echo(format_batch_table(rows))
+    failed = sum(row.status == "failed" for row in rows)
+    if failed:
+        raise OptionError(f"{failed} of {len(rows)} pairs failed (see the table)")
+
+
+def _report_video(summary) -> None:
+    """The lines `mimic video` prints about one finished video."""
+    if summary.personalization is not None:
+        made = summary.personalization
+        typer.echo(f"{'reused the cached' if made.reused else 'made the'} {made.generator} personalization ({made.path})")
     missing = f", {summary.frames_without_person} without a person (last pose kept)" if summary.frames_without_person else ""
     typer.echo(
         f"{summary.frames} frames{missing} in {summary.seconds:.1f} s "
@@ -174,7 +213,6 @@ def video(
     )
     if summary.several_people:
         typer.echo("the driver shows several people: followed the most prominent one at the start, then by overlap")
-    typer.echo(f"wrote {out}")
 
 
 @app.command()
@@ -190,14 +228,14 @@ def demo(
     from mimic.generators.registry import load_generator
     from mimic.pipeline import Imitator
     from mimic.progress import spinner
-    from mimic.video_job import imitate_video
+    from mimic.video_job import SIDE_BY_SIDE, imitate_video
 
     device = check_device(device)
     model = load_body_model("anny", None, cache_dir, progress=True).to(device)
     with spinner("rendering the demo's source photo and driver video"):
         source, driver = render_demo_inputs(model, out / "inputs", frames=frames)
     result = out / "demo.mp4"
-    summary = imitate_video(Imitator(model, load_generator("warp"), device=device), [source], driver, result, side_by_side=True, progress=True)
+    summary = imitate_video(Imitator(model, load_generator("warp"), device=device), [source], driver, result, SIDE_BY_SIDE, progress=True)
     typer.echo(f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.frames_per_second:.1f} frames/s)")
     typer.echo(f"inputs: {source}, {driver}")
     typer.echo(f"result (driver | imitation): {result}")
@@ -281,6 +319,7 @@ app.command("swap")(swap)
 app.command("train")(train)
 app.command("personalize")(personalize_command)
 app.command("pose")(pose)
+app.command("app")(app_command)
 
 
 def _stop_on_signal(received: list[int]) -> None:

@@ -36,6 +36,7 @@ def swap(
     from mimic.generators.registry import GeneratorOptions, load_generator
     from mimic.media import is_video_path, probe_video, read_image, write_image
     from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.video_job import SIDE_BY_SIDE
 
     device = check_device(device)
     chosen_parts = parse_parts(parts)
@@ -59,7 +60,9 @@ def swap(
         write_image(out, swap_photo(imitator, photos, references, chosen_parts))
         typer.echo(f"swapped {parts} in {time.perf_counter() - start:.1f} s")
     else:
-        summary = swap_video(imitator, source, references, chosen_parts, driver, out, side_by_side, max_frames, progress=True)
+        summary = swap_video(
+            imitator, source, references, chosen_parts, driver, out, SIDE_BY_SIDE if side_by_side else ("result",), max_frames, progress=True
+        )
         missing = f", {summary.frames_without_person} without a person (last pose kept)" if summary.frames_without_person else ""
         typer.echo(
             f"{summary.frames} frames{missing} in {summary.seconds:.1f} s "

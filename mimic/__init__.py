@@ -1,3 +1,68 @@
-"""mimic: human motion imitation with 3D body meshes (Liquid Warping GAN family)."""
+"""mimic: human motion imitation with 3D body meshes (Liquid Warping GAN family).
+
+The public Python API (see the README, "Python API"); names load on first use, so
+`import mimic` stays quick:
+
+- one-call helpers: `imitate_video`, `novel_views`, `swap`, `fit`, `text_to_pose`, and
+  `make_imitator` (load a body model and a generator once for many runs);
+- the pipeline: `Imitator` (`prepare(photos) -> Subject`, `imitate(subject, frames)`),
+  `ImitatorConfig`, `Subject`, `ImitatedFrame`;
+- generators by name: `GENERATOR_NAMES`, `load_generator`, `GeneratorOptions`;
+- body models: `BODY_MODELS`, `load_body_model`, `BodyModel` (the protocol);
+- media: `read_image`, `write_image`, `VideoReader`, `VideoWriter`;
+- errors: `MimicError` and its kinds (`NoPersonError`, `InputError`, `OptionError`,
+  `OutputError`, `ModelFilesError`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    "imitate_video": "mimic.api",
+    "novel_views": "mimic.api",
+    "swap": "mimic.api",
+    "fit": "mimic.api",
+    "text_to_pose": "mimic.api",
+    "make_imitator": "mimic.api",
+    "Imitator": "mimic.pipeline",
+    "ImitatorConfig": "mimic.pipeline",
+    "Subject": "mimic.pipeline",
+    "ImitatedFrame": "mimic.pipeline",
+    "VideoSummary": "mimic.video_job",
+    "PANELS": "mimic.video_job",
+    "GENERATOR_NAMES": "mimic.generators.registry",
+    "GeneratorOptions": "mimic.generators.registry",
+    "load_generator": "mimic.generators.registry",
+    "BODY_MODELS": "bodymesh.registry",
+    "load_body_model": "bodymesh.registry",
+    "BodyModel": "bodymesh.body_model",
+    "read_image": "mimic.media",
+    "write_image": "mimic.media",
+    "VideoReader": "mimic.media",
+    "VideoWriter": "mimic.media",
+    "MimicError": "mimic.errors",
+    "NoPersonError": "mimic.errors",
+    "InputError": "mimic.errors",
+    "OptionError": "mimic.errors",
+    "OutputError": "mimic.errors",
+    "ModelFilesError": "mimic.errors",
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    """The public name `name`, imported from its module on first use."""
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'mimic' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -141,7 +141,7 @@ def swap_video(
     parts: Sequence[int],
     driver: Path,
     out: Path,
-    side_by_side: bool = False,
+    panels: Sequence[str] = ("result",),
     max_frames: int | None = None,
     progress: bool = False,
 ) -> VideoSummary:
@@ -153,4 +153,4 @@ def swap_video(
         reference = imitator.prepare(reference_photos, label="reference photo")
         return swap_subject(imitator, imitator.prepare(photos), reference, parts)
 
-    return imitate_video(imitator, sources, driver, out, side_by_side, max_frames, progress, prepare=prepare)
+    return imitate_video(imitator, sources, driver, out, panels, max_frames, progress, prepare=prepare)

@@ -4,8 +4,12 @@ Writes into the output folder, all at once at the end (nothing half-written on f
 - `fit.npz`: per-frame arrays: `pose (T, J, 3)` axis-angle, `cam (T, 3)` weak-perspective
   `(s, tx, ty)`, `keypoints (T, K, 3)` detected pixels + confidence, `projected (T, K, 2)` the
   fitted keypoints in pixels, `found (T,)`; and `shape (S,)`, `joint_names`, `body_model`.
+  With SMPL / SMPL-X also smplx's keys (`global_orient`, `body_pose`, `betas`, `transl`,
+  `SMPLBody.smplx_parameters`): `smplx.create(dir, model_type=...)(**those)` gives the meshes.
 - `summary.json`: counts, errors and times.
 - `overlay.png` (photo) or `overlay.mp4` (video, the input's audio and frame rate kept).
+- on request (`FitExports`): `meshes/frame_000000.obj` ... per frame, and an animated skinned
+  glb elsewhere (`mimic.fit_export`; a photo's is textured with the photo), written after the folder.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from bodymesh.fit_video import VideoFitter
 from bodymesh.keypoints import NUM_KEYPOINTS, person_height
 from mimic.errors import NoPersonError
 from mimic.media import VideoReader, VideoWriter, is_video_path, read_image, write_image
-from mimic.outputs import staged_folder
+from mimic.fit_export import fit_glb, subject_texture, write_meshes
+from mimic.outputs import staged_folder, write_bytes_atomic
 from mimic.overlay import draw_fit
 from mimic.progress import track
 
@@ -52,6 +57,15 @@ class FitSummary:
 def output_names(path: Path) -> list[str]:
     """The files `fit_file` writes into its output folder for the input at `path`."""
     return ["fit.npz", "summary.json", "overlay.mp4" if is_video_path(path) else "overlay.png"]
+
+
+@dataclass
+class FitExports:
+    """Exports besides fit.npz: `glb` the path of an animated skinned glTF binary (None: none),
+    `obj` one OBJ mesh per frame in the output folder's `meshes/`."""
+
+    glb: Path | None = None
+    obj: bool = False
 
 
 def render_fit(image: np.ndarray, model: BodyModel, fit: BodyFit) -> np.ndarray:
@@ -80,6 +94,12 @@ def _save(staging: Path, model: BodyModel, fits: list[BodyFit | None], summary: 
     def stack(name: str) -> np.ndarray:
         return np.stack([getattr(f, name).cpu().numpy() if f is not None else empty[name] for f in fits]).astype(np.float32)
 
+    extra = {}
+    smplx_parameters = getattr(model, "smplx_parameters", None)
+    if smplx_parameters is not None and present:
+        with torch.no_grad():
+            params = smplx_parameters(_poses(fits), present[-1].shape[None])
+        extra = {key: value.cpu().numpy().astype(np.float32) for key, value in params.items()}
     np.savez(
         staging / "fit.npz",
         pose=stack("pose"),
@@ -90,12 +110,31 @@ def _save(staging: Path, model: BodyModel, fits: list[BodyFit | None], summary: 
         shape=(present[-1].shape.cpu().numpy() if present else np.zeros(shape)).astype(np.float32),
         joint_names=np.array(model.joint_names),
         body_model=np.array(model.name),
+        **extra,
     )
     (staging / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
 
 
-def fit_photo(path: Path, out_dir: Path, model: BodyModel, config: FitConfig | None = None, device: str = "cpu") -> FitSummary:
-    """Fits the person in the photo at `path`; writes fit.npz, summary.json, overlay.png."""
+def _poses(fits: list[BodyFit | None]) -> torch.Tensor:
+    """`(T, J, 3)` pose of every frame; frames before the first person take its pose."""
+    first = next(f for f in fits if f is not None)
+    return torch.stack([(f or first).pose for f in fits])
+
+
+def _export(staging: Path, model: BodyModel, fits: list[BodyFit | None], fps: float, exports: FitExports, texture: np.ndarray | None = None) -> tuple[list[str], bytes | None]:
+    """Writes the per-frame meshes into `staging/meshes` when asked; returns the outputs to
+    report (`["meshes/"]` or none) and the glb's bytes (or None)."""
+    poses, shape = _poses(fits), next(f for f in reversed(fits) if f is not None).shape
+    if exports.obj:
+        write_meshes(staging / "meshes", model, poses, shape)
+    return ["meshes/"] if exports.obj else [], fit_glb(model, poses, shape, fps, texture) if exports.glb is not None else None
+
+
+def fit_photo(
+    path: Path, out_dir: Path, model: BodyModel, config: FitConfig | None = None, device: str = "cpu", exports: FitExports | None = None
+) -> FitSummary:
+    """Fits the person in the photo at `path`; writes fit.npz, summary.json, overlay.png (and `exports`)."""
+    exports = exports or FitExports()
     start = time.perf_counter()
     image = read_image(path)
     with BlazePoseDetector(video=False) as detector:
@@ -106,13 +145,17 @@ def fit_photo(path: Path, out_dir: Path, model: BodyModel, config: FitConfig | N
     fit = fit_detection(model, detection, config, device)
     fit_seconds = time.perf_counter() - fit_start
     error_px, error_height = _errors(fit)
+    texture = subject_texture(model, image, detection, fit, device) if exports.glb is not None else None
     with staged_folder(out_dir) as staging:
         write_image(staging / "overlay.png", render_fit(image, model, fit))
+        meshes, glb = _export(staging, model, [fit], 1.0, exports, texture)
         summary = FitSummary(
             str(path), model.name, 1, 0, error_px, error_height, fit_seconds, 0.0,
-            time.perf_counter() - start, output_names(path),
+            time.perf_counter() - start, output_names(path) + meshes,
         )
         _save(staging, model, [fit], summary)
+    if glb is not None:
+        write_bytes_atomic(exports.glb, glb)
     return summary
 
 
@@ -125,10 +168,12 @@ def fit_video(
     max_frames: int | None = None,
     progress: bool = False,
     allow_short: bool = False,
+    exports: FitExports | None = None,
 ) -> FitSummary:
-    """Fits every frame of the video at `path`, streaming; writes fit.npz, summary.json, overlay.mp4.
-    A video cut short raises InputError, or with `allow_short` is fitted as far as it goes (the
-    summary says so)."""
+    """Fits every frame of the video at `path`, streaming; writes fit.npz, summary.json,
+    overlay.mp4 (and `exports`, the glb at the video's frame rate). A video cut short raises
+    InputError, or with `allow_short` is fitted as far as it goes (the summary says so)."""
+    exports = exports or FitExports()
     start = time.perf_counter()
     fitter = VideoFitter(model, config, device)
     fits: list[BodyFit | None] = []
@@ -153,13 +198,16 @@ def fit_video(
                 raise NoPersonError(f"no person found in any frame of '{path}'")
         first = next(i for i, f in enumerate(fits) if f is not None)
         later = fit_times[first + 1 :]
+        meshes, glb = _export(staging, model, fits, float(reader.info.rate), exports)
         summary = FitSummary(
             str(path), model.name, fitter.frames, fitter.frames_without_person,
             float(np.mean([e[0] for e in errors])), float(np.mean([e[1] for e in errors])),
             fit_times[first], 1000 * float(np.mean(later)) if later else 0.0,
-            time.perf_counter() - start, output_names(path), reader.info.num_frames, reader.ended_early,
+            time.perf_counter() - start, output_names(path) + meshes, reader.info.num_frames, reader.ended_early,
         )
         _save(staging, model, fits, summary)
+    if glb is not None:
+        write_bytes_atomic(exports.glb, glb)
     return summary
 
 

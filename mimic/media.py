@@ -173,6 +173,26 @@ def read_image(path: PathLike) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
+def encode_image(image: np.ndarray, suffix: str = ".png", path: PathLike | None = None) -> bytes:
+    """The bytes of an image file of ``(H, W, 3) uint8`` RGB ``image`` in the format of
+    ``suffix`` (".png" losslessly, ".jpg" at quality 95). ``path`` names the file in the
+    OutputError raised for a format OpenCV cannot write."""
+    image = _check_frame(image, "image")
+    params: list[int] = []
+    if suffix.lower() in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, 95]
+    try:
+        ok, encoded = cv2.imencode(suffix, image[:, :, ::-1], params)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise OutputError(
+            f"cannot write image '{path if path is not None else 'image' + suffix}': unknown image extension '{suffix}' "
+            "(use .png or .jpg)"
+        )
+    return encoded.tobytes()
+
+
 def write_image(path: PathLike, image: np.ndarray) -> None:
     """Write an RGB image atomically; the format follows the extension (.png, .jpg, ...).
 
@@ -188,21 +208,9 @@ def write_image(path: PathLike, image: np.ndarray) -> None:
             format OpenCV can write.
     """
     path = Path(path)
-    image = _check_frame(image, "image")
-    params: list[int] = []
-    if path.suffix.lower() in (".jpg", ".jpeg"):
-        params = [cv2.IMWRITE_JPEG_QUALITY, 95]
-    try:
-        ok, encoded = cv2.imencode(path.suffix, image[:, :, ::-1], params)
-    except cv2.error:
-        ok = False
-    if not ok:
-        raise OutputError(
-            f"cannot write image '{path}': unknown image extension '{path.suffix}' "
-            "(use .png or .jpg)"
-        )
+    encoded = encode_image(image, path.suffix, path)
     with atomic_path(path, "write image") as temp:
-        temp.write_bytes(encoded.tobytes())
+        temp.write_bytes(encoded)
 
 
 # --------------------------------------------------------------------------------------------

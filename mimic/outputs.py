@@ -87,9 +87,9 @@ def check_outputs(
 
 @contextlib.contextmanager
 def staged_folder(out_dir: Path) -> Iterator[Path]:
-    """Yields a hidden staging folder inside `out_dir`; on success its files are moved into
-    `out_dir` (replacing same-named ones), on any exception (an interruption too) they are
-    deleted, and so are `out_dir` and the parents made for it when they are empty.
+    """Yields a hidden staging folder inside `out_dir`; on success its files and folders are
+    moved into `out_dir` (replacing same-named ones), on any exception (an interruption too)
+    they are deleted, and so are `out_dir` and the parents made for it when they are empty.
 
     Raises OutputError at once when `out_dir` cannot be created or written, and in place of an
     OSError of the block (a full disk while writing into the staging folder).
@@ -105,6 +105,8 @@ def staged_folder(out_dir: Path) -> Iterator[Path]:
     try:
         yield staging
         for item in staging.iterdir():
+            if item.is_dir() and (out_dir / item.name).is_dir():
+                shutil.rmtree(out_dir / item.name)  # a folder is replaced whole
             os.replace(item, out_dir / item.name)
         done = True
     except OSError as error:
@@ -118,6 +120,11 @@ def staged_folder(out_dir: Path) -> Iterator[Path]:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Writes `text` to `path` through `mimic.media.atomic_path`; OutputError if it cannot."""
+    """Writes `text` (UTF-8) to `path` through `mimic.media.atomic_path`; OutputError if it cannot."""
+    write_bytes_atomic(path, text.encode())
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Writes `data` to `path` through `mimic.media.atomic_path`; OutputError if it cannot."""
     with atomic_path(path) as temporary:
-        temporary.write_text(text)
+        temporary.write_bytes(data)

@@ -12,6 +12,7 @@ and follows only the driver's motion relative to the driver's first frame.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -172,21 +173,27 @@ class Imitator:
         if not photos:
             raise OptionError(f"at least one {label} is needed")
         names = list(names) if names is not None else [f"{label} {number}" for number in range(1, len(photos) + 1)]
-        size = self.config.size
         fits, crops, masks = [], [], []
         with BlazePoseDetector(video=False) as detector:
             for name, photo in zip(names, photos, strict=True):
                 detection = detector.detect(photo)
                 if detection is None:
                     raise NoPersonError(f"no person found in {name}")
-                fit = fit_detection(self.body, detection, self.config.fit, self.device)
-                box = CropBox.around(detection.bbox(), self.config.crop_margin)
-                fit.cam = box.camera(fit.cam, size)
-                fit.projected = (fit.projected - fit.projected.new_tensor([box.x0, box.y0])) * box.scale(size)
+                crop, mask, fit = self.crop(photo, detection, fit_detection(self.body, detection, self.config.fit, self.device))
                 fits.append(fit)
-                crops.append(box.crop(photo, size))
-                masks.append(box.crop(detection.mask, size))
+                crops.append(crop)
+                masks.append(mask)
         return self.subject(crops, masks, fits)
+
+    def crop(self, photo: np.ndarray, detection: Detection, fit: BodyFit) -> tuple[np.ndarray, np.ndarray, BodyFit]:
+        """The canvas crop `(size, size, 3)` uint8 of a `photo` around its `detection`, the
+        crop of the person mask `(size, size)` float in [0, 1], and `fit` (in photo pixels)
+        moved to canvas pixels (a new BodyFit; `fit` is left as it is)."""
+        size = self.config.size
+        box = CropBox.around(detection.bbox(), self.config.crop_margin)
+        projected = (fit.projected - fit.projected.new_tensor([box.x0, box.y0])) * box.scale(size)
+        moved = dataclasses.replace(fit, cam=box.camera(fit.cam, size), projected=projected)
+        return box.crop(photo, size), box.crop(detection.mask, size), moved
 
     def subject(self, crops: Sequence[np.ndarray], masks: Sequence[np.ndarray], fits: Sequence[BodyFit]) -> Subject:
         """The subject from fitted source crops: `crops` `(size, size, 3)` uint8 RGB, their person

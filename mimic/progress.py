@@ -1,10 +1,13 @@
-"""Progress display on stderr (rich), switched on by the CLI and off by default in the library."""
+"""Progress display on stderr (rich), switched on by the CLI and off by default in the library;
+and progress reports to a listener (`reporting_to`, e.g. a web page's progress bar), whether
+the display is on or not."""
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from rich.console import Console
@@ -32,11 +35,39 @@ class _RateColumn(ProgressColumn):
 
 _console = Console(stderr=True)  # sys.stderr as it is at each write (redirections, test capture)
 
+Listener = Callable[[str, int, "int | None"], None]
+"""Called with a stage's description, the items done so far and the total (None: unknown)."""
+_listener: contextvars.ContextVar[Listener | None] = contextvars.ContextVar("mimic_progress_listener", default=None)
+
+
+@contextlib.contextmanager
+def reporting_to(listener: Listener) -> Iterator[None]:
+    """While the block runs (in this thread / context), every `track` and `spinner` also
+    reports to `listener`: once at the start of a stage and after each item."""
+    token = _listener.set(listener)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
+
+
+def _reported(items: Iterable[T], description: str, total: int | None) -> Iterator[T]:
+    listener = _listener.get()
+    if listener is None:
+        yield from items
+        return
+    listener(description, 0, total)
+    for done, item in enumerate(items, start=1):
+        yield item
+        listener(description, done, total)
+
 
 def track(
     items: Iterable[T], description: str, total: int | None = None, enabled: bool = True
 ) -> Iterator[T]:
-    """Yields `items`, drawing a progress bar with a rate and remaining time when `enabled`."""
+    """Yields `items`, drawing a progress bar with a rate and remaining time when `enabled`
+    (and reporting to the listener of `reporting_to`, if any)."""
+    items = _reported(items, description, total)
     if not enabled:
         yield from items
         return
@@ -58,7 +89,11 @@ def track(
 
 @contextlib.contextmanager
 def spinner(description: str, enabled: bool = True) -> Iterator[None]:
-    """Shows `description` with a spinner and the elapsed time while the block runs."""
+    """Shows `description` with a spinner and the elapsed time while the block runs (and tells
+    the listener of `reporting_to`, if any, that the stage started)."""
+    listener = _listener.get()
+    if listener is not None:
+        listener(description, 0, None)
     if not enabled:
         yield
         return

@@ -7,11 +7,45 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
+from mimic.errors import OptionError
 from mimic.media import VideoReader, VideoWriter, read_image
-from mimic.pipeline import ImitatedFrame, Imitator, Subject
+from mimic.pipeline import ImitatedFrame, Imitator, Subject, to_image
 from mimic.progress import track
+
+PANELS = ("source", "driver", "result")
+"""What an output frame can show, left to right in the order given: the first source photo's
+crop, the driver (its crop, or its frame with `full_frame`), the result."""
+SIDE_BY_SIDE = ("driver", "result")
+
+
+def parse_panels(text: str) -> tuple[str, ...]:
+    """`"source,driver,result"` -> the panel names in order; OptionError for an unknown, repeated
+    or missing "result" panel."""
+    panels = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [p for p in panels if p not in PANELS]
+    if unknown or len(set(panels)) != len(panels) or "result" not in panels:
+        raise OptionError(f"--panels must name each of {', '.join(PANELS)} at most once, result among them; got {text!r}")
+    return panels
+
+
+def _height_matched(image: np.ndarray, height: int) -> np.ndarray:
+    """`image` (H, W, 3) scaled to `height` rows, keeping its aspect (no-op when already so)."""
+    if image.shape[0] == height:
+        return image
+    width = max(1, round(image.shape[1] * height / image.shape[0]))
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class Personalization:
+    """A generator personalized to the source photos: its subject file and whether it came from the cache."""
+
+    generator: str
+    path: Path
+    reused: bool
 
 
 @dataclass
@@ -26,6 +60,7 @@ class VideoSummary:
     stage_ms: dict[str, float]  # mean per frame
     frames_announced: int = 0  # frames the driver's container announces
     ended_early: bool = False  # the driver ended before those (read with allow_short)
+    personalization: Personalization | None = None  # set by `mimic.api.imitate_video`
 
     @property
     def frames_per_second(self) -> float:
@@ -50,7 +85,7 @@ def imitate_video(
     sources: Sequence[Path],
     driver: Path,
     out: Path,
-    side_by_side: bool = False,
+    panels: Sequence[str] = ("result",),
     max_frames: int | None = None,
     progress: bool = False,
     full_frame: bool = False,
@@ -60,14 +95,17 @@ def imitate_video(
     """Streams `driver` through `imitator` with the subject of the `sources` photos into `out`
     (H.264, the driver's frame rate and audio); `out` appears only when the whole video is done.
     Frames are the person crops, or with `full_frame` the driver's frames with the crop pasted
-    back (at the driver's size); `side_by_side` puts the driver on the left. `prepare` makes the
-    subject from the source photos (default `imitator.prepare`; e.g. an appearance swap). A
-    driver cut short raises InputError (nothing written), or with `allow_short` is used as far
-    as it goes (the summary says so)."""
+    back (at the driver's size); `panels` (`PANELS`, e.g. `SIDE_BY_SIDE`) lays out several side
+    by side, the source crop scaled to the frame's height. `prepare` makes the subject from the
+    source photos (default `imitator.prepare`; e.g. an appearance swap). A driver cut short
+    raises InputError (nothing written), or with `allow_short` is used as far as it goes (the
+    summary says so)."""
+    panels = parse_panels(",".join(panels))
     start = time.perf_counter()
     photos = [read_image(path) for path in sources]
     with VideoReader(driver, allow_short) as reader:  # opened first: a bad driver fails before the slow part
         subject = (prepare or imitator.prepare)(photos)
+        source_crop = to_image(subject.bundle.images[:1])
         prepared = time.perf_counter()
         total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
         decode_seconds: list[float] = []
@@ -80,7 +118,8 @@ def imitate_video(
             for result in track(results, "imitating", total=total, enabled=progress):
                 clock = time.perf_counter()
                 made, real = (result.full_frame(), result.frame) if full_frame else (result.image, result.driver)
-                writer.write(np.concatenate([real, made], axis=1) if side_by_side else made)
+                shown = {"source": _height_matched(source_crop, made.shape[0]), "driver": real, "result": made}
+                writer.write(np.concatenate([shown[p] for p in panels], axis=1) if len(panels) > 1 else made)
                 result.seconds["encode"] = time.perf_counter() - clock
                 result.seconds["decode"] = decode_seconds[count]
                 for stage, seconds in result.seconds.items():

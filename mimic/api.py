@@ -1,0 +1,264 @@
+"""One-call helpers: what the `mimic` commands do, as functions of paths and plain options.
+
+Each loads what it needs (body model, generator), runs, writes its outputs atomically and
+returns a summary; errors a user can cause raise `mimic.MimicError` subclasses with a message to
+act on. For many runs with one model, build an `Imitator` once with `make_imitator` and pass it
+(`imitator=`): the body model and generator are then loaded once.
+
+    import mimic
+    summary = mimic.imitate_video("me.jpg", "dance.mp4", "me_dancing.mp4", max_frames=48)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from typing import TYPE_CHECKING
+
+from mimic.pipeline import Imitator, ImitatorConfig
+from mimic.video_job import Personalization, VideoSummary
+
+if TYPE_CHECKING:
+    from mimic.fit_media import FitSummary
+
+__all__ = ["PathLike", "check_weights", "make_imitator", "imitate_video", "novel_views", "swap", "fit", "text_to_pose"]
+
+PathLike = str | os.PathLike
+"""A file or folder path: `str` or `pathlib.Path`."""
+
+
+def _paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
+    return [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+
+
+def make_imitator(
+    generator: str = "warp",
+    *,
+    checkpoint: PathLike | None = None,
+    size: int = 256,
+    placement: str = "driver",
+    background: str = "source",
+    body_model: str = "anny",
+    model_dir: PathLike | None = None,
+    cache_dir: PathLike | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+) -> Imitator:
+    """An `Imitator` with the named generator (`mimic.GENERATOR_NAMES`; `checkpoint`: weights
+    from `mimic train` or a subject file, default the shipped ones) and body model
+    (`mimic.BODY_MODELS`; `model_dir` holds SMPL files), on a `size`-pixel square canvas with the
+    driver's or the source's `placement` and the `background` of the source or the driver."""
+    from bodymesh.registry import load_body_model
+    from mimic.generators.registry import GeneratorOptions, load_generator
+
+    config = ImitatorConfig(size=size, placement=placement, background=background)
+    chosen = load_generator(generator, GeneratorOptions(checkpoint=None if checkpoint is None else Path(checkpoint), device=device))
+    model = load_body_model(body_model, None if model_dir is None else Path(model_dir), None if cache_dir is None else Path(cache_dir), progress=progress)
+    return Imitator(model.to(device), chosen, config, device)
+
+
+def check_weights(generator: str, checkpoint: PathLike | None, subject: PathLike | None) -> None:
+    """OptionError unless the generator's weights are given at most once: a `checkpoint`, or a
+    `subject` file of `mimic personalize` (which needs the personalizable generator it was made for)."""
+    from mimic.errors import OptionError
+    from mimic.training.registry import personalizable_names
+
+    if subject is not None and checkpoint is not None:
+        raise OptionError("--subject already holds the generator's weights; give it or --checkpoint, not both")
+    personalizable = personalizable_names()
+    if subject is not None and generator not in personalizable:
+        raise OptionError(f"--subject needs --generator {', '.join(personalizable)} (the one it was made for), not {generator!r}")
+
+
+def imitate_video(
+    source: PathLike | Sequence[PathLike],
+    driver: PathLike,
+    out: PathLike,
+    *,
+    generator: str = "warp",
+    checkpoint: PathLike | None = None,
+    subject: PathLike | None = None,
+    personalize: bool = True,
+    personalize_steps: int = 60,
+    personalize_budget: float = 55.0,
+    size: int = 256,
+    placement: str = "driver",
+    background: str = "source",
+    full_frame: bool = False,
+    panels: Sequence[str] = ("result",),
+    max_frames: int | None = None,
+    body_model: str = "anny",
+    model_dir: PathLike | None = None,
+    cache_dir: PathLike | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+    allow_short: bool = False,
+    imitator: Imitator | None = None,
+) -> VideoSummary:
+    """The person of the `source` photo(s) (front / back of one person) performing the motion of
+    the `driver` video, written to `out` (.mp4, H.264, the driver's frame rate and audio).
+
+    `panels`: what each frame shows left to right (`mimic.video_job.PANELS`: source, driver,
+    result). `full_frame`: frames at the driver's size, its person replaced (the driver's
+    background). lwgan / pg2 / patn are first fine-tuned on the photos (`personalize`, cached
+    per photo) unless `subject` gives a subject file of `mimic personalize`; the summary's
+    `personalization` says which file was used. `imitator`: a prepared one (its generator and
+    options are used; `generator` must then name its generator, `size`, ... are ignored). A
+    driver cut short raises InputError before any work, or with `allow_short` is used as far as
+    it goes (the summary's `ended_early`). An `out` that is one of the inputs, or cannot be
+    written, raises OutputError before any work."""
+    from mimic.media import WRITABLE_VIDEO_EXTENSIONS, probe_video, read_image
+    from mimic.outputs import check_outputs
+    from mimic.training.registry import personalizable_names
+    from mimic.video_job import imitate_video as run
+
+    sources, driver, out = _paths(source), Path(driver), Path(out)
+    for path in sources:
+        read_image(path)
+    probe_video(driver, whole=not allow_short)
+    inputs = [*sources, driver, *(Path(path) for path in (checkpoint, subject) if path is not None)]
+    check_outputs(inputs, files=[out], extensions=WRITABLE_VIDEO_EXTENSIONS)
+    check_weights(generator, checkpoint, subject)
+    personalizable = personalizable_names()
+    if imitator is None:
+        imitator = make_imitator(
+            generator, checkpoint=subject or checkpoint, size=size, body_model=body_model, model_dir=model_dir, cache_dir=cache_dir,
+            device=device, progress=progress, placement=placement, background="driver" if full_frame else background,
+        )
+    personalization = None
+    if personalize and subject is None and generator in personalizable:
+        import copy
+
+        from bodymesh.anny_data import default_cache_dir
+        from mimic.personalize import PersonalizeConfig, personalized_generator
+
+        settings = PersonalizeConfig(steps=personalize_steps, seconds=personalize_budget)
+        imitator = copy.copy(imitator)  # the caller's keeps its generator
+        imitator.generator, path, reused = personalized_generator(
+            imitator, sources, Path(cache_dir) if cache_dir is not None else default_cache_dir(),
+            None if checkpoint is None else Path(checkpoint), settings, progress=progress, generator=generator,
+        )
+        personalization = Personalization(generator, path, reused)
+    summary = run(imitator, sources, driver, out, panels, max_frames, progress=progress, full_frame=full_frame, allow_short=allow_short)
+    summary.personalization = personalization
+    return summary
+
+
+def novel_views(
+    source: PathLike | Sequence[PathLike],
+    out: PathLike,
+    *,
+    angles: Sequence[float] = (0.0, 90.0, 180.0, 270.0),
+    turntable: int | None = None,
+    tilt: float = 0.0,
+    fps: float = 24.0,
+    progress: bool = False,
+    imitator: Imitator | None = None,
+    **options,
+) -> list[Path]:
+    """The person of the `source` photo(s) turned about their vertical axis: one PNG per angle
+    (degrees; `mimic.novel_view`) in the folder `out`, or with `turntable=N` one video `out`
+    (.mp4) of a full turn in N frames at `fps`. `options`: those of `make_imitator`. Returns the
+    files written."""
+    from mimic.media import read_image
+    from mimic.novel_view import write_turntable, write_views
+
+    photos = [read_image(p) for p in _paths(source)]
+    imitator = imitator or make_imitator(progress=progress, **options)
+    if turntable is not None:
+        write_turntable(imitator, photos, turntable, Path(out), fps, tilt, progress=progress)
+        return [Path(out)]
+    return write_views(imitator, photos, list(angles), Path(out), tilt, progress=progress)
+
+
+def swap(
+    source: PathLike | Sequence[PathLike],
+    reference: PathLike | Sequence[PathLike],
+    out: PathLike,
+    *,
+    parts: str = "upper",
+    driver: PathLike | None = None,
+    panels: Sequence[str] = ("result",),
+    max_frames: int | None = None,
+    progress: bool = False,
+    imitator: Imitator | None = None,
+    **options,
+) -> Path:
+    """Appearance transfer: the person of `source` wearing the clothes of the person of
+    `reference` on `parts` ("upper", "lower", "full" or part names, `mimic.appearance_transfer`),
+    as an image `out`, or with a `driver` video performing its motion (a video `out`).
+    `options`: those of `make_imitator`. Returns `out`."""
+    from mimic.appearance_transfer import parse_parts, swap_photo, swap_video
+    from mimic.media import probe_video, read_image, write_image
+
+    chosen = parse_parts(parts)
+    sources, out = _paths(source), Path(out)
+    photos = [read_image(p) for p in sources]
+    references = [read_image(p) for p in _paths(reference)]
+    if driver is not None:
+        probe_video(driver)
+    imitator = imitator or make_imitator(progress=progress, **options)
+    if driver is None:
+        write_image(out, swap_photo(imitator, photos, references, chosen))
+    else:
+        swap_video(imitator, sources, references, chosen, Path(driver), out, panels, max_frames, progress=progress)
+    return out
+
+
+def fit(
+    input: PathLike,
+    out: PathLike = "fit_out",
+    *,
+    body_model: str = "anny",
+    glb: PathLike | None = None,
+    obj: bool = False,
+    max_frames: int | None = None,
+    model_dir: PathLike | None = None,
+    cache_dir: PathLike | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+) -> "FitSummary":
+    """Fits the body model to the person of a photo or of every frame of a video; writes
+    fit.npz, summary.json and an overlay into the folder `out` (`mimic.fit_media`), an animated
+    skinned glTF to `glb` and per-frame OBJs into `out/meshes/` (`obj`) when asked. Returns the
+    `FitSummary`."""
+    from bodymesh.registry import load_body_model
+    from mimic.fit_media import FitExports, fit_file
+
+    model = load_body_model(body_model, None if model_dir is None else Path(model_dir), None if cache_dir is None else Path(cache_dir), progress=progress)
+    exports = FitExports(None if glb is None else Path(glb), obj)
+    return fit_file(Path(input), Path(out), model.to(device), device=device, max_frames=max_frames, progress=progress, exports=exports)
+
+
+def text_to_pose(
+    source: PathLike,
+    text: str,
+    out: PathLike,
+    *,
+    seed: int = 0,
+    checkpoint: PathLike | None = None,
+    progress: bool = False,
+    imitator: Imitator | None = None,
+    **options,
+) -> np.ndarray:
+    """The person of the `source` photo in a pose described by `text` (the shipped text2pose
+    model, or `checkpoint`), written to the image `out`; returns the image `(size, size, 3)` uint8."""
+    import torch
+
+    from mimic.media import read_image, write_image
+    from mimic.text2pose.posing import check_text, load_text2pose, pose_person
+    from mimic.text2pose.text_encoder import SentenceEncoder
+
+    text = check_text(text)
+    photo = read_image(source)
+    imitator = imitator or make_imitator(progress=progress, **options)
+    text2pose = load_text2pose(None if checkpoint is None else Path(checkpoint), imitator.device)
+    embedding = SentenceEncoder.load(device=imitator.device).encode([text])
+    keypoints = text2pose.keypoints(embedding, text2pose.noise(1, torch.Generator().manual_seed(seed)))[0]
+    image = pose_person(imitator, imitator.prepare([photo]), keypoints).image
+    write_image(out, image)
+    return image
