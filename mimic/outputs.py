@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mimic.errors import OutputError
@@ -33,17 +33,26 @@ def staged_folder(out_dir: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Writes `text` to `path` through a temporary file and a rename; OutputError if it cannot."""
+def write_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Makes the file `path` whole or not at all: `write(temporary)` writes a temporary file
+    beside it (its folder created), which is then renamed into place; on any exception the
+    temporary file is deleted. OutputError when the folder or the file cannot be written."""
     path = Path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as error:
         raise OutputError(f"cannot write '{path}': {error.strerror or error}") from None
+    os.close(handle)
     try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
+        write(Path(temporary))
         os.replace(temporary, path)
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
         raise OutputError(f"cannot write '{path}': {error.strerror or error}") from None
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Writes `text` to `path` through a temporary file and a rename; OutputError if it cannot."""
+    write_file_atomic(path, lambda temporary: temporary.write_text(text))
