@@ -95,7 +95,7 @@ def train(
         if newest is not None and rank == 0:
             typer.echo(f"resuming from step {checkpoint_step(newest)} ({newest})")
         torch.manual_seed(seed)  # the same initial weights on every rank
-        model = registry.create(generator, overrides, device)
+        model = registry.create(generator, overrides, device, cache_dir)
         torch.manual_seed(seed + rank)
         random.seed(seed + rank)
         np.random.seed(seed + rank)
