@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -109,8 +110,9 @@ class LPIPS(nn.Module):
 
     def tapped_features(self, images: torch.Tensor) -> list[torch.Tensor]:
         """The five unit-normalised feature maps `(B, C_k, H_k, W_k)` of `images (B, 3, H, W)`
-        in [-1, 1] (each pixel's channel vector divided by its length; LPIPS's epsilon 1e-10
-        sits inside the root, so the gradient of an all-zero vector is finite)."""
+        in [-1, 1]: each pixel's channel vector divided by its length, `f / sqrt(|f|^2 + 1e-20)`
+        (LPIPS's `f / (|f| + 1e-10)` with the epsilon, squared, inside the root, so that the
+        gradient at an all-zero vector is finite)."""
         x = (images - self.shift) / self.scale
         out = []
         for index, layer in enumerate(self.features):
@@ -192,7 +194,7 @@ class _ArraysOnly(pickle.Unpickler):
 
     _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
 
-    def find_class(self, module: str, name: str):  # noqa: ANN201 (pickle's signature)
+    def find_class(self, module: str, name: str) -> Callable[..., object]:
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"{module}.{name} is not a numpy array type")
         return _reconstruct if name == "_reconstruct" else getattr(np, name)

@@ -5,9 +5,10 @@ discriminator, and the loss set.
 Losses of the generator (weights in `LWGANTrainConfig`): L1 of the frame (body pixels count
 `body_weight` times more), the perceptual loss of the frame (LPIPS: ImageNet AlexNet features
 by default, the paper's VGG with `lpips_net="vgg"`; `mimic.training.losses.PerceptualLoss`),
-SSIM and the discriminators' feature matching, the adversarial term (LSGAN or hinge), the attention-mask regulariser (where a source sees the
-pixel, or off the mesh where the background is known, those pixels should be used), the source stream's reconstruction of its source, and the
-background stream's reconstruction of the plate in the person's hole.
+SSIM and the discriminators' feature matching, the adversarial term (LSGAN or hinge), the
+attention-mask regulariser (where a source sees the pixel, or off the mesh where the background
+is known, those pixels should be used), the source stream's reconstruction of its source, and
+the background stream's reconstruction of the plate in the person's hole.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ class LWGANTrainConfig:
     discriminator's. face_size: side (pixels) of the face crops of the face discriminator; 0
     switches it off. gan: "lsgan" or "hinge". lr_g, lr_d, beta1, beta2: Adam's. lpips_net: the
     perceptual loss's trunk, "alex" or "vgg" (~20x the cost).
-    The `w_*` are the loss weights (`w_lpips` 0: no perceptual loss); with `w_adversarial` and `w_feature_matching` both 0 the
-    discriminators are neither used nor trained (a reconstruction-only fine-tune).
+    The `w_*` are the loss weights (`w_lpips` 0: no perceptual loss); with `w_adversarial` and
+    `w_feature_matching` both 0 the discriminators are neither used nor trained (a
+    reconstruction-only fine-tune).
     """
 
     generator: LWGANConfig = field(default_factory=LWGANConfig)

@@ -73,8 +73,8 @@ class Personalization:
     others, its discriminators, are neither used nor saved). overrides: config fields that make
     its training step reconstruction-only (no adversarial or feature-matching term, so no
     discriminator step either) and leave out the LPIPS term (a fine-tune runs under a time
-    budget, where it would cost about a fifth of the steps). loss: the key of its step's log that measures the
-    reconstruction (reported, and what the personalization tests check falls).
+    budget; at 256 pixels the LWGAN would make about a fifth fewer steps). loss: the key of
+    its step's log that measures the reconstruction (reported, and what the personalization tests check falls).
     """
 
     nets: tuple[str, ...]
