@@ -74,7 +74,8 @@ class Personalization:
     its training step reconstruction-only (no adversarial or feature-matching term, so no
     discriminator step either) and leave out the LPIPS term (a fine-tune runs under a time
     budget; at 256 pixels the LWGAN would make about a fifth fewer steps). loss: the key of
-    its step's log that measures the reconstruction (reported, and what the personalization tests check falls).
+    its step's log that measures the reconstruction (reported, and what the personalization
+    tests check falls).
     """
 
     nets: tuple[str, ...]
