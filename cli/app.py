@@ -265,8 +265,8 @@ def evaluate(
     cache_dir: CacheDirOption = None,
     device: DeviceOption = "cpu",
 ) -> None:
-    """Self-imitation benchmark (iPER protocol): SSIM, PSNR, mask-SSIM and pose fidelity (PCK),
-    one table over every --generator on the same frames."""
+    """Self-imitation benchmark (iPER protocol): SSIM, LPIPS (alex), PSNR, mask-SSIM and pose
+    fidelity (PCK), one table over every --generator on the same frames."""
     import json
 
     from bodymesh.registry import load_body_model

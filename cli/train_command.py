@@ -107,7 +107,7 @@ def train(
         if newest is not None and rank == 0:
             typer.echo(f"resuming from step {checkpoint_step(newest)} ({newest})")
         torch.manual_seed(seed)  # the same initial weights on every rank
-        model = registry.create(generator, overrides, device)
+        model = registry.create(generator, overrides, device, cache_dir)
         if start_weights is not None:
             registry.load_nets(model, start_weights, init)
         torch.manual_seed(seed + rank)

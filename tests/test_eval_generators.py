@@ -11,15 +11,18 @@ from mimic.generators.pose_transfer import PoseTransferGenerator
 from mimic.generators.warp_only import WarpOnlyGenerator
 from mimic.models.patn import create_patn
 from mimic.pipeline import ImitatorConfig
+from tests.conftest import cache_dir, needs_lpips
 
 
 def test_table_has_one_row_per_video_and_generator():
-    rows = [EvalResult(f"/v/{v}.mp4", g, [0], 5, 0.8, 20.0, 0.7, 0.9, 3.0) for v in ("a", "b") for g in ("warp", "pg2", "spt")]
+    rows = [EvalResult(f"/v/{v}.mp4", g, [0], 5, 0.8, 0.125, 20.0, 0.7, 0.9, 3.0) for v in ("a", "b") for g in ("warp", "pg2", "spt")]
     table = format_table(rows).splitlines()
-    assert len(table) == 2 + 6 and table[0].startswith("| video | generator |")
+    assert len(table) == 2 + 6 and table[0].startswith("| video | generator | frames | SSIM | LPIPS |")
+    assert table[2].split("|")[5].strip() == "0.125" and rows[0].as_dict()["lpips"] == 0.125
     assert [line.split("|")[2].strip() for line in table[2:]] == ["warp", "pg2", "spt"] * 2
 
 
+@needs_lpips
 @pytest.mark.slow
 def test_several_generators_are_scored_on_the_same_frames(anny_body, demo_inputs, tmp_path):
     _, driver = demo_inputs
@@ -28,10 +31,11 @@ def test_several_generators_are_scored_on_the_same_frames(anny_body, demo_inputs
         net.eval()
     generators = [WarpOnlyGenerator(), PoseTransferGenerator(untrained)]
     sheet = tmp_path / "sheet.png"
-    warp, patn = evaluate_generators(anny_body, generators, driver, ImitatorConfig(size=128), max_frames=4, sheet=sheet, sheet_rows=2)
+    warp, patn = evaluate_generators(anny_body, generators, driver, ImitatorConfig(size=128), max_frames=4, cache_dir=cache_dir(), sheet=sheet, sheet_rows=2)
     assert (warp.generator, patn.generator) == ("warp", "patn")
     assert warp.frames == patn.frames == 3 and warp.video == patn.video
     assert warp.ssim > patn.ssim and warp.psnr > patn.psnr  # an untrained network draws noise on the person
+    assert 0 < warp.lpips < patn.lpips
     assert warp.frames_per_second > 0 and patn.frames_per_second > 0
     from mimic.media import read_image
 

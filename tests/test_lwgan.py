@@ -9,6 +9,7 @@ import torch
 
 from mimic.models.lwgan import LWGAN, AttentionalLWB, LWGANConfig, body_mask, resample_flow, warp_sources
 from mimic.training.lwgan_trainable import LWGANTrainable, LWGANTrainConfig, crop_boxes, face_boxes
+from tests.conftest import cache_dir, needs_lpips
 from tests.lwgan_toys import toy_pair
 from warping.flow import BACKGROUND_GRID
 from warping.sampler import identity_grid
@@ -160,15 +161,17 @@ def test_face_crop_covers_the_face():
     assert x0 - 0.5 <= float(crop.min()) and float(crop.max()) <= x1 + 0.5
 
 
+@needs_lpips
 @pytest.mark.parametrize("gan", ["lsgan", "hinge"])
 def test_tiny_model_overfits_one_pair(gan):
     torch.manual_seed(0)
     pair = toy_pair(32, batch=1, seed=5)
     config = LWGANTrainConfig(generator=TINY, disc_width=8, face_size=16, gan=gan, lr_g=3e-3, lr_d=1e-3)
-    model = LWGANTrainable(config)
-    assert set(model.nets) == {"generator", "discriminator", "face_discriminator"}
+    model = LWGANTrainable(config, cache_dir=cache_dir())
+    assert set(model.nets) == {"generator", "discriminator", "face_discriminator"}  # the LPIPS network is no model's
     logs = [model.train_step(pair, step) for step in range(60)]
-    assert all(set(log) >= {"g", "d", "l1", "ssim", "mask", "source", "background", "adversarial", "feature_matching"} for log in logs)
+    assert all(set(log) >= {"g", "d", "l1", "ssim", "lpips", "mask", "source", "background", "adversarial", "feature_matching"} for log in logs)
+    assert sum(log["lpips"] for log in logs[-3:]) < sum(log["lpips"] for log in logs[:3])
     first = sum(log["l1"] for log in logs[:3]) / 3
     last = sum(log["l1"] for log in logs[-3:]) / 3
     assert last < first / 5, (first, last)  # the frame's L1 falls by at least 5x in 60 steps (about 9x measured)
@@ -178,7 +181,7 @@ def test_tiny_model_overfits_one_pair(gan):
 
 
 def test_reconstruction_only_config_has_no_discriminator():
-    model = LWGANTrainable(LWGANTrainConfig(generator=TINY, w_adversarial=0, w_feature_matching=0))
+    model = LWGANTrainable(LWGANTrainConfig(generator=TINY, w_adversarial=0, w_feature_matching=0, w_lpips=0))
     assert set(model.nets) == {"generator"} and set(model.optimizers()) == {"generator"}
     logs = model.train_step(toy_pair(32), 0)
-    assert "d" not in logs and "adversarial" not in logs
+    assert "d" not in logs and "adversarial" not in logs and "lpips" not in logs

@@ -7,6 +7,7 @@ import torch
 from mimic.generators.pose_transfer import PoseTransferGenerator, PoseTransferInputs
 from mimic.models.patn import PATBlock, PATNGenerator, create_patn
 from tests.baseline_pairs import toy_bundles, toy_pairs
+from tests.conftest import cache_dir, needs_lpips
 
 TINY = {"size": 32, "width": 8, "blocks": 2, "lr": 1e-3}
 
@@ -54,15 +55,16 @@ def test_generator_shapes_and_gradients():
     assert all(p.grad is not None for p in net.parameters())
 
 
+@needs_lpips
 def test_tiny_overfit_halves_the_l1():
     torch.manual_seed(0)
-    model = create_patn(TINY)
+    model = create_patn(TINY, cache_dir=cache_dir())
     assert set(model.nets) == {"g", "d_appearance", "d_shape"}
     batch = toy_pairs(2, 32)
     losses = [model.train_step(batch, step) for step in range(40)]
-    assert set(losses[0]) == {"l1", "perceptual", "g_adv", "d_appearance", "d_shape"}
+    assert set(losses[0]) == {"l1", "lpips", "perceptual", "g_adv", "d_appearance", "d_shape"}
     assert losses[-1]["l1"] < losses[0]["l1"] / 2
-    assert losses[-1]["perceptual"] < losses[0]["perceptual"]
+    assert losses[-1]["perceptual"] < losses[0]["perceptual"] and losses[-1]["lpips"] < losses[0]["lpips"]
 
 
 def test_adapter_through_the_interface():

@@ -10,6 +10,7 @@ from mimic.generators.pose_transfer import PoseTransferGenerator, PoseTransferIn
 from mimic.models.pg2 import PG2Config, UNet, create_pg2
 from mimic.training.losses import weighted_l1
 from tests.baseline_pairs import toy_bundles, toy_pairs
+from tests.conftest import cache_dir, needs_lpips
 
 TINY = {"size": 32, "width": 8, "levels": 3, "fc_dims": 8, "lr": 1e-3}
 
@@ -49,12 +50,14 @@ def test_pose_mask_weights_the_l1_inside_the_body():
     assert float(weighted_l1(error_inside, batch.target_image, weight)) > 1.5 * float(weighted_l1(error_outside, batch.target_image, weight))
 
 
+@needs_lpips
 def test_tiny_overfit_halves_the_pose_mask_l1():
     torch.manual_seed(0)
-    model = create_pg2(TINY)
+    model = create_pg2(TINY, cache_dir=cache_dir())
     batch = toy_pairs(2, 32)
     losses = [model.train_step(batch, step) for step in range(40)]
-    assert set(losses[0]) == {"l1_coarse", "l1_refined", "g_adv", "d"}
+    assert set(losses[0]) == {"l1_coarse", "l1_refined", "lpips", "g_adv", "d"}
+    assert losses[-1]["lpips"] < losses[0]["lpips"]
     assert losses[-1]["l1_coarse"] < losses[0]["l1_coarse"] / 2
     assert losses[-1]["l1_refined"] < losses[0]["l1_refined"] / 2
 

@@ -12,6 +12,7 @@ import functools
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -58,7 +59,7 @@ class TinyTrainable:
         return torch.cat((batch.source_image[:1], self._predict(batch[:1]), batch.target_image[:1]))
 
 
-def tiny_trainable(overrides: dict | None, device: torch.device | str) -> TinyTrainable:
+def tiny_trainable(overrides: dict | None, device: torch.device | str, cache_dir: Path | None = None) -> TinyTrainable:
     return TinyTrainable(config_with(TinyConfig(), overrides), device)
 
 

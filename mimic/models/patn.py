@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -24,7 +25,7 @@ from torch import nn
 from mimic.generators.pose_transfer import PoseTransferInputs
 from mimic.models.blocks import PatchDiscriminator, Upsample, conv_unit
 from mimic.models.pose_maps import NUM_POSE_CHANNELS, pose_heatmaps
-from mimic.training.losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss, ssim_loss, weighted_l1
+from mimic.training.losses import PerceptualLoss, discriminator_loss, feature_matching_loss, generator_adversarial_loss, ssim_loss, weighted_l1
 from mimic.training.pairs import PairBatch
 from mimic.training.registry import config_with
 
@@ -39,7 +40,9 @@ class PATNConfig:
     convolution (the codes have 4x, after two stride-2 convolutions). blocks: PATBs in the
     cascade (the paper: 9). sigma: heatmap Gaussians' standard deviation, pixels at 256 (scaled
     with `size`). l1_weight, perceptual_weight: weights of L1 and of (feature matching + SSIM)
-    against the two adversarial terms. adversarial_weight: of the adversarial terms; 0 leaves
+    against the two adversarial terms. lpips_weight: of the perceptual loss (LPIPS of the
+    image to the target, `mimic.training.losses.PerceptualLoss`; 0: none) with the `lpips_net`
+    trunk ("alex" or "vgg"). adversarial_weight: of the adversarial terms; 0 leaves
     both discriminators unused and untrained, and the perceptual term SSIM alone (feature
     matching reads the appearance discriminator): reconstruction only, for personalization.
     lr, beta1: Adam's.
@@ -51,6 +54,8 @@ class PATNConfig:
     sigma: float = 6.0
     l1_weight: float = 10.0
     perceptual_weight: float = 2.0
+    lpips_weight: float = 2.0
+    lpips_net: str = "alex"
     adversarial_weight: float = 1.0
     lr: float = 2e-4
     beta1: float = 0.5
@@ -113,14 +118,16 @@ class PATN:
     """PATN as a Trainable (`mimic train --generator patn`) and a `PoseTransferModel`.
 
     nets: "g" (the generator), "d_appearance" (condition image | image), "d_shape" (target
-    heatmaps | image).
+    heatmaps | image). cache_dir: where the perceptual loss's LPIPS weights are kept (None:
+    mimic's default).
     """
 
     name = "patn"
 
-    def __init__(self, config: PATNConfig, device: torch.device | str = "cpu") -> None:
+    def __init__(self, config: PATNConfig, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> None:
         self.config = config
         c = config
+        self._perceptual = PerceptualLoss(c.lpips_net, cache_dir)
         self.nets: dict[str, nn.Module] = {
             "g": PATNGenerator(c.width, c.blocks),
             "d_appearance": PatchDiscriminator(6, 2 * c.width),
@@ -147,8 +154,8 @@ class PATN:
         return self.nets["g"](inputs.source_image, torch.cat((source_heat, target_heat), 1)), None
 
     def train_step(self, batch: PairBatch, step: int) -> dict[str, float]:
-        """One generator step (2 adversarial + L1 + feature matching + SSIM), one of both Ds;
-        with `adversarial_weight` 0, L1 + SSIM and no D step."""
+        """One generator step (2 adversarial + L1 + feature matching + SSIM + LPIPS), one of
+        both Ds; with `adversarial_weight` 0, L1 + SSIM + LPIPS and no D step."""
         inputs = PoseTransferInputs.from_pair(batch, self.config.size)
         source_heat, target_heat = self._heatmaps(inputs)
         condition, target = batch.source_image, batch.target_image
@@ -160,6 +167,10 @@ class PATN:
         perceptual = ssim_loss(fake, target)
         logs = {"l1": float(l1.detach())}
         loss = c.l1_weight * l1
+        if c.lpips_weight > 0:
+            lpips = self._perceptual(fake, target)
+            loss = loss + c.lpips_weight * lpips
+            logs["lpips"] = float(lpips.detach())
         if adversarial_on:
             for d in (appearance, shape):
                 d.requires_grad_(False)
@@ -195,6 +206,6 @@ class PATN:
         return torch.stack((batch.source_image, batch.target_image, fake), 1).flatten(0, 1)
 
 
-def create_patn(overrides: dict | None = None, device: torch.device | str = "cpu") -> PATN:
+def create_patn(overrides: dict | None = None, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> PATN:
     """PATN with its default config updated by `overrides` (config fields by name)."""
-    return PATN(config_with(PATNConfig(), overrides), device)
+    return PATN(config_with(PATNConfig(), overrides), device, cache_dir)

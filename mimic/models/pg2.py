@@ -16,6 +16,7 @@ Its adversarial loss is the project's least squares GAN, not the paper's cross-e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ from torch import nn
 from mimic.generators.pose_transfer import PoseTransferInputs
 from mimic.models.blocks import PatchDiscriminator, ResidualBlock, Upsample, conv_unit
 from mimic.models.pose_maps import NUM_POSE_CHANNELS, pose_heatmaps, pose_mask
-from mimic.training.losses import discriminator_loss, generator_adversarial_loss, weighted_l1
+from mimic.training.losses import PerceptualLoss, discriminator_loss, generator_adversarial_loss, weighted_l1
 from mimic.training.pairs import PairBatch
 from mimic.training.registry import config_with
 
@@ -39,7 +40,9 @@ class PG2Config:
     of G1's fully connected bottleneck (0: none). sigma: heatmap Gaussians' standard deviation,
     pixels. mask_radius, mask_dilate, mask_erode: the pose mask's limb half-width and kernels,
     pixels at 256 (scaled with `size`). l1_weight: weight of the pose-mask L1 terms against the
-    adversarial one. adversarial_weight: of the adversarial term; 0 leaves the discriminator
+    adversarial one. lpips_weight: of the perceptual loss (LPIPS of the refined image to the
+    target, `mimic.training.losses.PerceptualLoss`; 0: none) with the `lpips_net` trunk
+    ("alex" or "vgg"). adversarial_weight: of the adversarial term; 0 leaves the discriminator
     unused and untrained (reconstruction only: personalization). lr, beta1: Adam's.
     """
 
@@ -52,6 +55,8 @@ class PG2Config:
     mask_dilate: int = 15
     mask_erode: int = 5
     l1_weight: float = 10.0
+    lpips_weight: float = 2.0
+    lpips_net: str = "alex"
     adversarial_weight: float = 1.0
     lr: float = 2e-4
     beta1: float = 0.5
@@ -109,13 +114,15 @@ class PG2:
 
     nets: "g1" (condition image + target heatmaps -> coarse image), "g2" (condition image +
     coarse image -> difference map), "d" (condition image + image -> patch scores).
+    cache_dir: where the perceptual loss's LPIPS weights are kept (None: mimic's default).
     """
 
     name = "pg2"
 
-    def __init__(self, config: PG2Config, device: torch.device | str = "cpu") -> None:
+    def __init__(self, config: PG2Config, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> None:
         self.config = config
         c = config
+        self._perceptual = PerceptualLoss(c.lpips_net, cache_dir)
         self.nets: dict[str, nn.Module] = {
             "g1": UNet(3 + NUM_POSE_CHANNELS, 3, c.width, c.levels, c.fc_dims, c.size),
             "g2": UNet(6, 3, c.width, c.levels),
@@ -150,8 +157,8 @@ class PG2:
         return pose_mask(keypoints, c.size, c.scaled(c.mask_radius), *kernels)
 
     def train_step(self, batch: PairBatch, step: int) -> dict[str, float]:
-        """One step of G1 + G2 (pose-mask L1 on both, adversarial on G2) and one of D (none
-        when `adversarial_weight` is 0)."""
+        """One step of G1 + G2 (pose-mask L1 on both; LPIPS and adversarial on G2's) and one of
+        D (none when `adversarial_weight` is 0)."""
         inputs = PoseTransferInputs.from_pair(batch, self.config.size)
         target, condition = batch.target_image, batch.source_image
         weight = 1 + self.pose_mask(batch.target_keypoints)
@@ -162,6 +169,10 @@ class PG2:
         l1_refined = weighted_l1(refined, target, weight)
         loss = self.config.l1_weight * (l1_coarse + l1_refined)
         logs = {"l1_coarse": float(l1_coarse.detach()), "l1_refined": float(l1_refined.detach())}
+        if self.config.lpips_weight > 0:
+            perceptual = self._perceptual(refined, target)
+            loss = loss + self.config.lpips_weight * perceptual
+            logs["lpips"] = float(perceptual.detach())
         if adversarial_on:
             d.requires_grad_(False)
             adversarial = generator_adversarial_loss(d(torch.cat((condition, refined), 1))[0])
@@ -188,6 +199,6 @@ class PG2:
         return torch.stack((batch.source_image, batch.target_image, coarse, refined.clamp(-1, 1)), 1).flatten(0, 1)
 
 
-def create_pg2(overrides: dict | None = None, device: torch.device | str = "cpu") -> PG2:
+def create_pg2(overrides: dict | None = None, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> PG2:
     """PG2 with its default config updated by `overrides` (config fields by name)."""
-    return PG2(config_with(PG2Config(), overrides), device)
+    return PG2(config_with(PG2Config(), overrides), device, cache_dir)

@@ -17,8 +17,9 @@ Transformation"): semantic maps first, then appearance; trains without paired im
   the semantic-aware style loss (per-label Gram matrices of the discriminator's features: the
   generated image in the target map's regions against the source in the source map's), and
   cycle consistency: the generated image taken back to the source pose and map must give the
-  source again (L1 + SSIM + feature matching: the project's substitute of the paper's VGG
-  content loss).
+  source again (L1 + SSIM + feature matching), with the paper's perceptual content loss on
+  that cycle as LPIPS of the cycled image to the source (ImageNet AlexNet features by default,
+  the paper's VGG with `lpips_net="vgg"`).
 
 The paper trains the two generators apart, then end to end; here they train together from the
 first step, the appearance generator reading the semantic generator's output detached.
@@ -35,6 +36,7 @@ baseline the comparison is about.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +49,7 @@ from mimic.models.patn import downsampling_encoder
 from mimic.models.pg2 import UNet
 from mimic.models.pose_maps import NUM_POSE_CHANNELS, OPENPOSE18_NAMES, openpose18, pose_heatmaps
 from mimic.training.losses import (
+    PerceptualLoss,
     discriminator_loss,
     feature_matching_loss,
     generator_adversarial_loss,
@@ -232,7 +235,9 @@ class SPTConfig:
     appearance generator. sigma: heatmap standard deviation, hair_margin: hair's reach around
     the head, both pixels at 256 (scaled with `size`). semantic_weight, style_weight,
     cycle_weight: weights of cross-entropy, semantic-aware style and cycle losses against the
-    adversarial one. lr, beta1: Adam's.
+    adversarial one. lpips_weight: of the perceptual content loss (LPIPS of the cycled image to
+    the source, `mimic.training.losses.PerceptualLoss`; 0: none) with the `lpips_net` trunk
+    ("alex" or "vgg"). lr, beta1: Adam's.
     """
 
     size: int = 128
@@ -244,6 +249,8 @@ class SPTConfig:
     semantic_weight: float = 1.0
     style_weight: float = 50.0
     cycle_weight: float = 10.0
+    lpips_weight: float = 2.0
+    lpips_net: str = "alex"
     lr: float = 2e-4
     beta1: float = 0.5
 
@@ -288,14 +295,16 @@ class SPT:
     """SPT as a Trainable (`mimic train --generator spt`) and a `PoseTransferModel`.
 
     nets: "semantic" (source map + poses -> target map logits), "appearance", "d" (image | map
-    -> patch scores).
+    -> patch scores). cache_dir: where the perceptual loss's LPIPS weights are kept (None:
+    mimic's default).
     """
 
     name = "spt"
 
-    def __init__(self, config: SPTConfig, device: torch.device | str = "cpu") -> None:
+    def __init__(self, config: SPTConfig, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> None:
         self.config = config
         c = config
+        self._perceptual = PerceptualLoss(c.lpips_net, cache_dir)
         self.nets: dict[str, nn.Module] = {
             "semantic": UNet(NUM_LABELS + 2 * NUM_POSE_CHANNELS, NUM_LABELS, c.width, c.levels),
             "appearance": AppearanceGenerator(c.width, c.blocks),
@@ -366,7 +375,8 @@ class SPT:
 
     def train_step(self, batch: PairBatch, step: int) -> dict[str, float]:
         """One step of both generators (cross-entropy to the pseudo map; adversarial, style and
-        cycle losses) and one of the discriminator. Never reads the target image."""
+        cycle losses, LPIPS of the cycle) and one of the discriminator. Never reads the target
+        image."""
         inputs = PoseTransferInputs.from_pair(batch, self.config.size)
         views = self.views(inputs)
         source, d = inputs.source_image, self.nets["d"]
@@ -384,6 +394,11 @@ class SPT:
         cycle = weighted_l1(back, source) + ssim_loss(back, source) + feature_matching_loss(real_features, back_features)
         c = self.config
         loss = c.semantic_weight * semantic + adversarial + c.style_weight * style + c.cycle_weight * cycle
+        logs = {}
+        if c.lpips_weight > 0:
+            lpips = self._perceptual(back, source)
+            loss = loss + c.lpips_weight * lpips
+            logs["lpips"] = float(lpips.detach())
         self._optimizers["g"].zero_grad(set_to_none=True)
         loss.backward()
         self._optimizers["g"].step()
@@ -392,7 +407,8 @@ class SPT:
         self._optimizers["d"].zero_grad(set_to_none=True)
         loss_d.backward()
         self._optimizers["d"].step()
-        return {"semantic_ce": float(semantic.detach()), "g_adv": float(adversarial.detach()), "style": float(style.detach()), "cycle": float(cycle.detach()), "d": float(loss_d.detach())}
+        logs.update({"semantic_ce": float(semantic.detach()), "g_adv": float(adversarial.detach()), "style": float(style.detach()), "cycle": float(cycle.detach()), "d": float(loss_d.detach())})
+        return logs
 
     def samples(self, batch: PairBatch) -> torch.Tensor:
         """`(4B, 3, H, W)`: per pair, source, target, generated target and cycled source."""
@@ -402,6 +418,6 @@ class SPT:
         return torch.stack((batch.source_image, batch.target_image, fake, back), 1).flatten(0, 1)
 
 
-def create_spt(overrides: dict | None = None, device: torch.device | str = "cpu") -> SPT:
+def create_spt(overrides: dict | None = None, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> SPT:
     """SPT with its default config updated by `overrides` (config fields by name)."""
-    return SPT(config_with(SPTConfig(), overrides), device)
+    return SPT(config_with(SPTConfig(), overrides), device, cache_dir)

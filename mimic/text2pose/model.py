@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -414,8 +415,9 @@ def sample_grid(generate: Callable[[torch.Tensor], torch.Tensor], batch: PoseTex
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def create_text2pose(overrides: dict | None = None, device: torch.device | str = "cpu") -> Text2Pose:
-    """The model with the default config updated by `overrides` (the registry's factory)."""
+def create_text2pose(overrides: dict | None = None, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> Text2Pose:
+    """The model with the default config updated by `overrides` (the registry's factory; it
+    needs no one-time build, so `cache_dir` is unused)."""
     from mimic.training.registry import config_with
 
     return Text2Pose(config_with(Text2PoseConfig(), overrides), device)

@@ -13,6 +13,7 @@ the coordinates have no way to say "absent", which the heatmaps do by their peak
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -170,8 +171,11 @@ class Text2PoseRegression:
         return sample_grid(self.keypoints, batch)
 
 
-def create_text2pose_regression(overrides: dict | None = None, device: torch.device | str = "cpu") -> Text2PoseRegression:
-    """The model with the default config updated by `overrides` (the registry's factory)."""
+def create_text2pose_regression(
+    overrides: dict | None = None, device: torch.device | str = "cpu", cache_dir: Path | None = None
+) -> Text2PoseRegression:
+    """The model with the default config updated by `overrides` (the registry's factory; it
+    needs no one-time build, so `cache_dir` is unused)."""
     from mimic.training.registry import config_with
 
     return Text2PoseRegression(config_with(RegressionConfig(), overrides), device)

@@ -1,17 +1,19 @@
 """Losses shared by the generators' training steps.
 
-No pretrained network can be had offline (no VGG weights), so the perceptual term is the
-discriminator's feature matching (pix2pixHD) plus an SSIM term: both compare structure, not
-only pixels, and need no download. Images are `(B, C, H, W)` in [-1, 1].
+The perceptual term is LPIPS (`PerceptualLoss`: ImageNet AlexNet or VGG16 features with the
+LPIPS heads, `mimic.perceptual`), beside the discriminator's feature matching (pix2pixHD) and
+an SSIM term. Images are `(B, C, H, W)` in [-1, 1].
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
 from mimic.metrics import ssim_map
+from mimic.perceptual import LPIPS, NETS, load_lpips
 
 GAN_KINDS = ("lsgan", "hinge")
 
@@ -44,6 +46,34 @@ def feature_matching_loss(real: Sequence[torch.Tensor], fake: Sequence[torch.Ten
     if len(real) != len(fake) or not real:
         raise ValueError(f"need the same non-zero number of feature maps, got {len(real)} and {len(fake)}")
     return sum((f - r.detach()).abs().mean() for r, f in zip(real, fake)) / len(real)
+
+
+class PerceptualLoss:
+    """The mean LPIPS distance of generated images to their targets, as a loss: gradients flow
+    to the generated images, the network's weights stay frozen and are not a model's (no
+    optimizer or checkpoint sees them).
+
+    Args:
+        net: "alex" (LPIPS-alex; cheap) or "vgg" (LPIPS-vgg; the papers' VGG, ~20x the cost).
+        cache_dir: where the converted LPIPS weights are kept (None: mimic's default).
+
+    The network is loaded at the first call, on that call's device, so a model built only to
+    draw never reads the weights.
+    """
+
+    def __init__(self, net: str = "alex", cache_dir: Path | None = None) -> None:
+        if net not in NETS:
+            raise ValueError(f"perceptual net must be one of {', '.join(NETS)}, got {net!r}")
+        self.net, self.cache_dir = net, cache_dir
+        self._model: LPIPS | None = None
+
+    def __call__(self, generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Scalar: LPIPS of `generated` to `target` (constants), both `(B, 3, H, W)` in [-1, 1]
+        with sides of 32 pixels or more, averaged over the batch."""
+        if self._model is None:
+            self._model = load_lpips(self.net, self.cache_dir, generated.device)
+        self._model.to(generated.device)
+        return self._model(generated, target.detach()).mean()
 
 
 def ssim_loss(generated: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -3,16 +3,18 @@ discriminator conditioned on the target's correspondence map, an optional face-c
 discriminator, and the loss set.
 
 Losses of the generator (weights in `LWGANTrainConfig`): L1 of the frame (body pixels count
-`body_weight` times more), the perceptual substitute (SSIM and the discriminators' feature
-matching; no pretrained network is available offline, see `mimic.training.losses`), the
-adversarial term (LSGAN or hinge), the attention-mask regulariser (where a source sees the
-pixel, or off the mesh where the background is known, those pixels should be used), the source stream's reconstruction of its source, and the
-background stream's reconstruction of the plate in the person's hole.
+`body_weight` times more), the perceptual loss of the frame (LPIPS: ImageNet AlexNet features
+by default, the paper's VGG with `lpips_net="vgg"`; `mimic.training.losses.PerceptualLoss`),
+SSIM and the discriminators' feature matching, the adversarial term (LSGAN or hinge), the
+attention-mask regulariser (where a source sees the pixel, or off the mesh where the background
+is known, those pixels should be used), the source stream's reconstruction of its source, and
+the background stream's reconstruction of the plate in the person's hole.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +25,7 @@ from mimic.models.blocks import PatchDiscriminator
 from mimic.models.lwgan import LWGAN, LWGANConfig, LWGANOutput, body_mask
 from mimic.training.losses import (
     GAN_KINDS,
+    PerceptualLoss,
     attention_mask_loss,
     discriminator_loss,
     feature_matching_loss,
@@ -43,9 +46,11 @@ class LWGANTrainConfig:
 
     generator: the network's configuration. disc_width / disc_layers: the patch
     discriminator's. face_size: side (pixels) of the face crops of the face discriminator; 0
-    switches it off. gan: "lsgan" or "hinge". lr_g, lr_d, beta1, beta2: Adam's.
-    The `w_*` are the loss weights; with `w_adversarial` and `w_feature_matching` both 0 the
-    discriminators are neither used nor trained (a reconstruction-only fine-tune).
+    switches it off. gan: "lsgan" or "hinge". lr_g, lr_d, beta1, beta2: Adam's. lpips_net: the
+    perceptual loss's trunk, "alex" or "vgg" (~20x the cost).
+    The `w_*` are the loss weights (`w_lpips` 0: no perceptual loss); with `w_adversarial` and
+    `w_feature_matching` both 0 the discriminators are neither used nor trained (a
+    reconstruction-only fine-tune).
     """
 
     generator: LWGANConfig = field(default_factory=LWGANConfig)
@@ -60,6 +65,8 @@ class LWGANTrainConfig:
     body_weight: float = 4.0
     w_l1: float = 10.0
     w_ssim: float = 2.0
+    w_lpips: float = 2.0
+    lpips_net: str = "alex"
     w_feature_matching: float = 2.0
     w_adversarial: float = 1.0
     w_mask: float = 0.5
@@ -123,13 +130,15 @@ class LWGANTrainable:
     Args:
         config: what to build and how to train it.
         device: where the networks live.
+        cache_dir: where the perceptual loss's LPIPS weights are kept (None: mimic's default).
     """
 
     name = "lwgan"
 
-    def __init__(self, config: LWGANTrainConfig | None = None, device: torch.device | str = "cpu") -> None:
+    def __init__(self, config: LWGANTrainConfig | None = None, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> None:
         self.config = config = config or LWGANTrainConfig()
         self.device = torch.device(device)
+        self._perceptual = PerceptualLoss(config.lpips_net, cache_dir)
         self.nets: dict[str, nn.Module] = {"generator": LWGAN(config.generator).to(self.device)}
         if config.adversarial:
             self.nets["discriminator"] = PatchDiscriminator(7, config.disc_width, config.disc_layers).to(self.device)
@@ -195,12 +204,14 @@ class LWGANTrainable:
             "source": weighted_l1(reconstruction, batch.source_image, 1.0 + c.body_weight * batch.source_mask),
             "background": weighted_l1(background, batch.background, hole),
         }
+        if c.w_lpips > 0:
+            terms["lpips"] = self._perceptual(output.image, target)
         if c.adversarial:
             # The real features of the discriminator step (before its update) are the targets.
             fake = self._discriminate(output.image, batch, boxes)
             terms["adversarial"] = sum(generator_adversarial_loss(f[0], c.gan) for f in fake)
             terms["feature_matching"] = sum(feature_matching_loss(r[1], f[1]) for r, f in zip(real, fake))
-        weights = {"l1": c.w_l1, "ssim": c.w_ssim, "mask": c.w_mask, "source": c.w_source, "background": c.w_background,
+        weights = {"l1": c.w_l1, "ssim": c.w_ssim, "lpips": c.w_lpips, "mask": c.w_mask, "source": c.w_source, "background": c.w_background,
                    "adversarial": c.w_adversarial, "feature_matching": c.w_feature_matching}
         g_loss = sum(weights[name] * value for name, value in terms.items())
         optimizer = self._optimizers["generator"]
@@ -222,7 +233,7 @@ class LWGANTrainable:
         return torch.cat(strip, dim=-1)
 
 
-def create(overrides: dict | None = None, device: torch.device | str = "cpu") -> LWGANTrainable:
+def create(overrides: dict | None = None, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> LWGANTrainable:
     """The training registry's factory: an LWGANTrainable with the default configuration updated
     by `overrides` (its fields; `generator` a dict of `LWGANConfig` fields, or dotted keys
     `generator.width=24` for one of them)."""
@@ -233,4 +244,4 @@ def create(overrides: dict | None = None, device: torch.device | str = "cpu") ->
     config = config_with(LWGANTrainConfig(), overrides)
     if nested:
         config = replace(config, generator=config_with(config.generator, nested))
-    return LWGANTrainable(config, device)
+    return LWGANTrainable(config, device, cache_dir)

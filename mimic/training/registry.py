@@ -3,8 +3,10 @@
 An entry names, as `"module:function"` strings imported only when used (the CLI starts fast and
 a model's dependencies are needed only by who trains it):
 
-- `factory(overrides: dict | None, device) -> Trainable`: the model with its default config
-  updated by `overrides` (a dict of config fields; a checkpoint's whole config rebuilds it).
+- `factory(overrides: dict | None, device, cache_dir: Path | None = None) -> Trainable`: the
+  model with its default config updated by `overrides` (a dict of config fields; a
+  checkpoint's whole config rebuilds it); `cache_dir` is where one-time builds its training
+  needs are kept (the perceptual loss's LPIPS weights; None: mimic's default).
 - `batches(options: DataOptions, rank: int, world: int) -> Iterator`: its training batches,
   endless, deterministic by `options.seed`, this rank's shard of `world`, starting at batch
   `options.start` (so a resumed run sees the batches it would have seen). The default is
@@ -70,8 +72,10 @@ class Personalization:
     nets: the networks that draw the image: fine-tuned and saved in the subject file (the
     others, its discriminators, are neither used nor saved). overrides: config fields that make
     its training step reconstruction-only (no adversarial or feature-matching term, so no
-    discriminator step either). loss: the key of its step's log that measures the
-    reconstruction (reported, and what the personalization tests check falls).
+    discriminator step either) and leave out the LPIPS term (a fine-tune runs under a time
+    budget; at 256 pixels the LWGAN would make about a fifth fewer steps). loss: the key of
+    its step's log that measures the reconstruction (reported, and what the personalization
+    tests check falls).
     """
 
     nets: tuple[str, ...]
@@ -92,10 +96,10 @@ class TrainableEntry:
 _ENTRIES: dict[str, TrainableEntry] = {
     "lwgan": TrainableEntry(
         "mimic.training.lwgan_trainable:create",
-        personalization=Personalization(("generator",), {"w_adversarial": 0.0, "w_feature_matching": 0.0}, "l1"),
+        personalization=Personalization(("generator",), {"w_adversarial": 0.0, "w_feature_matching": 0.0, "w_lpips": 0.0}, "l1"),
     ),
-    "pg2": TrainableEntry("mimic.models.pg2:create_pg2", personalization=Personalization(("g1", "g2"), {"adversarial_weight": 0.0}, "l1_refined")),
-    "patn": TrainableEntry("mimic.models.patn:create_patn", personalization=Personalization(("g",), {"adversarial_weight": 0.0}, "l1")),
+    "pg2": TrainableEntry("mimic.models.pg2:create_pg2", personalization=Personalization(("g1", "g2"), {"adversarial_weight": 0.0, "lpips_weight": 0.0}, "l1_refined")),
+    "patn": TrainableEntry("mimic.models.patn:create_patn", personalization=Personalization(("g",), {"adversarial_weight": 0.0, "lpips_weight": 0.0}, "l1")),
     "spt": TrainableEntry("mimic.models.spt:create_spt"),  # unpaired: not personalizable (mimic/models/spt.py says why)
     "text2pose": TrainableEntry("mimic.text2pose.model:create_text2pose", "mimic.text2pose.data:text_pose_batches"),
     "text2pose-regression": TrainableEntry("mimic.text2pose.regression:create_text2pose_regression", "mimic.text2pose.data:text_pose_batches"),
@@ -190,9 +194,10 @@ def _convert(value: Any, like: Any) -> Any:
     return value
 
 
-def create(name: str, overrides: dict | None = None, device: "torch.device | str" = "cpu") -> "Trainable":
-    """A new model `name` on `device`, its default config updated by `overrides`."""
-    return resolve(entry(name).factory)(overrides, device)
+def create(name: str, overrides: dict | None = None, device: "torch.device | str" = "cpu", cache_dir: Path | None = None) -> "Trainable":
+    """A new model `name` on `device`, its default config updated by `overrides`; its training
+    keeps one-time builds in `cache_dir` (None: mimic's default)."""
+    return resolve(entry(name).factory)(overrides, device, cache_dir)
 
 
 def batches(name: str, options: DataOptions, rank: int = 0, world: int = 1) -> Iterator:
