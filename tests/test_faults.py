@@ -78,7 +78,8 @@ def media(tmp_path_factory, demo_inputs):
 BAD_INPUTS = [
     ("missing source", "video -s {m}/nope.png -d {m}/driver.mp4 -o {o}/r.mp4", ["nope.png", "no such file"]),
     ("corrupt source", "video -s {m}/corrupt.png -d {m}/driver.mp4 -o {o}/r.mp4", ["corrupt.png"]),
-    ("source is a folder", "video -s {m} -d {m}/driver.mp4 -o {o}/r.mp4", ["directory"]),
+    # a folder of photos is a batch (one video per pair), which needs a folder to write into
+    ("source folder, video out", "video -s {m} -d {m}/driver.mp4 -o {o}/r.mp4", ["batch", "give --out a folder"]),
     ("missing driver", "video -s {m}/source.png -d {m}/nope.mp4 -o {o}/r.mp4", ["nope.mp4"]),
     ("driver not media", "video -s {m}/source.png -d {m}/text.mp4 -o {o}/r.mp4", ["text.mp4", "not a media file"]),
     ("driver truncated", "video -s {m}/source.png -d {m}/truncated.mp4 -o {o}/r.mp4", ["truncated.mp4"]),
@@ -148,8 +149,8 @@ def test_eval_scores_are_valid_json(tmp_path):
     """Issue #17 item 8: an undefined metric (NaN) was written as `NaN`, which JSON has not."""
     from mimic.evaluate import EvalResult
 
-    row = EvalResult("v.mp4", "warp", [0], 3, 0.5, 20.0, float("nan"), float("nan"), 1.0).as_dict()
-    assert row["mask_ssim"] is None and row["pck"] is None
+    row = EvalResult("v.mp4", "warp", [0], 3, 0.5, float("nan"), 20.0, float("nan"), float("nan"), 1.0).as_dict()
+    assert row["lpips"] is None and row["mask_ssim"] is None and row["pck"] is None
     assert json.loads(json.dumps(row, allow_nan=False)) == row
 
 
