@@ -106,3 +106,38 @@ def test_shipped_model_follows_the_text():
     for sentence, fact, other in SENTENCES_FOLLOWED:
         asked, elsewhere = share(sentence, fact), share(other, fact)
         assert asked >= 0.6 and elsewhere <= asked - 0.4, (sentence, fact, asked, elsewhere)
+
+
+@pytest.mark.slow
+def test_interpolation_strip_ends_answer_both_sentences():
+    """The paper's interpolation test with the shipped model: poses for sentence embeddings from
+    A to B (one noise along the strip); its first pose answers A and its last answers B."""
+    from mimic.text2pose.captioner import pose_facts
+    from mimic.text2pose.posing import interpolated_texts, load_text2pose
+    from mimic.text2pose.text_encoder import shared_encoder
+
+    model, encoder = load_text2pose(), shared_encoder()
+    (a, fact_a), (b, fact_b) = ("a man raising both arms above his head", "both_arms_raised"), ("a woman squatting", "squatting")
+    ends = {fact_a: 0, fact_b: 0}
+    for seed in range(4):
+        texts = interpolated_texts(*encoder.encode([a, b]), 5)
+        poses = model.keypoints(texts, model.noise(1, torch.Generator().manual_seed(seed)).expand(5, -1))
+        ends[fact_a] += fact_a in pose_facts(poses[0])
+        ends[fact_b] += fact_b in pose_facts(poses[-1])
+    assert ends[fact_a] >= 3 and ends[fact_b] >= 3, ends
+
+
+@pytest.mark.slow
+def test_pose_command_writes_the_interpolation_strip(tmp_path):
+    photo = shared_file("images", "ryota_apose.png")
+    out = tmp_path / "strip.png"
+    result = run_mimic(
+        "pose", "--text", "a man raising both arms above his head", "--to-text", "a woman squatting", "--steps", "3",
+        "--source", str(photo), "--size", "96", "--out", str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3 poses for 'a man raising both arms above his head' -> 'a woman squatting'" in result.stdout
+    strip = read_image(out)
+    assert strip.shape == (2 * 96, 3 * 96, 3)
+    again = run_mimic("pose", "--text", "arms up", "--to-text", "a squat", "--samples", "2", "--source", str(photo), "--out", str(tmp_path / "x.png"))
+    assert again.returncode == 1 and "leave --samples at 1" in again.stderr and not (tmp_path / "x.png").exists()
