@@ -16,7 +16,6 @@ compression (`TextStandardiser`), and the penalty measures the text gradient in 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -317,14 +316,19 @@ class Text2Pose:
     def __init__(self, config: Text2PoseConfig | None = None, device: torch.device | str = "cpu") -> None:
         self.config = config or Text2PoseConfig()
         self.device = torch.device(device)
-        self.nets: dict[str, nn.Module] = {
-            "generator": PoseGenerator(self.config).to(self.device),
-            "discriminator": PoseDiscriminator(self.config).to(self.device),
-        }
+        self.nets: dict[str, nn.Module] = {name: net.to(self.device) for name, net in self._networks().items()}
         self._optimizers = {
             name: torch.optim.Adam(net.parameters(), lr=self.config.lr, betas=tuple(self.config.betas))
             for name, net in self.nets.items()
         }
+
+    def _networks(self) -> dict[str, nn.Module]:
+        """The "generator" and the "discriminator" (the critic) of this model's config."""
+        return {"generator": PoseGenerator(self.config), "discriminator": PoseDiscriminator(self.config)}
+
+    def _real(self, batch: PoseTextBatch) -> torch.Tensor:
+        """The real poses of `batch` as the critic sees them: `(B, K, 64, 64)` heatmaps."""
+        return batch.heatmaps
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return self._optimizers
@@ -339,7 +343,7 @@ class Text2Pose:
         config = self.config
         generator, critic = self.nets["generator"], self.nets["discriminator"]
         conditional = step >= config.pretrain_steps
-        real = batch.heatmaps
+        real = self._real(batch)
         standardisers = [unwrap(net).compress.standardise for net in (generator, critic)]
         for standardiser in standardisers:
             standardiser.observe(batch.text)
@@ -382,15 +386,19 @@ class Text2Pose:
         return losses
 
     @torch.no_grad()
-    def heatmaps(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """`(B, K, 64, 64)` heatmaps in [0, 1] for sentence embeddings `(B, text_size)` (the
-        generator in eval mode; `noise (B, noise_size)` drawn when None)."""
+    def generate(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator's output (in eval mode) for sentence embeddings `(B, text_size)` and
+        `noise (B, noise_size)` (drawn when None)."""
         generator = self.nets["generator"]
         was_training = generator.training
         generator.eval()
         out = generator(self.noise(text.shape[0]) if noise is None else noise, text.to(self.device))
         generator.train(was_training)
-        return ((out + 1) / 2).clamp(0, 1)
+        return out
+
+    def heatmaps(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`(B, K, 64, 64)` heatmaps in [0, 1] for sentence embeddings `(B, text_size)`."""
+        return ((self.generate(text, noise) + 1) / 2).clamp(0, 1)
 
     def keypoints(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """`(B, K, 3)` generated keypoints in the 64 x 64 frame (pixels) + confidence (the
@@ -398,21 +406,15 @@ class Text2Pose:
         return heatmaps_to_keypoints(self.heatmaps(text, noise), CONFIDENCE_THRESHOLD)
 
     def samples(self, batch: PoseTextBatch) -> torch.Tensor:
-        """The trainer's sample grid (`sample_grid`)."""
-        return sample_grid(self.keypoints, batch)
+        """`(2N, 3, 128, 128)` in [-1, 1] for the trainer's sample grids: the first 4 real poses
+        of `batch`, then poses generated for their texts (stick figures)."""
+        from mimic.text2pose.drawing import skeleton_image
 
-
-def sample_grid(generate: Callable[[torch.Tensor], torch.Tensor], batch: PoseTextBatch) -> torch.Tensor:
-    """`(2N, 3, 128, 128)` in [-1, 1] for the trainer's sample grids: the first 4 real poses of
-    `batch`, then the poses `generate` (sentence embeddings `(N, D)` -> keypoints `(N, K, 3)`
-    in the 64 x 64 frame) makes for their texts, as stick figures."""
-    from mimic.text2pose.drawing import skeleton_image
-
-    shown = min(4, len(batch))
-    real = heatmaps_to_keypoints((batch.heatmaps[:shown] + 1) / 2, CONFIDENCE_THRESHOLD)
-    fake = generate(batch.text[:shown])
-    images = [skeleton_image(k.cpu().numpy(), 128, FRAME) for k in torch.cat((real, fake))]
-    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        shown = min(4, len(batch))
+        real = heatmaps_to_keypoints((batch.heatmaps[:shown] + 1) / 2, CONFIDENCE_THRESHOLD)
+        fake = self.keypoints(batch.text[:shown])
+        images = [skeleton_image(k.cpu().numpy(), 128, FRAME) for k in torch.cat((real, fake))]
+        return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 def create_text2pose(overrides: dict | None = None, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> Text2Pose:

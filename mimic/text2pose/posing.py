@@ -16,19 +16,18 @@ from mimic.pipeline import Imitator, Subject, to_image
 from mimic.text2pose.captioner import body_scale
 from mimic.text2pose.data import FRAME
 from mimic.text2pose.model import Text2Pose
-from mimic.text2pose.regression import Text2PoseRegression
 
 SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "text2pose"
 
 
-def load_text2pose(checkpoint: Path | None = None, device: torch.device | str = "cpu") -> Text2Pose | Text2PoseRegression:
-    """The text-to-pose model (heatmap WGAN or its regression baseline) of a `mimic train`
+def load_text2pose(checkpoint: Path | None = None, device: torch.device | str = "cpu") -> Text2Pose:
+    """The text-to-pose model (the heatmap WGAN, or its regression baseline, a subclass) of a `mimic train`
     checkpoint (or training output folder), or the one shipped with mimic when `checkpoint` is
     None. ModelFilesError when the folder is missing, unusable or holds another model."""
     from mimic.training.registry import from_checkpoint
 
     model = from_checkpoint(Path(checkpoint) if checkpoint is not None else SHIPPED, device)
-    if not isinstance(model, (Text2Pose, Text2PoseRegression)):
+    if not isinstance(model, Text2Pose):
         raise ModelFilesError(f"'{checkpoint}' holds a {model.name!r} model, not text2pose")
     for net in model.nets.values():
         net.eval()

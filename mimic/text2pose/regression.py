@@ -18,12 +18,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bodymesh.heatmaps import heatmaps_to_keypoints
+from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
 from bodymesh.keypoints import NUM_KEYPOINTS
-from mimic.text2pose.data import FRAME, PoseTextBatch
-from mimic.text2pose.model import CONFIDENCE_THRESHOLD, TextCompressor, lipschitz_penalty, sample_grid
+from mimic.text2pose.data import FRAME, SIGMA, PoseTextBatch
+from mimic.text2pose.model import CONFIDENCE_THRESHOLD, Text2Pose, TextCompressor
 from mimic.text2pose.text_encoder import EMBEDDING_SIZE
-from mimic.training.checkpoint import unwrap
 
 
 @dataclass
@@ -33,7 +32,8 @@ class RegressionConfig:
     width, depth: of both MLPs (hidden units, hidden layers). penalty_weight: lambda of the
     Lipschitz penalty. mismatch_weight: alpha of the mismatching-text term. interpolation: the
     weight of the first sentence in the interpolated text. critic_steps: critic steps per
-    generator step. lr, betas: of both Adam optimizers (the paper's WGAN-LP settings).
+    generator step. pretrain_steps: unconditional steps first. lr, betas: of both Adam
+    optimizers (the paper's WGAN-LP settings).
     """
 
     keypoints: int = NUM_KEYPOINTS
@@ -46,6 +46,7 @@ class RegressionConfig:
     mismatch_weight: float = 1.0
     interpolation: float = 0.5
     critic_steps: int = 5
+    pretrain_steps: int = 0
     lr: float = 4e-4
     betas: tuple[float, float] = (0.0, 0.9)
 
@@ -95,80 +96,32 @@ def from_unit(coordinates: torch.Tensor) -> torch.Tensor:
     return torch.cat((pixels, torch.ones_like(pixels[..., :1])), -1)
 
 
-class Text2PoseRegression:
-    """The trainable regression baseline (`mimic train --generator text2pose-regression`):
-    networks "generator" and "discriminator", Adam for each, `train_step` on a `PoseTextBatch`
-    (the heatmap model's data; its heatmaps are read back to coordinates)."""
+class Text2PoseRegression(Text2Pose):
+    """The trainable regression baseline (`mimic train --generator text2pose-regression`): the
+    heatmap model's conditional WGAN-LP training (`Text2Pose.train_step`) on coordinates, its
+    networks "generator" (`CoordinateGenerator`) and "discriminator" (`CoordinateCritic`), its
+    data (`PoseTextBatch`, whose heatmaps are read back to coordinates)."""
 
     name = "text2pose-regression"
+    config: RegressionConfig
 
     def __init__(self, config: RegressionConfig | None = None, device: torch.device | str = "cpu") -> None:
-        self.config = config or RegressionConfig()
-        self.device = torch.device(device)
-        self.nets: dict[str, nn.Module] = {
-            "generator": CoordinateGenerator(self.config).to(self.device),
-            "discriminator": CoordinateCritic(self.config).to(self.device),
-        }
-        self._optimizers = {
-            name: torch.optim.Adam(net.parameters(), lr=self.config.lr, betas=tuple(self.config.betas))
-            for name, net in self.nets.items()
-        }
+        super().__init__(config or RegressionConfig(), device)
 
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return self._optimizers
+    def _networks(self) -> dict[str, nn.Module]:
+        return {"generator": CoordinateGenerator(self.config), "discriminator": CoordinateCritic(self.config)}
 
-    def noise(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """`(batch, noise_size)` standard normal noise on the model's device."""
-        return torch.randn(batch, self.config.noise_size, generator=generator).to(self.device)
+    def _real(self, batch: PoseTextBatch) -> torch.Tensor:
+        """`(B, K, 2)` the real poses' coordinates in [-1, 1]."""
+        return to_unit(heatmaps_to_keypoints((batch.heatmaps + 1) / 2, CONFIDENCE_THRESHOLD))
 
-    def train_step(self, batch: PoseTextBatch, step: int) -> dict[str, float]:
-        """One critic step; every `critic_steps`-th step also a generator step."""
-        config = self.config
-        generator, critic = self.nets["generator"], self.nets["discriminator"]
-        for net in (generator, critic):
-            unwrap(net).compress.standardise.observe(batch.text)
-        real = to_unit(heatmaps_to_keypoints((batch.heatmaps + 1) / 2, CONFIDENCE_THRESHOLD))
-        count = real.shape[0]
-
-        self._optimizers["discriminator"].zero_grad(set_to_none=True)
-        with torch.no_grad():
-            fake = generator(self.noise(count), batch.text)
-        score_right = critic(real, batch.text)
-        loss = critic(fake, batch.text) + config.mismatch_weight * critic(real, batch.wrong_text) - (1 + config.mismatch_weight) * score_right
-        penalty = lipschitz_penalty(critic, real, fake, batch.text, text_scale=unwrap(critic).compress.standardise.scale)
-        loss_d = (loss + config.penalty_weight * penalty).mean()
-        loss_d.backward()
-        self._optimizers["discriminator"].step()
-        losses = {"d": float(loss_d.detach()), "penalty": float(penalty.mean().detach())}
-
-        if (step + 1) % config.critic_steps == 0:
-            self._optimizers["generator"].zero_grad(set_to_none=True)
-            for parameter in critic.parameters():
-                parameter.requires_grad_(False)
-            mixed = config.interpolation * batch.text + (1 - config.interpolation) * batch.other_text
-            loss_g = -critic(generator(self.noise(count), batch.text), batch.text) - critic(generator(self.noise(count), mixed), mixed)
-            loss_g = loss_g.mean()
-            loss_g.backward()
-            for parameter in critic.parameters():
-                parameter.requires_grad_(True)
-            self._optimizers["generator"].step()
-            losses["g"] = float(loss_g.detach())
-        return losses
-
-    @torch.no_grad()
     def keypoints(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """`(B, K, 3)` generated keypoints in the 64 x 64 frame (pixels) + confidence 1, for
-        sentence embeddings `(B, text_size)` (`noise (B, noise_size)` drawn when None)."""
-        generator = self.nets["generator"]
-        was_training = generator.training
-        generator.eval()
-        out = generator(self.noise(text.shape[0]) if noise is None else noise, text.to(self.device))
-        generator.train(was_training)
-        return from_unit(out)
+        """`(B, K, 3)` generated keypoints in the 64 x 64 frame (pixels) + confidence 1."""
+        return from_unit(self.generate(text, noise))
 
-    def samples(self, batch: PoseTextBatch) -> torch.Tensor:
-        """The trainer's sample grid (`sample_grid`)."""
-        return sample_grid(self.keypoints, batch)
+    def heatmaps(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`(B, K, 64, 64)` heatmaps in [0, 1] drawn at the generated keypoints."""
+        return keypoints_to_heatmaps(self.keypoints(text, noise), FRAME, FRAME, SIGMA)
 
 
 def create_text2pose_regression(
