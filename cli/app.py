@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from cli.options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, NakedBodyOption, check_device, clothes
 from cli.personalize_command import BudgetOption, StepsOption, personalize as personalize_command, resolve_cache_dir
 from cli.pose_command import pose
 from cli.swap_command import swap
@@ -99,6 +99,7 @@ def video(
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
     cache_dir: CacheDirOption = None,
+    naked_body: NakedBodyOption = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Make the person in the source photo(s) perform the motion of the driver video."""
@@ -117,6 +118,7 @@ def video(
         size=size,
         placement="source" if keep_source_placement else "driver",
         background="driver" if driver_background or full_frame else "source",
+        clothes=clothes(naked_body),
     )
     if subject is not None and checkpoint is not None:
         raise OptionError("--subject already holds the generator's weights; give it or --checkpoint, not both")
@@ -194,6 +196,7 @@ def evaluate(
     ] = None,
     sheet_rows: Annotated[int, typer.Option("--sheet-rows", help="Frames on each contact sheet, spread over the clip.", min=1)] = 4,
     cache_dir: CacheDirOption = None,
+    naked_body: NakedBodyOption = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Self-imitation benchmark (iPER protocol): SSIM, PSNR, mask-SSIM and pose fidelity (PCK),
@@ -231,7 +234,7 @@ def evaluate(
         row
         for path in video_path
         for row in evaluate_generators(
-            model, generators, path, ImitatorConfig(size=size), device, frames, max_frames, progress=True,
+            model, generators, path, ImitatorConfig(size=size, clothes=clothes(naked_body)), device, frames, max_frames, progress=True,
             personalize=settings, cache_dir=resolve_cache_dir(cache_dir),
             sheet=sheet / f"{path.stem}.png" if sheet is not None else None, sheet_rows=sheet_rows,
         )

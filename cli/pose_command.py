@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from cli.options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, NakedBodyOption, check_device, clothes
 
 
 def pose(
@@ -24,6 +24,7 @@ def pose(
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
     cache_dir: CacheDirOption = None,
+    naked_body: NakedBodyOption = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Make the person in the source photo take the pose described by --text (text -> pose -> image)."""
@@ -48,7 +49,7 @@ def pose(
     noise = text2pose.noise(samples, torch.Generator().manual_seed(seed))
     generated = text2pose.keypoints(embedding.expand(samples, -1), noise)
     body = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
-    imitator = Imitator(body, load_generator(generator, GeneratorOptions(device=device)), ImitatorConfig(size=size), device)
+    imitator = Imitator(body, load_generator(generator, GeneratorOptions(device=device)), ImitatorConfig(size=size, clothes=clothes(naked_body)), device)
     with spinner("preparing the source person"):
         subject = imitator.prepare([photo])
     results = [pose_person(imitator, subject, keypoints) for keypoints in track(generated, "posing", total=samples)]

@@ -26,6 +26,7 @@ from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.fit_video import VideoFitter
 from bodymesh.parts import PART_INDEX
 from mimic.background import remove_person
+from mimic.clothing import ClothesConfig, fit_clothes
 from mimic.crop import CropBox
 from mimic.errors import NoPersonError, OptionError
 from mimic.generators.base import Generator, SourceBundle, TargetBundle, mesh_maps
@@ -48,7 +49,8 @@ class ImitatorConfig:
     box on each side, as a fraction of its longer edge. placement: "driver" (the driver's
     position and scale) or "source" (the first source's, moved by the driver's motion).
     background: "source" (the first source photo, person removed) or "driver" (each driver
-    frame, person removed). texture_size: side of the UV texture.
+    frame, person removed). texture_size: side of the UV texture. clothes: how the subject's
+    hair and clothes are fitted over the body (`mimic.clothing`); None: the naked body.
     """
 
     size: int = 256
@@ -57,6 +59,7 @@ class ImitatorConfig:
     background: str = "source"
     texture_size: int = 256
     fit: FitConfig = field(default_factory=FitConfig)
+    clothes: ClothesConfig | None = field(default_factory=ClothesConfig)
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -72,7 +75,8 @@ class Subject:
     """The person to animate: the generator's source bundle and the fits behind it.
 
     fits: the source fits, cameras in canvas pixels. shape: `(S,)` the one body shape used for
-    every target frame. sources_by_part: `(N, NUM_PARTS)` bool, which of the N sources may
+    every target frame. body: the subject's body model (the clothed body fitted to the sources,
+    or the naked one), drawn in every target frame. sources_by_part: `(N, NUM_PARTS)` bool, which of the N sources may
     texture each body part (`bodymesh.parts`) of a target; None: every source every part (one
     person). Set for appearance transfer, where the sources are of two people.
     """
@@ -80,6 +84,7 @@ class Subject:
     bundle: SourceBundle
     fits: list[BodyFit]
     shape: torch.Tensor
+    body: BodyModel
     sources_by_part: torch.Tensor | None = None
 
 
@@ -136,13 +141,13 @@ class Imitator:
         self.codes = vertex_codes(rest)
 
     def _mesh(
-        self, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor, rotation: torch.Tensor | None = None
+        self, body: BodyModel, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor, rotation: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Image-space vertices `(B, V, 3)` and keypoints `(B, K, 3)` (pixels + confidence 1) of
-        poses `(B, J, 3)` with one shape `(S,)`, turned by `rotation (3, 3)` about the pelvis
-        (the model frame's origin) when given, seen by cameras `(B, 3)`."""
+        `body` in poses `(B, J, 3)` with one shape `(S,)`, turned by `rotation (3, 3)` about the
+        pelvis (the model frame's origin) when given, seen by cameras `(B, 3)`."""
         with torch.no_grad():
-            output = self.body.forward(pose, shape.expand(pose.shape[0], -1))
+            output = body.forward(pose, shape.expand(pose.shape[0], -1))
         vertices, keypoints = output.vertices, output.keypoints
         if rotation is not None:
             rotation = rotation.to(vertices)
@@ -186,14 +191,19 @@ class Imitator:
     def subject(self, crops: Sequence[np.ndarray], masks: Sequence[np.ndarray], fits: Sequence[BodyFit]) -> Subject:
         """The subject from fitted source crops: `crops` `(size, size, 3)` uint8 RGB, their person
         `masks` `(size, size)` float in [0, 1] and `fits` (cameras in canvas pixels). The body
-        shape is the mean of the fits' shapes; the texture is unwrapped from every crop and filled."""
+        shape is the mean of the fits' shapes; the clothes are fitted to every mask (unless the
+        config asks for the naked body); the texture is unwrapped from every crop and filled."""
         if not (len(crops) == len(masks) == len(fits)) or not fits:
             raise ValueError(f"need as many crops, masks and fits (at least one), got {len(crops)}, {len(masks)}, {len(fits)}")
         shape = torch.stack([f.shape for f in fits]).mean(0)
-        verts, keypoints = self._mesh(torch.stack([f.pose for f in fits]), shape, torch.stack([f.cam for f in fits]))
+        poses, cams = torch.stack([f.pose for f in fits]), torch.stack([f.cam for f in fits])
+        mask_tensor = torch.from_numpy(np.stack(masks)).to(self.device)[:, None].float()
+        body = self.body
+        if self.config.clothes is not None:
+            body = fit_clothes(self.body, shape, poses, cams, mask_tensor[:, 0], self.config.clothes)
+        verts, keypoints = self._mesh(body, poses, shape, cams)
         fragments, correspondence, parts = self.maps(verts)
         images = torch.cat([to_tensor(c, self.device) for c in crops])
-        mask_tensor = torch.from_numpy(np.stack(masks)).to(self.device)[:, None].float()
         texture, coverage = unwrap_texture(
             images, fragments, verts, self.body.faces, self.body.uv_coords, self.body.uv_faces,
             self.config.texture_size, uv_fragments=self.uv_fragments, masks=mask_tensor,
@@ -204,7 +214,7 @@ class Imitator:
         )
         background = to_tensor(remove_person(crops[0], masks[0]), self.device)
         bundle = SourceBundle(images, mask_tensor, verts, fragments, background, texture, correspondence, parts, keypoints)
-        return Subject(bundle, list(fits), shape)
+        return Subject(bundle, list(fits), shape, body)
 
     def target(
         self,
@@ -223,7 +233,7 @@ class Imitator:
         `subject.sources_by_part` of the pixel's body part when set."""
         source = subject.bundle
         clock = time.perf_counter()
-        verts, keypoints = self._mesh(pose[None], subject.shape, cam[None], rotation)
+        verts, keypoints = self._mesh(subject.body, pose[None], subject.shape, cam[None], rotation)
         fragments, correspondence, parts = self.maps(verts)
         rasterized = time.perf_counter()
         count = source.images.shape[0]
