@@ -25,7 +25,7 @@ from bodymesh.detect import BlazePoseDetector, Detection, another_person
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.fit_video import VideoFitter
 from bodymesh.parts import PART_INDEX
-from mimic.background import remove_person
+from mimic.background import Backdrop, clean_plate, remove_person
 from mimic.clothing import ClothesConfig, fit_clothes
 from mimic.crop import CropBox
 from mimic.errors import NoPersonError, OptionError
@@ -173,7 +173,7 @@ class Imitator:
         if not photos:
             raise OptionError(f"at least one {label} is needed")
         size = self.config.size
-        fits, crops, masks = [], [], []
+        fits, crops, masks, backdrop = [], [], [], None
         with BlazePoseDetector(video=False) as detector:
             for number, photo in enumerate(photos, start=1):
                 detection = detector.detect(photo)
@@ -186,13 +186,20 @@ class Imitator:
                 fits.append(fit)
                 crops.append(box.crop(photo, size))
                 masks.append(box.crop(detection.mask, size))
-        return self.subject(crops, masks, fits)
+                if backdrop is None:
+                    backdrop = Backdrop(box.crop(photo, size, "reflect"), box.crop(detection.mask, size, "reflect"), box.inside(photo.shape, size))
+        return self.subject(crops, masks, fits, backdrop)
 
-    def subject(self, crops: Sequence[np.ndarray], masks: Sequence[np.ndarray], fits: Sequence[BodyFit]) -> Subject:
+    def subject(
+        self, crops: Sequence[np.ndarray], masks: Sequence[np.ndarray], fits: Sequence[BodyFit], backdrop: Backdrop | None = None
+    ) -> Subject:
         """The subject from fitted source crops: `crops` `(size, size, 3)` uint8 RGB, their person
         `masks` `(size, size)` float in [0, 1] and `fits` (cameras in canvas pixels). The body
         shape is the mean of the fits' shapes; the clothes are fitted to every mask (unless the
-        config asks for the naked body); the texture is unwrapped from every crop and filled."""
+        config asks for the naked body); the texture is unwrapped from every crop and filled.
+        The background is the clean plate (`mimic.background.clean_plate`) of `backdrop`, the
+        first source's (None: its crop and mask, all inside the photo), without the subject's
+        rendered silhouette either."""
         if not (len(crops) == len(masks) == len(fits)) or not fits:
             raise ValueError(f"need as many crops, masks and fits (at least one), got {len(crops)}, {len(masks)}, {len(fits)}")
         shape = torch.stack([f.shape for f in fits]).mean(0)
@@ -212,7 +219,10 @@ class Imitator:
             texture, coverage, self.uv_fragments, self.body.faces, self.body.uv_coords, self.body.uv_faces, self._mirror,
             depth_mirror=self._depth_mirror,
         )
-        background = to_tensor(remove_person(crops[0], masks[0]), self.device)
+        if backdrop is None:
+            backdrop = Backdrop(crops[0], masks[0], np.ones(masks[0].shape, dtype=bool))
+        silhouette = (fragments.face_id[0] >= 0).cpu().numpy()
+        background = to_tensor(clean_plate(backdrop, silhouette), self.device)
         bundle = SourceBundle(images, mask_tensor, verts, fragments, background, texture, correspondence, parts, keypoints)
         return Subject(bundle, list(fits), shape, body)
 
