@@ -15,8 +15,8 @@ iteration (conjugate gradients, matrix-free) finds all offsets at once, with
 - a small pull towards zero (offsets only where the masks ask), and
 - a step term that keeps each iteration near the last (vertices that left the rim keep theirs).
 
-Afterwards, leg vertices whose cloth bridges the legs or stands far off them hang from the
-pelvis (`bodymesh.clothed_body`), with weights diffused over the mesh so the skirt moves as one
+Afterwards, the legs' cloth at and above where it bridges the legs (a skirt, a dress) hangs from
+the pelvis (`bodymesh.clothed_body`), with weights diffused over the mesh so the skirt moves as one
 piece.
 """
 
@@ -50,8 +50,10 @@ class ClothesConfig:
     towards the last round's offsets. min_offset, max_offset: the range of an offset (the body
     may shrink a little where it sticks out of the mask). min_facing: a rim vertex moves the
     silhouette only if its normal has at least this much of the rim's outward direction.
-    hang_offset: offsets (start, full) from which a leg vertex hangs from the pelvis. midline:
-    a leg vertex whose clothed point comes this close to the body's midline bridges the legs.
+    midline, bridge_offset, bridge_count: a leg vertex whose clothed point comes this close to
+    the body's midline, by an offset of at least bridge_offset, bridges the legs; with at least
+    bridge_count such vertices on a leg, the leg's cloth from the lowest of them up hangs from
+    the pelvis.
     hang_spread: smoothing rounds that spread the hang weights over the mesh.
     """
 
@@ -62,9 +64,10 @@ class ClothesConfig:
     min_offset: float = -0.015
     max_offset: float = 0.3
     min_facing: float = 0.3
-    hang_offset: tuple[float, float] = (0.04, 0.10)
     midline: float = 0.03
-    hang_spread: int = 12
+    bridge_offset: float = 0.035
+    bridge_count: int = 20
+    hang_spread: int = 24
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -213,17 +216,24 @@ def _solve(weight: torch.Tensor, target: torch.Tensor, last: torch.Tensor, edges
 
 def _hang(body: BodyModel, rest: torch.Tensor, posed: torch.Tensor, offsets: torch.Tensor, normals: torch.Tensor, config: ClothesConfig) -> ClothedBody:
     """The ClothedBody of fitted `offsets (V,)`, its hang weights found in the first view
-    (`posed (V, 3)` base vertices, `normals (V, 3)`): leg vertices far off their leg or reaching
-    the midline hang from the pelvis, weights spread over the mesh."""
+    (`posed (V, 3)` base vertices, `normals (V, 3)`): the legs' cloth under a bridge between
+    them hangs from the pelvis, weights spread over the mesh."""
     clothed = posed + offsets[:, None] * normals
     anchors = pelvis_anchors(rest, body.part_labels, PART_INDEX["torso"])
     rotation, translation = (t[0] for t in roma.rigid_points_registration(rest[None, anchors], posed[None, anchors]))
     in_pelvis = (clothed - translation) @ rotation  # the clothed points in the rest pelvis frame
     legs = torch.isin(body.part_labels, torch.tensor(_LEG_PARTS, device=offsets.device))
     side = torch.sign(rest[:, 0])
-    low, high = config.hang_offset
-    far = ((offsets - low) / (high - low)).clamp(0, 1)
-    bridging = (side * in_pelvis[:, 0] < config.midline).float()
-    raw = torch.where(legs & (offsets > 0.005), torch.maximum(far, bridging), torch.zeros_like(offsets))
+    # Cloth that moved to the midline bridges the legs (legs standing together reach it bare,
+    # by a few vertices at most: trousers must not turn into a skirt when they part); cloth
+    # that bridges them at some height bridges them everywhere above it too.
+    bridging = legs & (side * in_pelvis[:, 0] < config.midline) & (offsets > config.bridge_offset)
+    under = torch.zeros_like(legs)
+    for sign in (-1.0, 1.0):
+        leg = legs & (side == sign)
+        heights = rest[bridging & leg, 1]
+        if heights.numel() >= config.bridge_count:
+            under |= leg & (rest[:, 1] >= torch.quantile(heights, 0.05))
+    raw = (under & (offsets > 0.005)).float()
     hang = (2 * smooth_on_mesh(raw[:, None], body.faces, config.hang_spread)[:, 0]).clamp(0, 1) * legs
     return ClothedBody(body, offsets, hang, clothed, anchors, posed[anchors])
