@@ -114,11 +114,12 @@ class VideoFitter:
 
         def energy() -> torch.Tensor:
             optimizer.zero_grad()
-            data = objective.data(self.model.keypoints(self._pose, self._shape), self._camera(), self.config.tracking_sigma)
+            posed = self.model.keypoints(self._pose, self._shape)
+            data = objective.data(posed, self._camera(), self.config.tracking_sigma)
             temporal = ((self._pose - previous_pose) ** 2).sum((-1, -2)) + sum(
                 ((p - q) ** 2).sum() for p, q in zip(self._camera.parameters(), previous_camera)
             )
-            priors = objective.priors(self._pose, self._shape, self.config.pose_prior_weight[1])
+            priors = objective.priors(self._pose, self._shape, self.config.pose_prior_weight[1]) + objective.upright(posed)
             loss = (data + priors + self.config.temporal_weight * temporal).sum()
             loss.backward()
             return loss
