@@ -4,7 +4,7 @@ The naked body misses what it does not model (hair, loose clothes, dresses, shoe
 SMPL+D (Alldieck et al. 2018) with silhouette correspondences, each source view is rasterized,
 and every pixel on the rendered silhouette's rim is given a target along the rim's outward
 normal: out to the mask's edge when the mask goes on (half way when the march meets the mesh
-again, as between the legs under a skirt: the other side fills the other half), in to the mask
+again between the legs, as under a skirt: the other side fills the other half), in to the mask
 when the mesh sticks out. The vertices of the rim's faces take that target through their
 normals' image-plane direction; every view adds its rows. One linear least-squares solve per
 iteration (conjugate gradients, matrix-free) finds all offsets at once, with
@@ -50,6 +50,8 @@ class ClothesConfig:
     towards the last round's offsets. min_offset, max_offset: the range of an offset (the body
     may shrink a little where it sticks out of the mask). min_facing: a rim vertex moves the
     silhouette only if its normal has at least this much of the rim's outward direction.
+    small_gap: the widest gap between body parts other than the legs that the mask may close
+    (wider ones between an arm and the body stay open).
     midline, bridge_offset, bridge_count: a leg vertex whose clothed point comes this close to
     the body's midline, by an offset of at least bridge_offset, bridges the legs; with at least
     bridge_count such vertices on a leg, the leg's cloth from the lowest of them up hangs from
@@ -64,6 +66,7 @@ class ClothesConfig:
     min_offset: float = -0.015
     max_offset: float = 0.3
     min_facing: float = 0.3
+    small_gap: float = 0.06
     midline: float = 0.03
     bridge_offset: float = 0.035
     bridge_count: int = 20
@@ -123,6 +126,7 @@ def fit_clothes(
     normals = vertex_normals(posed, faces)
     image_normals = normals[..., :2] * normals.new_tensor([1.0, -1.0])  # (N, V, 2), pixel axes
     edges = mesh_edges(faces)
+    leg_faces = torch.isin(body.part_labels[faces[:, 0]], torch.tensor(_LEG_PARTS, device=faces.device)).cpu().numpy()
     person = [m.cpu().numpy() > 0.5 for m in masks]
     offsets = posed.new_zeros(posed.shape[1])
     for _ in range(config.iterations):
@@ -131,7 +135,9 @@ def fit_clothes(
         weight = offsets.new_zeros(offsets.shape)
         target = offsets.new_zeros(offsets.shape)
         for view in range(count):
-            pixels, outward, push = _rim_targets(face_id[view] >= 0, person[view], float(cams[view, 0]) * config.max_offset)
+            legs = np.where(face_id[view] >= 0, leg_faces[np.maximum(face_id[view], 0)], False)
+            scale = float(cams[view, 0])
+            pixels, outward, push = _rim_targets(face_id[view] >= 0, legs, person[view], scale * config.max_offset, scale * config.small_gap)
             if not len(pixels):
                 continue
             rows = faces[torch.from_numpy(face_id[view][pixels[:, 0], pixels[:, 1]]).to(faces.device)]  # (P, 3)
@@ -146,10 +152,16 @@ def fit_clothes(
     return _hang(body, rest, posed[0], offsets, normals[0], config)
 
 
-def _rim_targets(rendered: np.ndarray, person: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rim pixels `(P, 2)` (row, column) of the rendered silhouette, their outward unit normals
-    `(P, 2)` (x right, y down) and how far, pixels, the rim should move along them (negative:
-    inwards), marching at most `reach` pixels."""
+def _rim_targets(
+    rendered: np.ndarray, legs: np.ndarray, person: np.ndarray, reach: float, small_gap: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rim pixels `(P, 2)` (row, column) of the rendered silhouette `(H, W)` bool, their outward
+    unit normals `(P, 2)` (x right, y down) and how far, pixels, the rim should move along them
+    (negative: inwards), marching at most `reach` pixels. A march that meets the mesh again
+    fills the gap from leg to leg (`legs (H, W)` bool: rendered leg pixels), as under a skirt,
+    and elsewhere only up to `small_gap` pixels (hair on the shoulders, an armpit): a mask that
+    closes a wide gap between an arm and the body or the head is more often the mask's blur
+    than cloth, and would swell the arm wherever it goes."""
     kernel = np.ones((3, 3), np.uint8)
     rim = rendered & ~cv2.erode(rendered.astype(np.uint8), kernel).astype(bool)
     soft = cv2.GaussianBlur(rendered.astype(np.float32), (0, 0), 1.5)
@@ -173,8 +185,10 @@ def _rim_targets(rendered: np.ndarray, person: np.ndarray, reach: float) -> tupl
     stop = ~in_person | in_mesh
     first = np.where(stop.any(1), stop.argmax(1), len(steps) - 1)
     hit_mesh = in_mesh[np.arange(len(first)), first]
+    leg_to_leg = legs[rows[inside], cols[inside]] & legs[yi[np.arange(len(first)), first], xi[np.arange(len(first)), first]]
     travelled = first.astype(np.float32)  # whole steps inside the uncovered mask
-    push[inside] = np.where(hit_mesh, (travelled + 1) / 2, travelled)  # the two sides overlap a little
+    gap = np.where(leg_to_leg | (travelled <= small_gap), (travelled + 1) / 2, 0.0)  # the two sides overlap a little
+    push[inside] = np.where(hit_mesh, gap, travelled)
 
     outside = ~inside
     distance = cv2.distanceTransform((~person).astype(np.uint8), cv2.DIST_L2, 5)
