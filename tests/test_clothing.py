@@ -103,3 +103,27 @@ def test_clothes_config_checks_its_range():
         ClothesConfig(min_offset=0.01)
     with pytest.raises(ValueError):
         ClothesConfig(iterations=0)
+
+
+@pytest.mark.parametrize("clothed", [True, False])
+def test_imitator_subjects_wear_their_clothes_unless_asked_not_to(anny_body, dressed, clothed):
+    from bodymesh.fit import BodyFit
+    from mimic.generators.warp_only import WarpOnlyGenerator
+    from mimic.pipeline import Imitator, ImitatorConfig
+
+    poses, cams, masks, _ = dressed
+    config = ImitatorConfig(size=SIZE, texture_size=64, clothes=ClothesConfig() if clothed else None)
+    imitator = Imitator(anny_body, WarpOnlyGenerator(), config)
+    keypoints = torch.zeros(23, 3)
+    fits = [BodyFit(p, zero_shape(anny_body)[0], c, keypoints, keypoints[:, :2]) for p, c in zip(poses, cams)]
+    crops = [np.full((SIZE, SIZE, 3), 128, np.uint8) for _ in fits]
+    subject = imitator.subject(crops, list(masks.numpy()), fits)
+    iou, _ = silhouette_overlap(subject.bundle.fragments.face_id, masks)
+    if clothed:
+        assert isinstance(subject.body, ClothedBody) and float(iou.min()) >= 0.93
+    else:
+        assert subject.body is anny_body and float(iou.max()) < 0.8
+    pose = poses[0].clone()
+    pose[POSED_BONES.index("upperleg01.L"), 1] = -0.35
+    target = imitator.target(subject, pose, cams[0], subject.bundle.background)
+    assert torch.equal(target.fragments.face_id >= 0, _silhouette(subject.body, pose[None], cams[:1]) >= 0)  # targets draw the subject's body
