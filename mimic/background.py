@@ -12,6 +12,10 @@ A subject's plate (`clean_plate`) also removes the person's fringe generously (a
 and further below the person for shoes and contact shadows), takes the clothed mesh's own
 silhouette into the hole, and fills the canvas beyond the photo with the photo mirrored about
 its edge, fading into a blur of itself away from the edge (never repeated edge rows).
+
+A driver's plate (`TemporalPlate`) is built over time instead: the per-pixel median of recent
+frames where that pixel is not the person, so what the dancer uncovers as they move is the real
+background, not an inpainting; pixels no kept frame saw free are the current frame inpainted.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-__all__ = ["METHODS", "Backdrop", "remove_person", "clean_plate"]
+__all__ = ["METHODS", "Backdrop", "remove_person", "clean_plate", "TemporalPlate"]
 
 METHODS = ("telea", "fsr")
 _WORK_SIDE = {"telea": 256, "fsr": 128}  # longest side (pixels) each inpainting runs at
@@ -135,3 +139,52 @@ def _inpaint(image: np.ndarray, hole: np.ndarray, method: str) -> np.ndarray:
     filled = np.zeros_like(image)
     cv2.xphoto.inpaint(image, np.where(hole > 0, 0, 255).astype(np.uint8), filled, cv2.xphoto.INPAINT_FSR_FAST)
     return filled
+
+
+class TemporalPlate:
+    """A driver's clean plate built over time from frames of one fixed crop (a static camera).
+
+    Every `every`-th frame (and the first) is kept, at most `history` of them; the plate is, at
+    each pixel, the median over the kept frames where the pixel is free of the person (the
+    mask dilated by `dilation_px`); where none is, the current frame inpainted ("telea"). The
+    median is refreshed when a frame is kept (one sort of the kept frames along time).
+
+    Args:
+        history: frames kept (bounded memory: `history` crops).
+        every: keep one frame in this many.
+        dilation_px: growth of each mask, pixels (None: 2% of the crop side, as `remove_person`).
+    """
+
+    def __init__(self, history: int = 16, every: int = 4, dilation_px: int | None = None) -> None:
+        if history < 1 or every < 1:
+            raise ValueError(f"history and every must be at least 1, got {history}, {every}")
+        self.history, self.every, self.dilation_px = history, every, dilation_px
+        self._frames: list[np.ndarray] = []
+        self._free: list[np.ndarray] = []
+        self._count = 0
+        self._median: np.ndarray | None = None
+        self._seen: np.ndarray | None = None
+
+    def update(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The plate after one more frame: `image (S, S, 3)` uint8 RGB, its person `mask (S, S)`
+        float in [0, 1] -> `(S, S, 3)` uint8 RGB."""
+        radius = self.dilation_px if self.dilation_px is not None else max(1, round(0.02 * max(image.shape[:2])))
+        person = (mask > 0.5).astype(np.uint8)
+        if radius > 0:
+            person = cv2.dilate(person, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+        if self._count % self.every == 0:
+            self._frames = [*self._frames, image.astype(np.float32)][-self.history :]
+            self._free = [*self._free, person == 0][-self.history :]
+            self._refresh()
+        self._count += 1
+        current = remove_person(image, mask, self.dilation_px)
+        return np.where(self._seen[..., None], self._median, current).astype(np.uint8)
+
+    def _refresh(self) -> None:
+        frames, free = np.stack(self._frames), np.stack(self._free)  # (N, S, S, 3), (N, S, S)
+        ordered = np.sort(np.where(free[..., None], frames, np.inf), axis=0)  # free samples first
+        count = free.sum(0)[None, ..., None]  # (1, S, S, 1)
+        below = np.take_along_axis(ordered, np.maximum(count - 1, 0) // 2, axis=0)[0]
+        above = np.take_along_axis(ordered, np.maximum(count, 1) // 2 - (count == 0), axis=0)[0]
+        self._seen = count[0, ..., 0] > 0
+        self._median = np.where(self._seen[..., None], (below + above) / 2, 0).round()

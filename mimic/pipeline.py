@@ -25,7 +25,7 @@ from bodymesh.detect import BlazePoseDetector, Detection, another_person
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.fit_video import VideoFitter
 from bodymesh.parts import PART_INDEX
-from mimic.background import Backdrop, clean_plate, remove_person
+from mimic.background import Backdrop, TemporalPlate, clean_plate
 from mimic.clothing import ClothesConfig, fit_clothes
 from mimic.crop import CropBox
 from mimic.errors import NoPersonError, OptionError
@@ -48,8 +48,8 @@ class ImitatorConfig:
     size: side of the square working canvas, pixels. crop_margin: space around the person's
     box on each side, as a fraction of its longer edge. placement: "driver" (the driver's
     position and scale) or "source" (the first source's, moved by the driver's motion).
-    background: "source" (the first source photo, person removed) or "driver" (each driver
-    frame, person removed). texture_size: side of the UV texture. clothes: how the subject's
+    background: "source" (the first source photo, person removed) or "driver" (the driver's
+    clean plate, built over its frames: `mimic.background.TemporalPlate`). texture_size: side of the UV texture. clothes: how the subject's
     hair and clothes are fitted over the body (`mimic.clothing`); None: the naked body.
     """
 
@@ -270,6 +270,7 @@ class Imitator:
         box: CropBox | None = None
         first_cam: torch.Tensor | None = None
         driver_plate = subject.bundle.background
+        temporal_plate = TemporalPlate()
         driver_scale: float | None = None
         several_people = False
         with BlazePoseDetector(video=True, max_side=DETECTION_SIDE) as detector:
@@ -305,7 +306,7 @@ class Imitator:
                     anchor = subject.fits[0].cam
                     cam = torch.cat((anchor[:1] * cam[:1] / first_cam[:1], anchor[1:] + cam[1:] - first_cam[1:]))
                 if self.config.background == "driver" and detection is not None and detection.mask is not None:
-                    driver_plate = to_tensor(remove_person(driver, box.crop(detection.mask, size)), self.device)
+                    driver_plate = to_tensor(temporal_plate.update(driver, box.crop(detection.mask, size)), self.device)
                 background = driver_plate if self.config.background == "driver" else subject.bundle.background
                 target = self.target(subject, fit.pose, cam, background, seconds)
                 clock = time.perf_counter()

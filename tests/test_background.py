@@ -82,3 +82,23 @@ def test_remove_person_fsr_and_drop():
         remove_person(photo, mask, method="magic")
     with pytest.raises(ValueError, match="border"):
         CropBox(0, 0, 10).crop(photo, 10, "wrap")
+
+
+def test_driver_plate_over_time_shows_the_real_background_behind_a_moving_person():
+    """A person walks across a background no inpainting could guess (noise): once each pixel was
+    free in some kept frame, the plate there is the background itself."""
+    from mimic.background import TemporalPlate
+
+    rng = np.random.default_rng(0)
+    backdrop = rng.integers(0, 256, (96, 96, 3)).astype(np.uint8)
+    plate = TemporalPlate(history=8, every=2)
+    errors = []
+    for step in range(24):
+        frame, mask = backdrop.copy(), np.zeros((96, 96), np.float32)
+        x = 5 + 3 * step
+        frame[20:80, x : x + 15], mask[20:80, x : x + 15] = (255, 0, 0), 1.0
+        out = plate.update(frame, mask)
+        errors.append(np.abs(out.astype(int) - backdrop.astype(int))[mask > 0.5].mean())
+    assert errors[0] > 40  # the first frame: only inpainting
+    assert max(errors[-6:]) == 0.0  # later: the real background where the person stands
+    assert np.array_equal(out[:, :3], backdrop[:, :3])
