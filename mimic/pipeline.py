@@ -306,7 +306,9 @@ class Imitator:
                     anchor = subject.fits[0].cam
                     cam = torch.cat((anchor[:1] * cam[:1] / first_cam[:1], anchor[1:] + cam[1:] - first_cam[1:]))
                 if self.config.background == "driver" and detection is not None and detection.mask is not None:
-                    driver_plate = to_tensor(temporal_plate.update(driver, box.crop(detection.mask, size)), self.device)
+                    # mirrored beyond the frame (never repeated edge rows), the mask likewise
+                    mirrored = box.crop(frame, size, "reflect"), box.crop(detection.mask, size, "reflect")
+                    driver_plate = to_tensor(temporal_plate.update(*mirrored), self.device)
                 background = driver_plate if self.config.background == "driver" else subject.bundle.background
                 target = self.target(subject, fit.pose, cam, background, seconds)
                 clock = time.perf_counter()
