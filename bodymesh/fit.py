@@ -20,7 +20,7 @@ from bodymesh.body_model import BodyModel
 from bodymesh.camera import camera_from_torso, project
 from bodymesh.detect import Detection
 from bodymesh.keypoints import KEYPOINT_INDEX, TORSO_INDICES, person_height
-from bodymesh.priors import joint_limit_loss, pose_prior_loss, robust_keypoint_loss, shape_prior_loss
+from bodymesh.priors import joint_limit_loss, pose_prior_loss, robust_keypoint_loss, shape_prior_loss, standing_weight, upright_loss
 from mimic.errors import NoPersonError
 
 _ORIENTATION_KEYPOINTS = TORSO_INDICES + tuple(
@@ -42,6 +42,7 @@ class FitConfig:
     shape_prior_weight: float = 2e-4
     silhouette_weight: float = 0.05
     silhouette_vertex_stride: int = 4
+    upright_weight: float = 2e-3  # people who stand in the image stand in depth (`priors.upright_loss`)
     # video: per-frame L-BFGS iterations after the first frame (at most; a frame stops once its
     # energy changes by less than video_tolerance per iteration), and the pull towards the
     # previous frame. Too few iterations leave fast limbs behind the detection (a visible lag).
@@ -130,6 +131,7 @@ class FitObjective:
         self.config = config
         heights = [person_height(d.detach().cpu().numpy()) for d in detected]
         self.height = detected.new_tensor([max(h, 1.0) for h in heights])
+        self.standing = standing_weight(detected)
 
     def data(
         self, keypoints: torch.Tensor, cam: torch.Tensor, sigma: float, subset: tuple[int, ...] | None = None
@@ -148,6 +150,10 @@ class FitObjective:
             + self.config.limit_weight * joint_limit_loss(pose, prior)
             + self.config.shape_prior_weight * shape_prior_loss(shape)
         )
+
+    def upright(self, keypoints: torch.Tensor) -> torch.Tensor:
+        """`(B,)` the upright prior of model keypoints `(B, K, 3)`, on people who stand in the image."""
+        return self.config.upright_weight * self.standing * upright_loss(keypoints)
 
 
 def _initial_state(model: BodyModel, detected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -195,7 +201,8 @@ def fit_keypoints(
     for _ in range(config.orientation_steps):
         optimizer.zero_grad()
         pose = torch.cat((root, pose0[:, 1:]), dim=1)
-        loss = objective.data(model.keypoints(pose, shape0), camera(), config.robust_sigma[0], _ORIENTATION_KEYPOINTS)
+        posed = model.keypoints(pose, shape0)
+        loss = objective.data(posed, camera(), config.robust_sigma[0], _ORIENTATION_KEYPOINTS) + objective.upright(posed)
         loss.sum().backward()
         optimizer.step()
     best = int(loss.argmin())
@@ -209,8 +216,9 @@ def fit_keypoints(
         progress = step / max(config.pose_steps - 1, 1)
         weight, sigma = (start * (end / start) ** progress for start, end in (config.pose_prior_weight, config.robust_sigma))
         optimizer.zero_grad()
-        data = objective.data(model.keypoints(pose, shape), camera(), sigma)
-        (data + objective.priors(pose, shape, weight)).sum().backward()
+        posed = model.keypoints(pose, shape)
+        data = objective.data(posed, camera(), sigma)
+        (data + objective.priors(pose, shape, weight) + objective.upright(posed)).sum().backward()
         optimizer.step()
 
     if mask is not None and config.silhouette_steps > 0:
@@ -222,7 +230,7 @@ def fit_keypoints(
             cam = camera()
             silhouette = silhouette_loss(project(output.vertices[:, ::stride], cam), outside)
             data = objective.data(output.keypoints, cam, config.robust_sigma[1])
-            priors = objective.priors(pose, shape, config.pose_prior_weight[1])
+            priors = objective.priors(pose, shape, config.pose_prior_weight[1]) + objective.upright(output.keypoints)
             (data + priors + config.silhouette_weight * silhouette).sum().backward()
             optimizer.step()
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from bodymesh.body_model import PosePrior
+from bodymesh.keypoints import KEYPOINT_INDEX
+
+_PAIRS = {name: (KEYPOINT_INDEX[f"left_{name}"], KEYPOINT_INDEX[f"right_{name}"]) for name in ("shoulder", "hip", "ankle", "ear")}
 
 
 def pose_prior_loss(pose: torch.Tensor, prior: PosePrior) -> torch.Tensor:
@@ -43,3 +48,41 @@ def robust_keypoint_loss(
     squared = ((projected - detected[..., :2]) ** 2).sum(-1) / scale[:, None] ** 2
     robust = sigma**2 * squared / (sigma**2 + squared)
     return (detected[..., 2] * robust).mean(-1)
+
+
+def _middle(points: torch.Tensor, name: str) -> torch.Tensor:
+    left, right = _PAIRS[name]
+    return (points[..., left, :] + points[..., right, :]) / 2
+
+
+def standing_weight(detected: torch.Tensor, tolerance_deg: float = 25.0, min_confidence: float = 0.3) -> torch.Tensor:
+    """How much a detected person looks like someone standing: 1 when, in the image, the torso
+    (hips to shoulders) and the legs (ankles to hips) both point up within `tolerance_deg`,
+    falling to 0 at twice that; 0 when a hip, shoulder or ankle is not confident.
+
+    Args:
+        detected: `(B, K, 3)` pixels (y down) + confidence.
+    Returns:
+        `(B,)` in [0, 1].
+    """
+    weight = torch.ones(detected.shape[0], dtype=detected.dtype, device=detected.device)
+    for lower, upper in (("hip", "shoulder"), ("ankle", "hip")):
+        up = _middle(detected[..., :2], upper) - _middle(detected[..., :2], lower)
+        angle = torch.atan2(up[..., 0].abs(), -up[..., 1])  # 0: straight up in the image
+        weight = weight * (2 - angle / math.radians(tolerance_deg)).clamp(0, 1)
+    confident = detected[..., [*_PAIRS["hip"], *_PAIRS["shoulder"], *_PAIRS["ankle"]], 2].min(-1).values >= min_confidence
+    return weight * confident
+
+
+def upright_loss(keypoints: torch.Tensor) -> torch.Tensor:
+    """Squared sines of the lean in depth (towards or away from the camera) of the torso (hips
+    to shoulders), the legs together (ankles to hips: the pelvis above the feet) and, at half
+    weight, the neck (shoulders to ears), of model keypoints `(B, K, 3)` (model frame: y up,
+    z towards the camera) -> `(B,)`. A weak-perspective fit cannot see this lean; a standing
+    person has none."""
+    total = keypoints.new_zeros(keypoints.shape[0])
+    for lower, upper, weight in (("hip", "shoulder", 1.0), ("ankle", "hip", 1.0), ("shoulder", "ear", 0.5)):
+        axis = _middle(keypoints, upper) - _middle(keypoints, lower)
+        sine = axis[..., 2] / (axis[..., 1:] ** 2).sum(-1).clamp(min=1e-8).sqrt()
+        total = total + weight * sine**2
+    return total

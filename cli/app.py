@@ -16,8 +16,8 @@ import typer
 
 from .app_command import app as app_command
 from .options import (
-    AllowShortOption, BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device,
-    check_model_dir,
+    AllowShortOption, BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, NakedBodyOption,
+    check_device, check_model_dir, clothes,
 )
 from .personalize_command import BudgetOption, StepsOption, personalize as personalize_command, resolve_cache_dir
 from .pose_command import pose
@@ -139,6 +139,7 @@ def video(
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
     cache_dir: CacheDirOption = None,
+    naked_body: NakedBodyOption = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Make the person in the source photo(s) perform the motion of the driver video.
@@ -172,7 +173,7 @@ def video(
     )
     imitator_options = dict(
         size=size, placement="source" if keep_source_placement else "driver", background="driver" if driver_background or full_frame else "source",
-        body_model=body_model, model_dir=model_dir,
+        body_model=body_model, model_dir=model_dir, naked_body=naked_body,
     )
     if not batch:
         summary = imitate_video(source, driver, out, **options, **imitator_options)
@@ -263,6 +264,7 @@ def evaluate(
     ] = None,
     sheet_rows: Annotated[int, typer.Option("--sheet-rows", help="Frames on each contact sheet, spread over the clip.", min=1)] = 4,
     cache_dir: CacheDirOption = None,
+    naked_body: NakedBodyOption = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Self-imitation benchmark (iPER protocol): SSIM, LPIPS (alex), PSNR, mask-SSIM and pose
@@ -303,7 +305,7 @@ def evaluate(
         row
         for path in video_path
         for row in evaluate_generators(
-            model, generators, path, ImitatorConfig(size=size), device, frames, max_frames, progress=True,
+            model, generators, path, ImitatorConfig(size=size, clothes=clothes(naked_body)), device, frames, max_frames, progress=True,
             personalize=settings, cache_dir=resolve_cache_dir(cache_dir),
             sheet=sheet / f"{path.stem}.png" if sheet is not None else None, sheet_rows=sheet_rows,
         )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from mimic.generators.registry import GENERATOR_NAMES
+
+if TYPE_CHECKING:
+    from mimic.clothing import ClothesConfig
 
 BodyModelOption = Annotated[
     str, typer.Option("--body-model", help="Body model: anny (ships with mimic), smpl or smplx (your own licensed files).")
@@ -30,6 +33,19 @@ AllowShortOption = Annotated[
     bool,
     typer.Option("--allow-short", help="Use a video that ends before the frames its container announces (a cut-off copy) instead of failing; says how many were read."),
 ]
+
+
+NakedBodyOption = Annotated[
+    bool,
+    typer.Option("--naked-body", help="Draw the fitted naked body instead of the subject with its hair and clothes (for comparison)."),
+]
+
+
+def clothes(naked_body: bool) -> "ClothesConfig | None":
+    """The `ImitatorConfig.clothes` of the --naked-body flag: the default clothes fit, or None."""
+    from mimic.clothing import ClothesConfig
+
+    return None if naked_body else ClothesConfig()
 
 
 def fail(message: str) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, ModelDirOption, check_device
+from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, ModelDirOption, NakedBodyOption, check_device, clothes
 from mimic.errors import OptionError
 
 StepsOption = Annotated[int, typer.Option("--personalize-steps", help="At most this many fine-tuning steps.", min=1)]
@@ -50,6 +50,7 @@ def personalize(
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
     cache_dir: CacheDirOption = None,
+    naked_body: NakedBodyOption = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Fine-tune a generator (lwgan, pg2, patn) on the photo(s) of one person (seconds to a minute) for `mimic video --subject`.
@@ -72,7 +73,7 @@ def personalize(
         read_image(path)
     config = PersonalizeConfig(steps=steps, seconds=budget)
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
-    imitator = Imitator(model, WarpOnlyGenerator(), ImitatorConfig(size=size), device)
+    imitator = Imitator(model, WarpOnlyGenerator(), ImitatorConfig(size=size, clothes=clothes(naked_body)), device)
     _, cached, reused = personalized_generator(imitator, source, resolve_cache_dir(cache_dir), checkpoint, config, progress=True, generator=generator)
     copy_atomic(cached, out)
     photos = f"{len(source)} photo{'s' * (len(source) != 1)}"

@@ -9,7 +9,7 @@ import typer
 
 from mimic.errors import OptionError
 
-from .options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from .options import BodyModelOption, CacheDirOption, DeviceOption, GeneratorOption, ModelDirOption, NakedBodyOption, check_device, clothes
 
 
 def pose(
@@ -31,6 +31,7 @@ def pose(
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
     cache_dir: CacheDirOption = None,
+    naked_body: NakedBodyOption = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Make the person in the source photo take the pose described by --text (text -> pose -> image)."""
@@ -64,7 +65,7 @@ def pose(
     noise = text2pose.noise(1 if to_text is not None else samples, torch.Generator().manual_seed(seed)).expand(samples, -1)
     generated = text2pose.keypoints(texts, noise)
     body = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
-    imitator = Imitator(body, load_generator(generator, GeneratorOptions(device=device)), ImitatorConfig(size=size), device)
+    imitator = Imitator(body, load_generator(generator, GeneratorOptions(device=device)), ImitatorConfig(size=size, clothes=clothes(naked_body)), device)
     with spinner("preparing the source person"):
         subject = imitator.prepare([photo])
     results = [pose_person(imitator, subject, keypoints) for keypoints in track(generated, "posing", total=samples)]

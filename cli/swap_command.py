@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, NakedBodyOption, check_device, clothes
 
 
 def swap(
@@ -24,6 +24,7 @@ def swap(
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
     cache_dir: CacheDirOption = None,
+    naked_body: NakedBodyOption = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Appearance transfer: the source person's face, hair, skin and pose with the reference
@@ -54,7 +55,7 @@ def swap(
         probe_video(driver)
     chosen = load_generator(generator, GeneratorOptions(checkpoint=checkpoint, device=device))
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
-    imitator = Imitator(model, chosen, ImitatorConfig(size=size), device)
+    imitator = Imitator(model, chosen, ImitatorConfig(size=size, clothes=clothes(naked_body)), device)
     if driver is None:
         start = time.perf_counter()
         write_image(out, swap_photo(imitator, photos, references, chosen_parts))

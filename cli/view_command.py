@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, check_device
+from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, NakedBodyOption, check_device, clothes
 
 DEFAULT_ANGLES = "0,90,180,270"
 
@@ -27,6 +27,7 @@ def view(
     body_model: BodyModelOption = "anny",
     model_dir: ModelDirOption = None,
     cache_dir: CacheDirOption = None,
+    naked_body: NakedBodyOption = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Turn the person of the source photo(s) about their vertical axis: one image per angle, or
@@ -52,7 +53,7 @@ def view(
     photos = [read_image(path) for path in source]
     chosen = load_generator(generator, GeneratorOptions(checkpoint=checkpoint, device=device))
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
-    imitator = Imitator(model, chosen, ImitatorConfig(size=size), device)
+    imitator = Imitator(model, chosen, ImitatorConfig(size=size, clothes=clothes(naked_body)), device)
     start = time.perf_counter()
     if turntable is not None:
         write_turntable(imitator, photos, turntable, out, fps, tilt, progress=True)

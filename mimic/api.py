@@ -47,15 +47,19 @@ def make_imitator(
     cache_dir: PathLike | None = None,
     device: str = "cpu",
     progress: bool = False,
+    naked_body: bool = False,
 ) -> Imitator:
     """An `Imitator` with the named generator (`mimic.GENERATOR_NAMES`; `checkpoint`: weights
     from `mimic train` or a subject file, default the shipped ones) and body model
     (`mimic.BODY_MODELS`; `model_dir` holds SMPL files), on a `size`-pixel square canvas with the
-    driver's or the source's `placement` and the `background` of the source or the driver."""
+    driver's or the source's `placement` and the `background` of the source or the driver; the
+    subject wears its hair and clothes (`mimic.clothing`) unless `naked_body`."""
     from bodymesh.registry import load_body_model
     from mimic.generators.registry import GeneratorOptions, load_generator
 
     config = ImitatorConfig(size=size, placement=placement, background=background)
+    if naked_body:
+        config.clothes = None
     chosen = load_generator(generator, GeneratorOptions(checkpoint=None if checkpoint is None else Path(checkpoint), device=device))
     model = load_body_model(body_model, None if model_dir is None else Path(model_dir), None if cache_dir is None else Path(cache_dir), progress=progress)
     return Imitator(model.to(device), chosen, config, device)
@@ -97,6 +101,7 @@ def imitate_video(
     device: str = "cpu",
     progress: bool = False,
     allow_short: bool = False,
+    naked_body: bool = False,
     imitator: Imitator | None = None,
 ) -> VideoSummary:
     """The person of the `source` photo(s) (front / back of one person) performing the motion of
@@ -127,7 +132,7 @@ def imitate_video(
     if imitator is None:
         imitator = make_imitator(
             generator, checkpoint=subject or checkpoint, size=size, body_model=body_model, model_dir=model_dir, cache_dir=cache_dir,
-            device=device, progress=progress, placement=placement, background="driver" if full_frame else background,
+            device=device, progress=progress, placement=placement, background="driver" if full_frame else background, naked_body=naked_body,
         )
     personalization = None
     if personalize and subject is None and generator in personalizable:

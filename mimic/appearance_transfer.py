@@ -71,7 +71,7 @@ def texel_parts(imitator: Imitator) -> torch.Tensor:
 
 def swap_subject(imitator: Imitator, person: Subject, reference: Subject, parts: Sequence[int]) -> Subject:
     """A subject with `person`'s body shape, textured by `reference` on `parts` (part indices)
-    and by `person` everywhere else.
+    and by `person` everywhere else, drawn on `person`'s body (its clothes' outline).
 
     Both subjects must come from `imitator` (same canvas and texture size). The sources are
     `person`'s followed by `reference`'s (`fits` likewise, so `fits[0]` is the person's first).
@@ -96,7 +96,7 @@ def swap_subject(imitator: Imitator, person: Subject, reference: Subject, parts:
         parts=torch.cat((a.parts, b.parts)),
         keypoints=torch.cat((a.keypoints, b.keypoints)),
     )
-    return Subject(bundle, person.fits + reference.fits, person.shape, sources_by_part)
+    return Subject(bundle, person.fits + reference.fits, person.shape, person.body, sources_by_part)
 
 
 def swap_background(person: Subject, parts: Sequence[int]) -> torch.Tensor:

@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import torch
 
+_BORDERS = {"edge": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT}
+
 
 @dataclass(frozen=True)
 class CropBox:
@@ -31,11 +33,14 @@ class CropBox:
         """Canvas pixels per image pixel for a `size x size` canvas."""
         return size / self.side
 
-    def crop(self, image: np.ndarray, size: int) -> np.ndarray:
-        """`image (H, W, C)` -> `(size, size, C)`, the window resampled; outside: edge pixels.
+    def crop(self, image: np.ndarray, size: int, border: str = "edge") -> np.ndarray:
+        """`image (H, W, C)` -> `(size, size, C)`, the window resampled; outside the image:
+        its edge pixels (`border="edge"`) or its mirror image (`"reflect"`, about the edge).
 
         Pixel centres sit at integer + 0.5 (as everywhere in mimic); OpenCV indexes them at
         integers, hence the half-pixel terms."""
+        if border not in _BORDERS:
+            raise ValueError(f"border must be one of {', '.join(_BORDERS)}, got {border!r}")
         k = self.scale(size)
         if k < 1:  # shrink with an area filter first (warpAffine has none), then shift
             image = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
@@ -43,7 +48,16 @@ class CropBox:
         else:
             shift = [(0.5 - self.x0) * k - 0.5, (0.5 - self.y0) * k - 0.5]
             affine = np.array([[k, 0.0, shift[0]], [0.0, k, shift[1]]])
-        return cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=_BORDERS[border])
+
+    def inside(self, image_shape: tuple[int, ...], size: int) -> np.ndarray:
+        """`(size, size)` bool: the canvas pixels whose centres fall inside an image of
+        `image_shape (H, W, ...)`."""
+        k = self.scale(size)
+        centres = (np.arange(size) + 0.5) / k
+        columns = (self.x0 + centres >= 0) & (self.x0 + centres < image_shape[1])
+        rows = (self.y0 + centres >= 0) & (self.y0 + centres < image_shape[0])
+        return rows[:, None] & columns[None, :]
 
     def paste(self, canvas: np.ndarray, image: np.ndarray) -> np.ndarray:
         """A copy of `image (H, W, C)` with `canvas (size, size, C)` scaled back over this window

@@ -2,7 +2,8 @@
 on the same frames.
 
 Source frame(s) of a video are the subject; the same video is the driver; every generated frame
-is compared with the real one (both in the driver's crop): SSIM, LPIPS (AlexNet, v0.1, as in the
+is compared with the real one (both in the driver's crop, over the crop's pixels inside the video
+frame: beyond it the square crop holds no real pixels): SSIM, LPIPS (AlexNet, v0.1, as in the
 papers' tables: `mimic.perceptual`; lower is better), PSNR, mask-SSIM (SSIM over the real
 person's box) and pose fidelity: BlazePose on the generated frame against BlazePose on the
 real one, PCK at 0.05 of the person's height. Source frames themselves are not scored.
@@ -177,8 +178,9 @@ def evaluate_generators(
             real = to_tensor(result.driver, "cpu")
             reference = judge.detect(result.driver)
             images = [to_image(fan_out.images[name]) for name in names]
+            inside = torch.from_numpy(result.box.inside(result.frame.shape, imitator.config.size))[None]
             for name, image in zip(names, images):
-                _score(scores[name], real, image, reference, judge, perceptual)
+                _score(scores[name], real, image, inside, reference, judge, perceptual)
             if index in shown:
                 contact.add([result.driver, *images])
             scored += 1
@@ -198,22 +200,30 @@ def evaluate_generators(
 
 
 def _score(
-    scores: dict[str, list[float]], real: torch.Tensor, image: np.ndarray, reference: Detection | None, judge: BlazePoseDetector, perceptual: LPIPS
+    scores: dict[str, list[float]],
+    real: torch.Tensor,
+    image: np.ndarray,
+    inside: torch.Tensor,
+    reference: Detection | None,
+    judge: BlazePoseDetector,
+    perceptual: LPIPS,
 ) -> None:
-    """Appends one generated frame's metrics against the real crop `real (1, 3, H, W)`;
-    mask-SSIM and PCK only when the judge found the person in the real crop (`reference`)."""
+    """Appends one generated frame's metrics against the real crop `real (1, 3, H, W)`, over
+    its pixels `inside (1, H, W)` the video frame (for LPIPS, whose spatial average takes no
+    mask, the generated frame is given the real pixels outside it); mask-SSIM and PCK only when
+    the judge found the person in the real crop (`reference`)."""
     fake = to_tensor(image, "cpu")
     similarity = ssim_map(fake, real)
-    scores["ssim"].append(float(masked_mean(similarity)[0]))
+    scores["ssim"].append(float(masked_mean(similarity, inside)[0]))
     with torch.no_grad():
-        scores["lpips"].append(float(perceptual(fake, real)[0]))
-    scores["psnr"].append(float(psnr(fake, real)[0]))
+        scores["lpips"].append(float(perceptual(torch.where(inside[:, None], fake, real), real)[0]))
+    scores["psnr"].append(float(psnr(fake, real, inside)[0]))
     if reference is None:
         return
     x0, y0, x1, y1 = (int(round(v)) for v in reference.bbox())
     box = np.zeros(image.shape[:2], dtype=bool)
     box[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
-    scores["mask_ssim"].append(float(masked_mean(similarity, torch.from_numpy(box)[None])[0]))
+    scores["mask_ssim"].append(float(masked_mean(similarity, torch.from_numpy(box)[None] & inside)[0]))
     generated = judge.detect(image)
     predicted = generated.keypoints if generated is not None else np.zeros_like(reference.keypoints)
     value = pck(predicted, reference.keypoints, 0.05 * person_height(reference.keypoints))

@@ -49,9 +49,11 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor | None = None) -> torch
     return (values * weights).sum((1, 2)) / weights.sum((1, 2)).clamp(min=1)
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """`(B,)` peak signal-to-noise ratio, dB, of `(B, C, H, W)` images in [-1, 1] (peak = 1 on [0, 1])."""
-    error = (((a.double() - b.double()) / 2) ** 2).mean((1, 2, 3)).clamp(min=1e-10)
+def psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """`(B,)` peak signal-to-noise ratio, dB, of `(B, C, H, W)` images in [-1, 1] (peak = 1 on
+    [0, 1]), over the pixels of `mask (B, H, W)` bool when given."""
+    squared = (((a.double() - b.double()) / 2) ** 2).mean(1)
+    error = masked_mean(squared, mask).clamp(min=1e-10)
     return (-10 * torch.log10(error)).to(a.dtype)
 
 

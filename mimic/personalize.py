@@ -171,7 +171,7 @@ def pseudo_pairs(imitator: Imitator, subject: Subject, config: PersonalizeConfig
         # The pseudo-source's mesh: the fit re-posed and turned a little, seen a little differently.
         offset = random_pose(body, 1, generator, spread=config.pose_spread, max_yaw=config.max_yaw)
         with torch.no_grad():
-            output = body.forward(fit.pose[None] + offset.to(fit.pose), subject.shape[None])
+            output = subject.body.forward(fit.pose[None] + offset.to(fit.pose), subject.shape[None])
         verts_p = to_image_space(output.vertices, fit.cam[None])
         keypoints_p = to_image_space(output.keypoints, fit.cam[None])[..., :2]
         keypoints_p = torch.cat((keypoints_p, torch.ones_like(keypoints_p[..., :1])), -1)
@@ -279,13 +279,17 @@ def personalize(imitator: Imitator, subject: Subject, model: Trainable, config: 
     }
 
 
-def subject_key(generator: str, photos: Sequence[bytes], base: str, size: int, config: PersonalizeConfig) -> str:
+def subject_key(generator: str, photos: Sequence[bytes], base: str, size: int, config: PersonalizeConfig, clothed: bool = True) -> str:
     """The cache key of a personalization: the generator, the photos' bytes (in order), the
-    base weights' hash, the canvas size and the settings."""
+    base weights' hash, the canvas size, the settings and whether the subject wears its
+    clothes (`ImitatorConfig.clothes`)."""
     digest = hashlib.sha256()
     for photo in photos:
         digest.update(hashlib.sha256(photo).digest())
-    digest.update(json.dumps({"generator": generator, "base": base, "size": size, "config": config.key_values()}, sort_keys=True).encode())
+    settings = {"generator": generator, "base": base, "size": size, "config": config.key_values()}
+    if clothed:  # the naked body keeps the key of the releases before the clothes
+        settings["clothed"] = True
+    digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()[:24]
 
 
@@ -319,7 +323,8 @@ def personalized_generator(
     `generator` cannot be personalized."""
     config = config or PersonalizeConfig()
     model, base = personalizing_model(generator, checkpoint, imitator.device)
-    key = subject_key(generator, [_photo_bytes(s) for s in sources], base, imitator.config.size, config)
+    clothed = imitator.config.clothes is not None
+    key = subject_key(generator, [_photo_bytes(s) for s in sources], base, imitator.config.size, config, clothed)
     path = cache_path(cache_dir, generator, key)
     reused = path.is_file()
     if not reused:

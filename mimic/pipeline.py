@@ -26,7 +26,8 @@ from bodymesh.detect import BlazePoseDetector, Detection, another_person
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.fit_video import VideoFitter
 from bodymesh.parts import PART_INDEX
-from mimic.background import remove_person
+from mimic.background import Backdrop, TemporalPlate, clean_plate
+from mimic.clothing import ClothesConfig, fit_clothes
 from mimic.crop import CropBox
 from mimic.errors import NoPersonError, OptionError
 from mimic.generators.base import Generator, SourceBundle, TargetBundle, mesh_maps
@@ -49,8 +50,9 @@ class ImitatorConfig:
     size: side of the square working canvas, pixels. crop_margin: space around the person's
     box on each side, as a fraction of its longer edge. placement: "driver" (the driver's
     position and scale) or "source" (the first source's, moved by the driver's motion).
-    background: "source" (the first source photo, person removed) or "driver" (each driver
-    frame, person removed). texture_size: side of the UV texture.
+    background: "source" (the first source photo, person removed) or "driver" (the driver's
+    clean plate, built over its frames: `mimic.background.TemporalPlate`). texture_size: side of the UV texture. clothes: how the subject's
+    hair and clothes are fitted over the body (`mimic.clothing`); None: the naked body.
     """
 
     size: int = 256
@@ -59,6 +61,7 @@ class ImitatorConfig:
     background: str = "source"
     texture_size: int = 256
     fit: FitConfig = field(default_factory=FitConfig)
+    clothes: ClothesConfig | None = field(default_factory=ClothesConfig)
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -74,7 +77,8 @@ class Subject:
     """The person to animate: the generator's source bundle and the fits behind it.
 
     fits: the source fits, cameras in canvas pixels. shape: `(S,)` the one body shape used for
-    every target frame. sources_by_part: `(N, NUM_PARTS)` bool, which of the N sources may
+    every target frame. body: the subject's body model (the clothed body fitted to the sources,
+    or the naked one), drawn in every target frame. sources_by_part: `(N, NUM_PARTS)` bool, which of the N sources may
     texture each body part (`bodymesh.parts`) of a target; None: every source every part (one
     person). Set for appearance transfer, where the sources are of two people.
     """
@@ -82,6 +86,7 @@ class Subject:
     bundle: SourceBundle
     fits: list[BodyFit]
     shape: torch.Tensor
+    body: BodyModel
     sources_by_part: torch.Tensor | None = None
 
 
@@ -140,13 +145,13 @@ class Imitator:
         self.codes = vertex_codes(rest)
 
     def _mesh(
-        self, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor, rotation: torch.Tensor | None = None
+        self, body: BodyModel, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor, rotation: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Image-space vertices `(B, V, 3)` and keypoints `(B, K, 3)` (pixels + confidence 1) of
-        poses `(B, J, 3)` with one shape `(S,)`, turned by `rotation (3, 3)` about the pelvis
-        (the model frame's origin) when given, seen by cameras `(B, 3)`."""
+        `body` in poses `(B, J, 3)` with one shape `(S,)`, turned by `rotation (3, 3)` about the
+        pelvis (the model frame's origin) when given, seen by cameras `(B, 3)`."""
         with torch.no_grad():
-            output = self.body.forward(pose, shape.expand(pose.shape[0], -1))
+            output = body.forward(pose, shape.expand(pose.shape[0], -1))
         vertices, keypoints = output.vertices, output.keypoints
         if rotation is not None:
             rotation = rotation.to(vertices)
@@ -173,7 +178,7 @@ class Imitator:
         if not photos:
             raise OptionError(f"at least one {label} is needed")
         names = list(names) if names is not None else [f"{label} {number}" for number in range(1, len(photos) + 1)]
-        fits, crops, masks = [], [], []
+        fits, crops, masks, backdrop = [], [], [], None
         with BlazePoseDetector(video=False) as detector:
             for name, photo in zip(names, photos, strict=True):
                 detection = detector.detect(photo)
@@ -183,29 +188,52 @@ class Imitator:
                 fits.append(fit)
                 crops.append(crop)
                 masks.append(mask)
-        return self.subject(crops, masks, fits)
+                if backdrop is None:
+                    backdrop = self.backdrop(photo, detection)
+        return self.subject(crops, masks, fits, backdrop)
+
+    def _box(self, detection: Detection) -> CropBox:
+        return CropBox.around(detection.bbox(), self.config.crop_margin)
 
     def crop(self, photo: np.ndarray, detection: Detection, fit: BodyFit) -> tuple[np.ndarray, np.ndarray, BodyFit]:
         """The canvas crop `(size, size, 3)` uint8 of a `photo` around its `detection`, the
         crop of the person mask `(size, size)` float in [0, 1], and `fit` (in photo pixels)
         moved to canvas pixels (a new BodyFit; `fit` is left as it is)."""
         size = self.config.size
-        box = CropBox.around(detection.bbox(), self.config.crop_margin)
+        box = self._box(detection)
         projected = (fit.projected - fit.projected.new_tensor([box.x0, box.y0])) * box.scale(size)
         moved = dataclasses.replace(fit, cam=box.camera(fit.cam, size), projected=projected)
         return box.crop(photo, size), box.crop(detection.mask, size), moved
 
-    def subject(self, crops: Sequence[np.ndarray], masks: Sequence[np.ndarray], fits: Sequence[BodyFit]) -> Subject:
+    def backdrop(self, photo: np.ndarray, detection: Detection) -> Backdrop:
+        """What the clean plate is made from (`mimic.background.Backdrop`): the canvas crop of
+        `photo` around its `detection` and of its person mask, mirrored beyond the photo's
+        edges, and which canvas pixels lie inside the photo."""
+        size = self.config.size
+        box = self._box(detection)
+        return Backdrop(box.crop(photo, size, "reflect"), box.crop(detection.mask, size, "reflect"), box.inside(photo.shape, size))
+
+    def subject(
+        self, crops: Sequence[np.ndarray], masks: Sequence[np.ndarray], fits: Sequence[BodyFit], backdrop: Backdrop | None = None
+    ) -> Subject:
         """The subject from fitted source crops: `crops` `(size, size, 3)` uint8 RGB, their person
         `masks` `(size, size)` float in [0, 1] and `fits` (cameras in canvas pixels). The body
-        shape is the mean of the fits' shapes; the texture is unwrapped from every crop and filled."""
+        shape is the mean of the fits' shapes; the clothes are fitted to every mask (unless the
+        config asks for the naked body); the texture is unwrapped from every crop and filled.
+        The background is the clean plate (`mimic.background.clean_plate`) of `backdrop`, the
+        first source's (None: its crop and mask, all inside the photo), without the subject's
+        rendered silhouette either."""
         if not (len(crops) == len(masks) == len(fits)) or not fits:
             raise ValueError(f"need as many crops, masks and fits (at least one), got {len(crops)}, {len(masks)}, {len(fits)}")
         shape = torch.stack([f.shape for f in fits]).mean(0)
-        verts, keypoints = self._mesh(torch.stack([f.pose for f in fits]), shape, torch.stack([f.cam for f in fits]))
+        poses, cams = torch.stack([f.pose for f in fits]), torch.stack([f.cam for f in fits])
+        mask_tensor = torch.from_numpy(np.stack(masks)).to(self.device)[:, None].float()
+        body = self.body
+        if self.config.clothes is not None:
+            body = fit_clothes(self.body, shape, poses, cams, mask_tensor[:, 0], self.config.clothes)
+        verts, keypoints = self._mesh(body, poses, shape, cams)
         fragments, correspondence, parts = self.maps(verts)
         images = torch.cat([to_tensor(c, self.device) for c in crops])
-        mask_tensor = torch.from_numpy(np.stack(masks)).to(self.device)[:, None].float()
         texture, coverage = unwrap_texture(
             images, fragments, verts, self.body.faces, self.body.uv_coords, self.body.uv_faces,
             self.config.texture_size, uv_fragments=self.uv_fragments, masks=mask_tensor,
@@ -214,9 +242,12 @@ class Imitator:
             texture, coverage, self.uv_fragments, self.body.faces, self.body.uv_coords, self.body.uv_faces, self._mirror,
             depth_mirror=self._depth_mirror,
         )
-        background = to_tensor(remove_person(crops[0], masks[0]), self.device)
+        if backdrop is None:
+            backdrop = Backdrop(crops[0], masks[0], np.ones(masks[0].shape, dtype=bool))
+        silhouette = (fragments.face_id[0] >= 0).cpu().numpy()
+        background = to_tensor(clean_plate(backdrop, silhouette), self.device)
         bundle = SourceBundle(images, mask_tensor, verts, fragments, background, texture, correspondence, parts, keypoints)
-        return Subject(bundle, list(fits), shape)
+        return Subject(bundle, list(fits), shape, body)
 
     def target(
         self,
@@ -235,7 +266,7 @@ class Imitator:
         `subject.sources_by_part` of the pixel's body part when set."""
         source = subject.bundle
         clock = time.perf_counter()
-        verts, keypoints = self._mesh(pose[None], subject.shape, cam[None], rotation)
+        verts, keypoints = self._mesh(subject.body, pose[None], subject.shape, cam[None], rotation)
         fragments, correspondence, parts = self.maps(verts)
         rasterized = time.perf_counter()
         count = source.images.shape[0]
@@ -262,6 +293,7 @@ class Imitator:
         box: CropBox | None = None
         first_cam: torch.Tensor | None = None
         driver_plate = subject.bundle.background
+        temporal_plate = TemporalPlate()
         driver_scale: float | None = None
         several_people = False
         with BlazePoseDetector(video=True, max_side=DETECTION_SIDE) as detector:
@@ -297,7 +329,9 @@ class Imitator:
                     anchor = subject.fits[0].cam
                     cam = torch.cat((anchor[:1] * cam[:1] / first_cam[:1], anchor[1:] + cam[1:] - first_cam[1:]))
                 if self.config.background == "driver" and detection is not None and detection.mask is not None:
-                    driver_plate = to_tensor(remove_person(driver, box.crop(detection.mask, size)), self.device)
+                    # mirrored beyond the frame (never repeated edge rows), the mask likewise
+                    mirrored = box.crop(frame, size, "reflect"), box.crop(detection.mask, size, "reflect")
+                    driver_plate = to_tensor(temporal_plate.update(*mirrored), self.device)
                 background = driver_plate if self.config.background == "driver" else subject.bundle.background
                 target = self.target(subject, fit.pose, cam, background, seconds)
                 clock = time.perf_counter()

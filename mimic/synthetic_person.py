@@ -13,9 +13,10 @@ import torch.nn.functional as F
 
 from bodymesh.body_model import BodyModel, zero_pose, zero_shape
 from bodymesh.camera import to_image_space
+from bodymesh.mesh import smooth_on_mesh, vertex_normals
 from bodymesh.parts import PART_INDEX
 from mimic.texture import pad_islands, rasterize_uv, uv_to_grid
-from warping.correspondence import face_normals, uv_map
+from warping.correspondence import uv_map
 from warping.raster import interpolate, rasterize
 
 __all__ = ["procedural_texture", "render_person", "procedural_background", "GARMENTS"]
@@ -73,7 +74,7 @@ def procedural_texture(body: BodyModel, size: int = 256, seed: int = 0, *, retur
     waist = float(rest[legs, 1].max()) + float(0.02 + 0.06 * rand(1))
     below = (body.part_labels == PART_INDEX["torso"]) & (rest[:, 1] < waist)
     garment = torch.where(below, torch.full_like(garment, GARMENTS.index("trousers")), garment)
-    one_hot = _smooth_on_mesh(F.one_hot(garment, len(GARMENTS)).float(), body.faces, iterations=6)
+    one_hot = smooth_on_mesh(F.one_hot(garment, len(GARMENTS)).float(), body.faces, iterations=6)
     texel_weights = interpolate(uv_frags, one_hot, body.faces)[0]  # (T, T, G)
     position = interpolate(uv_frags, rest, body.faces)[0]  # (T, T, 3) rest-pose metres
     inside = uv_frags.face_id[0] >= 0
@@ -171,7 +172,7 @@ def render_person(
     colour = F.grid_sample(texture, grid, mode="bilinear", padding_mode="border", align_corners=False)
     mask = (frags.face_id >= 0)[:, None].to(texture.dtype)
     if shading:
-        normals = _vertex_normals(verts, faces)
+        normals = vertex_normals(verts, faces)
         n = interpolate(frags, normals, faces)[..., 2].abs()  # (1, H, W) |cos| to the view axis
         light = 0.6 + 0.4 * n.clamp(0, 1)
         colour = ((colour + 1.0) * light[:, None].to(colour.dtype)) - 1.0
@@ -247,26 +248,6 @@ def _vertex_garments(part_labels: torch.Tensor, long_sleeves: bool, shorts: bool
     for part, garment in table.items():
         lookup[PART_INDEX[part]] = garment
     return lookup.to(part_labels.device)[part_labels]
-
-
-def _smooth_on_mesh(values: torch.Tensor, faces: torch.Tensor, iterations: int) -> torch.Tensor:
-    """`(V, C)` per-vertex values averaged with their mesh neighbours `iterations` times."""
-    edges = torch.cat((faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]))
-    src = torch.cat((edges[:, 0], edges[:, 1], torch.arange(values.shape[0], device=faces.device)))
-    dst = torch.cat((edges[:, 1], edges[:, 0], torch.arange(values.shape[0], device=faces.device)))
-    degree = values.new_zeros(values.shape[0]).index_add_(0, dst, values.new_ones(dst.shape))
-    for _ in range(iterations):
-        values = values.new_zeros(values.shape).index_add_(0, dst, values[src]) / degree[:, None]
-    return values
-
-
-def _vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """`(B, V, 3)` unit area-weighted vertex normals of `(B, V, 3)` vertices."""
-    face_normal = face_normals(verts, faces)
-    normals = torch.zeros_like(verts)
-    for k in range(3):
-        normals.index_add_(1, faces[:, k], face_normal)
-    return normals / normals.norm(dim=-1, keepdim=True).clamp(min=1e-12)
 
 
 def _hsv_to_rgb(h: float, s: float, v: float) -> torch.Tensor:

@@ -64,7 +64,7 @@ def test_warping_a_textured_body_to_a_new_pose_matches_rendering_it(anny_body):
         imitator = Imitator(anny_body, WarpOnlyGenerator(feather=0.0))
         fragments, correspondence, parts = imitator.maps(verts_a)
         bundle = SourceBundle(image_a, mask_a, verts_a, fragments, background, texture, correspondence, parts, torch.ones(1, 23, 3))
-        subject = Subject(bundle, [], zero_shape(anny_body)[0])
+        subject = Subject(bundle, [], zero_shape(anny_body)[0], anny_body)
         target = imitator.target(subject, pose_b[0], cam[0], background)
         generated = imitator.generator.generate(bundle, target)
     seen = target.weights[0] > 0.99
