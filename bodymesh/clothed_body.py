@@ -20,7 +20,7 @@ from __future__ import annotations
 import roma
 import torch
 
-from bodymesh.body_model import BodyModel, BodyOutput, PosePrior
+from bodymesh.body_model import BodyModel, BodyOutput, PosePrior, Skinning
 from bodymesh.mesh import vertex_normals
 
 __all__ = ["ClothedBody", "pelvis_anchors"]
@@ -117,3 +117,14 @@ class ClothedBody(torch.nn.Module):
     def keypoints(self, pose: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
         """`(B, K, 3)` the base body's keypoints (clothes move no joint)."""
         return self.base.keypoints(pose, shape)
+
+    def skinning(self, pose: torch.Tensor, shape: torch.Tensor) -> Skinning:
+        """The base body's skeleton and weights (`BodyModel.skinning`) carrying the clothed
+        surface at rest: linear blend skinning that approximates `forward` (what glTF and
+        Blender store). The offsets ride on the skinned surface; a hung vertex takes the root
+        bone's weight in proportion to its hang, so cloth that hangs from the pelvis follows it."""
+        base = self.base.skinning(pose, shape)
+        rest = self.dress(base.rest_vertices[None])[0]
+        root = torch.zeros_like(base.weights)
+        root[:, base.parents.index(-1)] = 1.0
+        return base._replace(rest_vertices=rest, weights=torch.lerp(base.weights, root, self.hang[:, None].to(base.weights)))
