@@ -70,10 +70,10 @@ def test_eval_prints_and_saves_the_self_imitation_scores(tmp_path, demo_inputs):
     scores = tmp_path / "scores.json"
     result = run_mimic("eval", "--video", str(driver), "--json", str(scores), "--max-frames", "6")
     assert result.returncode == 0, result.stderr
-    assert "| SSIM | PSNR (dB) | mask-SSIM | PCK@0.05 |" in result.stdout
+    assert "| SSIM | LPIPS | PSNR (dB) | mask-SSIM | PCK@0.05 |" in result.stdout
     (row,) = json.loads(scores.read_text())
     assert row["frames"] == 5 and row["generator"] == "warp"
-    assert 0.3 < row["ssim"] <= 1 and row["psnr"] > 12 and row["pck"] > 0.5
+    assert 0.3 < row["ssim"] <= 1 and 0 <= row["lpips"] < 0.5 and row["psnr"] > 12 and row["pck"] > 0.5
 
 
 def test_metrics_on_known_images():

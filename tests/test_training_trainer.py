@@ -139,11 +139,13 @@ def _env() -> dict[str, str]:
 def test_cli_train_killed_mid_way_resumes(tmp_path):
     """`mimic train` killed (SIGKILL) after its first checkpoint resumes from it and ends with the
     weights of a run that was never stopped."""
-    common = ["train", "--generator", NAME, "--steps", "12", "--batch-size", str(BATCH), "--size", str(SIZE),
-              "--checkpoint-every", "4", "--sample-every", "6", "--lr", "0.02"]
+    # 200 steps (about 2 s): long enough after the first checkpoint that the kill lands before
+    # the end (with 12 steps an idle machine finished first)
+    common = ["train", "--generator", NAME, "--steps", "200", "--batch-size", str(BATCH), "--size", str(SIZE),
+              "--checkpoint-every", "4", "--sample-every", "100", "--lr", "0.02"]
     straight = subprocess.run(_cli(*common, "--out", str(tmp_path / "a")), capture_output=True, text=True, env=_env(), timeout=300)
     assert straight.returncode == 0, straight.stderr
-    assert "trained tiny from step 0 to 12" in straight.stdout
+    assert "trained tiny from step 0 to 200" in straight.stdout
 
     process = subprocess.Popen(_cli(*common, "--out", str(tmp_path / "b")), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
@@ -152,7 +154,7 @@ def test_cli_train_killed_mid_way_resumes(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     killed_at = checkpoint_step(latest_checkpoint(tmp_path / "b"))
-    assert killed_at < 12, "the run ended before it could be killed"
+    assert killed_at < 200, "the run ended before it could be killed"
 
     again = subprocess.run(_cli(*common, "--out", str(tmp_path / "b")), capture_output=True, text=True, env=_env(), timeout=300)
     assert again.returncode == 0, again.stderr
@@ -162,7 +164,7 @@ def test_cli_train_killed_mid_way_resumes(tmp_path):
     assert config["lr"] == 0.02
     for key, value in first["generator"].items():
         torch.testing.assert_close(second["generator"][key], value, rtol=0, atol=1e-6)
-    assert (tmp_path / "b" / SAMPLES_DIR / "step-00000012.png").is_file()
+    assert (tmp_path / "b" / SAMPLES_DIR / "step-00000200.png").is_file()
     assert (tmp_path / "b" / latest_checkpoint(tmp_path / "b").name / STATE_FILE).is_file()
 
 
@@ -194,7 +196,7 @@ def test_cli_train_stopped_by_sigterm_resumes_bit_for_bit(tmp_path):
     """Issue #17: `mimic train` stopped by SIGTERM (as a scheduler stops a job) says so in one
     line, keeps the checkpoints it wrote, and resumed ends with exactly the weights (bit for
     bit) of a run of the same steps that was never stopped."""
-    common = ["train", "--generator", NAME, "--steps", "12", "--batch-size", str(BATCH), "--size", str(SIZE),
+    common = ["train", "--generator", NAME, "--steps", "200", "--batch-size", str(BATCH), "--size", str(SIZE),
               "--checkpoint-every", "4", "--sample-every", "0", "--lr", "0.02"]
     straight = subprocess.run(_cli(*common, "--out", str(tmp_path / "a")), capture_output=True, text=True, env=_env(), timeout=300)
     assert straight.returncode == 0, straight.stderr
@@ -206,7 +208,7 @@ def test_cli_train_stopped_by_sigterm_resumes_bit_for_bit(tmp_path):
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
     stopped_at = checkpoint_step(latest_checkpoint(tmp_path / "b"))
-    assert process.returncode == 128 + signal.SIGTERM and stopped_at < 12, err
+    assert process.returncode == 128 + signal.SIGTERM and stopped_at < 200, err
     assert err.strip().splitlines()[-1] == "mimic: interrupted; the checkpoints written so far are kept (run it again to resume)"
 
     again = subprocess.run(_cli(*common, "--out", str(tmp_path / "b")), capture_output=True, text=True, env=_env(), timeout=300)
