@@ -36,8 +36,35 @@ CRITIC_TEXTS = ("concat", "projection")  # how the critic takes the text (Text2P
 
 
 @dataclass
-class Text2PoseConfig:
-    """Everything that rebuilds the networks and their training.
+class WGANTextConfig:
+    """What the conditional WGAN-LP training of text to pose reads (`Text2Pose.train_step`), for
+    the heatmap model and its regression baseline alike.
+
+    keypoints, text_size: the pose's keypoints and the sentence embedding's size.
+    text_compressed: the compressed sentence (the paper: 128). noise_size: of the noise input.
+    penalty_weight: lambda of the Lipschitz penalty (150 in the paper's WGAN-LP).
+    mismatch_weight: alpha of the mismatching-text term. interpolation: beta, the weight of the
+    first sentence in the interpolated text. critic_steps: discriminator steps per generator
+    step. pretrain_steps: unconditional steps first. lr, betas: of both Adam optimizers (the
+    paper: 4e-4, (0, 0.9)).
+    """
+
+    keypoints: int = NUM_KEYPOINTS
+    text_size: int = EMBEDDING_SIZE
+    text_compressed: int = 128
+    noise_size: int = 128
+    penalty_weight: float = 150.0
+    mismatch_weight: float = 1.0
+    interpolation: float = 0.5
+    critic_steps: int = 5
+    pretrain_steps: int = 0
+    lr: float = 4e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+
+
+@dataclass
+class Text2PoseConfig(WGANTextConfig):
+    """Everything that rebuilds the heatmap networks and their training (`WGANTextConfig`).
 
     generator_channels: of the transposed convolutions at 4, 8, 16 and 32 pixels (the paper:
     256, 128, 64, 32). discriminator_channels: of the stride-2 convolutions at 32, 16, 8 and 4
@@ -46,11 +73,7 @@ class Text2PoseConfig:
     heatmaps' sigma drawn: every output is a well-formed single-peak heatmap, so the generator
     cannot collapse onto the frame's edge or the background, and short CPU runs learn poses),
     "tanh" (the paper's free-form maps) or "linear" (the same without the tanh; heatmaps are
-    clamped to [-1, 1] when read). penalty_weight: lambda of the Lipschitz penalty (150
-    in the paper's WGAN-LP). mismatch_weight: alpha of the mismatching-text term.
-    interpolation: beta, the weight of the first sentence in the interpolated text. critic_steps:
-    discriminator steps per generator step. pretrain_steps: unconditional steps first. lr, betas:
-    of both Adam optimizers (the paper: 4e-4, (0, 0.9)). critic_text: how the critic meets the
+    clamped to [-1, 1] when read). critic_text: how the critic meets the
     text: "concat" (the paper: replicated over the last 4 x 4 features, a 1 x 1 convolution) or
     "projection" (the default: that, plus the pooled features' inner product with a map of the
     text, as in Miyato and Koyama's projection discriminator). critic_keypoints: width of the
@@ -58,19 +81,8 @@ class Text2PoseConfig:
     both are what learnt to follow the text on a CPU (README, "Text to pose").
     """
 
-    keypoints: int = NUM_KEYPOINTS
-    text_size: int = EMBEDDING_SIZE
-    text_compressed: int = 128
-    noise_size: int = 128
     generator_channels: tuple[int, ...] = (256, 128, 64, 32)
     discriminator_channels: tuple[int, ...] = (32, 64, 128, 256)
-    penalty_weight: float = 150.0
-    mismatch_weight: float = 1.0
-    interpolation: float = 0.5
-    critic_steps: int = 5
-    pretrain_steps: int = 0
-    lr: float = 4e-4
-    betas: tuple[float, float] = (0.0, 0.9)
     output: str = "softargmax"
     critic_text: str = "projection"
     critic_keypoints: int = 256
@@ -125,7 +137,7 @@ class TextCompressor(nn.Module):
     """`(B, text_size)` sentence embedding -> `(B, text_compressed)`: standardised
     (`TextStandardiser`), then linear + leaky ReLU (the paper's compression)."""
 
-    def __init__(self, config: Text2PoseConfig) -> None:
+    def __init__(self, config: WGANTextConfig) -> None:
         super().__init__()
         self.standardise = TextStandardiser(config.text_size)
         self.project = nn.Sequential(nn.Linear(config.text_size, config.text_compressed), nn.LeakyReLU(0.2))
@@ -313,7 +325,7 @@ class Text2Pose:
 
     name = "text2pose"
 
-    def __init__(self, config: Text2PoseConfig | None = None, device: torch.device | str = "cpu") -> None:
+    def __init__(self, config: WGANTextConfig | None = None, device: torch.device | str = "cpu") -> None:
         self.config = config or Text2PoseConfig()
         self.device = torch.device(device)
         self.nets: dict[str, nn.Module] = {name: net.to(self.device) for name, net in self._networks().items()}

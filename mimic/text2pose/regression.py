@@ -19,36 +19,18 @@ import torch
 from torch import nn
 
 from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
-from bodymesh.keypoints import NUM_KEYPOINTS
 from mimic.text2pose.data import FRAME, SIGMA, PoseTextBatch
-from mimic.text2pose.model import CONFIDENCE_THRESHOLD, Text2Pose, TextCompressor
-from mimic.text2pose.text_encoder import EMBEDDING_SIZE
+from mimic.text2pose.model import CONFIDENCE_THRESHOLD, Text2Pose, TextCompressor, WGANTextConfig
 
 
 @dataclass
-class RegressionConfig:
-    """Everything that rebuilds the networks and their training.
+class RegressionConfig(WGANTextConfig):
+    """Everything that rebuilds the MLPs and their training (`WGANTextConfig`): width, depth of
+    both MLPs (hidden units, hidden layers)."""
 
-    width, depth: of both MLPs (hidden units, hidden layers). penalty_weight: lambda of the
-    Lipschitz penalty. mismatch_weight: alpha of the mismatching-text term. interpolation: the
-    weight of the first sentence in the interpolated text. critic_steps: critic steps per
-    generator step. pretrain_steps: unconditional steps first. lr, betas: of both Adam
-    optimizers (the paper's WGAN-LP settings).
-    """
-
-    keypoints: int = NUM_KEYPOINTS
-    text_size: int = EMBEDDING_SIZE
-    text_compressed: int = 128
     noise_size: int = 64
     width: int = 512
     depth: int = 3
-    penalty_weight: float = 150.0
-    mismatch_weight: float = 1.0
-    interpolation: float = 0.5
-    critic_steps: int = 5
-    pretrain_steps: int = 0
-    lr: float = 4e-4
-    betas: tuple[float, float] = (0.0, 0.9)
 
 
 def _mlp(inputs: int, width: int, depth: int, outputs: int) -> nn.Sequential:
