@@ -20,13 +20,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bodymesh.anny_body import AnnyBody
+from bodymesh.body_model import BodyModel
+from mimic.pipeline.body import load_body
 from bodymesh.detect import BlazePoseDetector
-from mimic.clothing import ClothesConfig, silhouette_overlap
-from mimic.generators.base import SourceBundle, TargetBundle
+from mimic.pipeline.clothing import ClothesConfig, silhouette_overlap
+from mimic.core.bundles import SourceBundle, TargetBundle
 from mimic.generators.warp_only import WarpOnlyGenerator
-from mimic.media import VideoReader, read_image
-from mimic.pipeline import Imitator, ImitatorConfig
+from mimic.media.video_read import VideoReader
+from mimic.media.images import read_image
+from mimic.pipeline.imitator import Imitator, ImitatorConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 KINDS = {"naked body": None, "clothed": ClothesConfig()}
@@ -42,7 +44,7 @@ class _Recorder(WarpOnlyGenerator):
         return super().generate(source, target)
 
 
-def photos(body: AnnyBody, size: int) -> None:
+def photos(body: BodyModel, size: int) -> None:
     print("\n| photo | naked IoU | naked uncovered | clothed IoU | clothed uncovered | prepare naked (s) | prepare clothed (s) |")
     print("|---|---|---|---|---|---|---|")
     for path in sorted((SHARED / "images").glob("*")):
@@ -58,7 +60,7 @@ def photos(body: AnnyBody, size: int) -> None:
         print(f"| {path.name} | {a:.3f} | {100 * b:.1f}% | {d:.3f} | {100 * e:.1f}% | {c:.1f} | {f:.1f} |")
 
 
-def videos(body: AnnyBody, size: int, max_frames: int | None) -> None:
+def videos(body: BodyModel, size: int, max_frames: int | None) -> None:
     print("\n| video | frames | naked IoU | clothed IoU | naked uncovered | clothed uncovered |\n|---|---|---|---|---|---|")
     for path in sorted((SHARED / "videos").glob("*.mp4")):
         with VideoReader(path) as reader:
@@ -95,7 +97,7 @@ def main() -> None:
     if not SHARED.exists():
         print(f"no shared media at {SHARED}")
         return
-    body = AnnyBody.load()
+    body = load_body()
     photos(body, args.size)
     videos(body, args.size, args.max_frames)
 

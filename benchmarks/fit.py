@@ -14,18 +14,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bodymesh.anny_body import AnnyBody
+from bodymesh.body_model import BodyModel
+from mimic.pipeline.body import load_body
 from bodymesh.detect import BlazePoseDetector
 from bodymesh.fit import fit_detection, fit_keypoints
 from bodymesh.fit_video import VideoFitter
 from bodymesh.keypoints import person_height
 from bodymesh.synthetic import procrustes_error, synthetic_detection
-from mimic.media import VideoReader, read_image
+from mimic.media.video_read import VideoReader
+from mimic.media.images import read_image
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def photos(body: AnnyBody) -> None:
+def photos(body: BodyModel) -> None:
     print("\n| photo | size | detect (s) | fit (s) | 2D error (px) | 2D error (% height) |\n|---|---|---|---|---|---|")
     with BlazePoseDetector(video=False) as detector:
         for path in sorted((SHARED / "images").glob("*")):
@@ -41,7 +43,7 @@ def photos(body: AnnyBody) -> None:
             print(f"| {path.name} | {image.shape[1]}x{image.shape[0]} | {detect_s:.2f} | {fit_s:.2f} | {error:.1f} | {100 * error / height:.2f} |")
 
 
-def videos(body: AnnyBody, max_frames: int | None) -> None:
+def videos(body: BodyModel, max_frames: int | None) -> None:
     print(
         "\n| video | frames | no person | detect (ms/frame) | first fit (s) | fit (ms/frame, after first) "
         "| 2D error mean (% height) | 2D error max (% height) |\n|---|---|---|---|---|---|---|---|"
@@ -67,7 +69,7 @@ def videos(body: AnnyBody, max_frames: int | None) -> None:
         )
 
 
-def synthetic(body: AnnyBody, samples: int) -> None:
+def synthetic(body: BodyModel, samples: int) -> None:
     camera = torch.tensor([[400.0, 256.0, 300.0]])
     joints, keypoints, pixels, seconds = [], [], [], []
     generator = torch.Generator().manual_seed(0)
@@ -95,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    body = AnnyBody.load()
+    body = load_body()
     print(f"torch threads: {torch.get_num_threads()}")
     synthetic(body, args.synthetic)
     if SHARED.exists():

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from mimic.models.lwgan import LWGAN, LWGANConfig
-from mimic.training.lwgan_trainable import LWGANTrainable, LWGANTrainConfig
-from mimic.training.pairs import PairBatch
+from mimic.networks.lwgan import LWGAN, LWGANConfig
+from mimic.networks.lwgan_training import LWGANTrainable, LWGANTrainConfig
+from mimic.core.pairs import PairBatch
 from warping.sampler import identity_grid
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -84,13 +84,13 @@ def training_steps_per_second(config: LWGANTrainConfig, size: int, device: torch
 
 def personalization(size: int, photo: Path) -> dict:
     """Runs the default personalization of `photo` with the shipped base model; its info."""
-    from bodymesh.anny_body import AnnyBody
+    from mimic.pipeline.body import load_body
     from mimic.generators.warp_only import WarpOnlyGenerator
-    from mimic.media import read_image
-    from mimic.personalize import PersonalizeConfig, personalize, personalizing_model
-    from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.media.images import read_image
+    from mimic.tasks.personalize import PersonalizeConfig, personalize, personalizing_model
+    from mimic.pipeline.imitator import Imitator, ImitatorConfig
 
-    imitator = Imitator(AnnyBody.load(), WarpOnlyGenerator(), ImitatorConfig(size=size))
+    imitator = Imitator(load_body(), WarpOnlyGenerator(), ImitatorConfig(size=size))
     subject = imitator.prepare([read_image(photo)])
     model, _ = personalizing_model("lwgan")
     return personalize(imitator, subject, model, PersonalizeConfig())

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import torch
 
-from bodymesh.anny_body import AnnyBody
+from bodymesh.body_model import BodyModel
+from mimic.pipeline.body import load_body
 from mimic.generators.warp_only import WarpOnlyGenerator
-from mimic.pipeline import Imitator, ImitatorConfig
-from mimic.video_job import imitate_video
+from mimic.pipeline.imitator import Imitator, ImitatorConfig
+from mimic.tasks.video import imitate_video
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 STAGES = ("decode", "detect", "fit", "rasterize", "flow", "generate", "encode")
@@ -43,7 +44,7 @@ def main() -> None:
         raise SystemExit(f"shared media not found at {SHARED}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    body = AnnyBody.load()
+    body = load_body()
     source = SHARED / "images" / args.source
     print(f"torch threads: {torch.get_num_threads()}; source photo: {source.name}; generator: warp\n")
     print("| video | size | frames | " + " | ".join(f"{s} (ms)" for s in STAGES) + " | end-to-end frames/s | peak RSS (MiB) |")
@@ -58,9 +59,10 @@ def main() -> None:
     memory_over_length(body, source, max(SHARED.joinpath("videos").glob("*.mp4"), key=lambda p: p.stat().st_size))
 
 
-def memory_over_length(body: AnnyBody, source: Path, video: Path) -> None:
+def memory_over_length(body: BodyModel, source: Path, video: Path) -> None:
     """Resident memory while streaming the longest video: it must stay flat."""
-    from mimic.media import VideoReader, read_image
+    from mimic.media.video_read import VideoReader
+    from mimic.media.images import read_image
 
     imitator = Imitator(body, WarpOnlyGenerator())
     subject = imitator.prepare([read_image(source)])

@@ -25,11 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bodymesh.registry import load_body_model  # noqa: E402
+from mimic.pipeline.body import load_body  # noqa: E402
 from mimic.text2pose.captioner import body_scale, caption, pose_facts  # noqa: E402
 from mimic.text2pose.data import sampled_keypoints  # noqa: E402
 from mimic.text2pose.evaluation import nearest_pose_distance, text_fidelity  # noqa: E402
-from mimic.text2pose.posing import load_text2pose, plausible  # noqa: E402
+from mimic.tasks.pose import load_text2pose, plausible  # noqa: E402
 from mimic.text2pose.text_encoder import shared_encoder  # noqa: E402
 
 HELD_OUT_SEED = 1_000_003  # training uses seeds 0, 1, ...: this one draws poses it never saw
@@ -80,7 +80,7 @@ def main() -> None:
     if args.regression is not None:
         models["text2pose-regression"] = load_text2pose(args.regression)
     encoder = shared_encoder()
-    body = load_body_model("anny")
+    body = load_body("anny")
     poses = sampled_keypoints(body, args.count, HELD_OUT_SEED)
     rng = random.Random(HELD_OUT_SEED)
     captions = [caption(pose_facts(k), rng) for k in poses]

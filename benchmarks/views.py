@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bodymesh.anny_body import AnnyBody
+from mimic.pipeline.body import load_body
 from mimic.generators.warp_only import WarpOnlyGenerator
-from mimic.media import read_image
-from mimic.novel_view import render_view, turntable_angles
-from mimic.pipeline import Imitator, ImitatorConfig
+from mimic.media.images import read_image
+from mimic.tasks.novel_view import render_view, turntable_angles
+from mimic.pipeline.imitator import Imitator, ImitatorConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 STAGES = ("rasterize", "flow", "generate")
@@ -37,7 +37,7 @@ def main() -> None:
         raise SystemExit(f"shared media not found at {SHARED}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    body = AnnyBody.load()
+    body = load_body()
     photo = read_image(SHARED / "images" / args.source)
     print(f"torch threads: {torch.get_num_threads()}; source photo: {args.source}; generator: warp; {args.views} views per size\n")
     print("| size | prepare (s) | " + " | ".join(f"{s} (ms)" for s in STAGES) + " | per view (ms, median) | views/s |")

@@ -18,7 +18,7 @@ import anny
 import roma
 import torch
 
-from bodymesh.anny_data import load_anny
+from bodymesh.anny_data import BuildReport, load_anny
 from bodymesh.body_model import BodyOutput, PosePrior, Skinning
 from bodymesh.keypoints import KEYPOINT_NAMES
 from bodymesh.parts import PART_INDEX
@@ -170,9 +170,10 @@ class AnnyBody(torch.nn.Module):
         self._reduced_levels = [[a for a in range(len(POSED_BONES)) if depth[a] == d] for d in range(max(depth) + 1)]
 
     @classmethod
-    def load(cls, cache_dir: Path | None = None, progress: bool = False) -> "AnnyBody":
-        """Loads Anny from `cache_dir` (building it there the first time, ~2 min)."""
-        return cls(load_anny(cache_dir, progress=progress))
+    def load(cls, cache_dir: Path, report: BuildReport | None = None) -> "AnnyBody":
+        """Loads Anny from `cache_dir` (building it there the first time, ~2 min, told to
+        `report`)."""
+        return cls(load_anny(cache_dir, report))
 
     @property
     def num_vertices(self) -> int:

@@ -23,10 +23,10 @@ import shutil
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ContextManager, Protocol
 
-from mimic.errors import OutputError
-from mimic.progress import notice, spinner
-from mimic.quiet import native_stderr_silenced
+from bodymesh.errors import OutputError
+from bodymesh.quiet import native_stderr_silenced
 
 with native_stderr_silenced():  # anny's skinning initialises warp, which probes for CUDA aloud
     import warp
@@ -42,9 +42,26 @@ WAIT_MESSAGE = "waiting for another mimic process to build the body model"
 CHECK_SUFFIX = ".check"
 
 
-def default_cache_dir() -> Path:
-    """`~/.cache/mimic`: where mimic keeps what it builds once (the CLI lets users move it)."""
-    return Path.home() / ".cache" / "mimic"
+class BuildReport(Protocol):
+    """Where a one-time build tells the user what it does (mimic shows it on the console)."""
+
+    def busy(self, message: str) -> ContextManager[None]:
+        """Shown while the block runs (a spinner: the build takes minutes)."""
+        ...
+
+    def notice(self, message: str) -> None:
+        """One line the user should know (a damaged cached file is built again)."""
+        ...
+
+
+class SilentReport:
+    """A `BuildReport` that shows nothing."""
+
+    def busy(self, message: str) -> ContextManager[None]:
+        return contextlib.nullcontext()
+
+    def notice(self, message: str) -> None:
+        pass
 
 
 def anny_data_dir(cache_dir: Path) -> Path:
@@ -124,13 +141,13 @@ def _cache_folder(data_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, progress: bool) -> Iterator[None]:
+def _file_lock(path: Path, report: BuildReport) -> Iterator[None]:
     """Holds an exclusive lock on `path`; says so while it waits for another process's."""
     with open(path, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            with spinner(WAIT_MESSAGE, enabled=progress):
+            with report.busy(WAIT_MESSAGE):
                 fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -149,40 +166,41 @@ def _quiet_anny_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def load_anny(cache_dir: Path | None = None, progress: bool = False) -> anny.Anny:
+def load_anny(cache_dir: Path, report: BuildReport | None = None) -> anny.Anny:
     """The default Anny model (six phenotypes, compact blendshapes), built once per cache folder.
 
     Args:
-        cache_dir: where the compact model file lives (`default_cache_dir()` when None).
-        progress: show "building the body model (one time, ~2 min)" with a spinner when a build
-            is needed, a spinner while another process builds it, and a notice when a damaged
-            cached file is rebuilt.
+        cache_dir: where the compact model file lives.
+        report: where to show "building the body model (one time, ~2 min)" while a build runs,
+            that another process is building it, and a notice when a damaged cached file is
+            rebuilt (None: nowhere).
     Raises:
         OutputError: the cache folder is a file, or cannot be created or written.
     Returns:
         The `anny.Anny` module (float64 buffers, CPU).
     """
-    data_dir = anny_data_dir(cache_dir or default_cache_dir())
+    report = report or SilentReport()
+    data_dir = anny_data_dir(cache_dir)
     _cache_folder(data_dir)
-    with _file_lock(data_dir / ".lock", progress), _quiet_anny_logs():
+    with _file_lock(data_dir / ".lock", report), _quiet_anny_logs():
         _sweep_builds(data_dir)
         for compact in compact_files(data_dir.parent):
             if not _intact(compact):
-                notice(f"the cached body model '{compact}' is damaged; building it again", enabled=progress)
+                report.notice(f"the cached body model '{compact}' is damaged; building it again")
                 compact.unlink()
                 compact.with_name(compact.name + CHECK_SUFFIX).unlink(missing_ok=True)
         if not is_built(data_dir.parent):
-            _build(data_dir, progress)
+            _build(data_dir, report)
         set_anny_cache_path(data_dir)
         return anny.Anny()
 
 
-def _build(data_dir: Path, progress: bool) -> None:
+def _build(data_dir: Path, report: BuildReport) -> None:
     staging = data_dir / f"building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
         set_anny_cache_path(staging)
-        with spinner(BUILD_MESSAGE, enabled=progress):
+        with report.busy(BUILD_MESSAGE):
             anny.Anny()
         for compact in staging.glob(f"v*/{COMPACT_PREFIX}*.safetensors"):
             target = data_dir / compact.relative_to(staging)

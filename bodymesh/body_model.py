@@ -120,3 +120,12 @@ def zero_pose(model: BodyModel, batch: int = 1, device: torch.device | str = "cp
 def zero_shape(model: BodyModel, batch: int = 1, device: torch.device | str = "cpu") -> torch.Tensor:
     """`(batch, S)` average shape of `model`."""
     return torch.zeros(batch, model.num_shape, device=device)
+
+
+def rest_vertices(model: BodyModel, shape: torch.Tensor | None = None) -> torch.Tensor:
+    """`(V, 3)` metres, model frame: the vertices of `model` in its rest pose with `shape (S,)`
+    (None: the average shape), without gradients, on the model's device."""
+    device = model.faces.device
+    shape = zero_shape(model, device=device) if shape is None else shape[None].to(device)
+    with torch.no_grad():
+        return model.forward(zero_pose(model, device=device), shape).vertices[0]

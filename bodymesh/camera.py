@@ -63,3 +63,11 @@ def camera_from_torso(
     s = (image_spread / model_spread.clamp(min=1e-8)).sqrt()
     t = image_centre - s[:, None] * model_centre
     return torch.cat((s[:, None], t), dim=1)
+
+
+def mesh_to_image(vertices: torch.Tensor, keypoints: torch.Tensor, cam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A posed body seen by cameras `cam (B, 3)`: model-frame `vertices (B, V, 3)` and
+    `keypoints (B, K, 3)` (metres) -> image-space vertices `(B, V, 3)` and keypoints `(B, K, 3)`
+    as pixels + confidence 1."""
+    pixels = project(keypoints, cam)
+    return to_image_space(vertices, cam), torch.cat((pixels, torch.ones_like(pixels[..., :1])), -1)

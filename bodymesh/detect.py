@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from bodymesh.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, TORSO_INDICES
-from mimic.quiet import native_stderr_silenced
+from bodymesh.quiet import native_stderr_silenced
 
 # BlazePose landmark index of each project keypoint (-1: BlazePose has none).
 BLAZEPOSE_INDEX: dict[str, int] = {

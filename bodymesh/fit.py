@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from bodymesh.body_model import BodyModel
 from bodymesh.camera import camera_from_torso, project
 from bodymesh.detect import Detection
+from bodymesh.errors import NoPersonError
 from bodymesh.keypoints import KEYPOINT_INDEX, TORSO_INDICES, person_height
 from bodymesh.priors import joint_limit_loss, pose_prior_loss, robust_keypoint_loss, shape_prior_loss, standing_weight, upright_loss
-from mimic.errors import NoPersonError
 
 _ORIENTATION_KEYPOINTS = TORSO_INDICES + tuple(
     KEYPOINT_INDEX[n] for n in ("nose", "left_ear", "right_ear", "left_knee", "right_knee")

@@ -17,8 +17,8 @@ import torch
 
 from bodymesh.body_model import BodyModel
 from bodymesh.detect import Detection
+from bodymesh.fit import BodyFit, CameraParameters, FitConfig, FitObjective, finish_fit, fit_keypoints
 from bodymesh.keypoints import FLIP_PERMUTATION, person_height
-from bodymesh.fit import BodyFit, FitConfig, CameraParameters, FitObjective, finish_fit, fit_keypoints
 
 
 class VideoFitter:

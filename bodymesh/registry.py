@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bodymesh.body_model import BodyModel
-from mimic.errors import ModelFilesError, OptionError
+from bodymesh.errors import ModelFilesError, OptionError
+
+if TYPE_CHECKING:  # anny (and warp beneath it) load only with the anny model
+    from bodymesh.anny_data import BuildReport
 
 BODY_MODELS = ("anny", "smpl", "smplx")
 
 
 def load_body_model(
-    name: str = "anny",
-    model_dir: Path | None = None,
-    cache_dir: Path | None = None,
-    progress: bool = False,
+    name: str,
+    model_dir: Path | None,
+    cache_dir: Path,
+    report: "BuildReport | None" = None,
 ) -> BodyModel:
     """Loads a body model.
 
@@ -23,12 +27,12 @@ def load_body_model(
             user downloads; `model_dir` is their folder, in smplx's layout).
         model_dir: folder of the SMPL / SMPL-X files; ignored for anny.
         cache_dir: where anny's one-time build is kept; ignored for SMPL.
-        progress: show the one-time build of anny.
+        report: where anny's one-time build is shown (None: nowhere).
     """
     if name == "anny":
         from bodymesh.anny_body import AnnyBody
 
-        return AnnyBody.load(cache_dir, progress=progress)
+        return AnnyBody.load(cache_dir, report)
     if name in ("smpl", "smplx"):
         from bodymesh.smpl_body import SMPLBody, SMPLXBody
 

@@ -52,9 +52,9 @@ from smplx.lbs import batch_rigid_transform, batch_rodrigues, blend_shapes, lbs,
 from smplx.vertex_ids import vertex_ids as _VERTEX_IDS
 
 from bodymesh.body_model import BodyOutput, PosePrior, Skinning
+from bodymesh.errors import ModelFilesError
 from bodymesh.keypoints import KEYPOINT_NAMES
 from bodymesh.parts import PART_INDEX
-from mimic.errors import ModelFilesError
 
 __all__ = ["SMPLBody", "SMPLXBody", "SMPL_JOINT_NAMES", "GENDERS"]
 

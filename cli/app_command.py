@@ -21,9 +21,9 @@ def app(
     cache_dir: CacheDirOption = None,
     device: DeviceOption = "cpu",
 ) -> None:
-    """Start a local web page: upload photo(s) and a driver video, pick a task (imitate, novel
+    r"""Start a local web page: upload photo(s) and a driver video, pick a task (imitate, novel
     view, swap, text to pose), follow its progress, play and download the result. Offline; needs
-    pip install 'mimic[app]'."""
+    Gradio: pip install 'mimic-lwgan\[app]'."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before Gradio is imported
     from mimic.webapp import AppConfig, serve
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from mimic.generators.registry import GENERATOR_NAMES
+from mimic.registry import GENERATOR_NAMES
 
 if TYPE_CHECKING:
-    from mimic.clothing import ClothesConfig
+    from mimic.pipeline.clothing import ClothesConfig
 
 BodyModelOption = Annotated[
     str, typer.Option("--body-model", help="Body model: anny (ships with mimic), smpl or smplx (your own licensed files).")
@@ -43,7 +43,7 @@ NakedBodyOption = Annotated[
 
 def clothes(naked_body: bool) -> "ClothesConfig | None":
     """The `ImitatorConfig.clothes` of the --naked-body flag: the default clothes fit, or None."""
-    from mimic.clothing import ClothesConfig
+    from mimic.pipeline.clothing import ClothesConfig
 
     return None if naked_body else ClothesConfig()
 
@@ -73,3 +73,9 @@ def check_device(device: str) -> str:
     except (RuntimeError, AssertionError) as error:
         fail(f"device '{device}' is not usable here: {str(error).splitlines()[0]}")
     return device
+
+
+def warn_short(path: Path, read: int, announced: int) -> None:
+    from mimic.core.progress import notice
+
+    notice(f"warning: '{path}' ends early: read {read} of the {announced} frames its container announces (--allow-short)")

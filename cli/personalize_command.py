@@ -7,36 +7,13 @@ from typing import Annotated
 
 import typer
 
-from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, ModelDirOption, NakedBodyOption, check_device, clothes
 from mimic.errors import OptionError
+
+from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, ModelDirOption, NakedBodyOption, check_device, clothes
 
 StepsOption = Annotated[int, typer.Option("--personalize-steps", help="At most this many fine-tuning steps.", min=1)]
 BudgetOption = Annotated[float, typer.Option("--personalize-budget", help="Seconds personalization may take (pairs and steps).", min=1.0)]
 PersonalizableOption = Annotated[str, typer.Option("--generator", help="The generator to personalize: lwgan, pg2 or patn (spt learns unpaired; it cannot be).")]
-
-
-def resolve_cache_dir(cache_dir: Path | None) -> Path:
-    """The cache folder the user chose, else mimic's default (~/.cache/mimic)."""
-    from bodymesh.anny_data import default_cache_dir
-
-    return Path(cache_dir) if cache_dir is not None else default_cache_dir()
-
-
-def copy_atomic(source: Path, out: Path) -> None:
-    """Copies `source` to `out` through a temporary file and a rename; OutputError if it cannot."""
-    import os
-    import shutil
-
-    from mimic.errors import OutputError
-
-    partial = out.with_name(f".{out.name}.partial")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, partial)
-        os.replace(partial, out)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise OutputError(f"cannot write '{out}': {error.strerror or error}") from None
 
 
 def personalize(
@@ -57,13 +34,15 @@ def personalize(
 
     The result is also cached: `mimic video --generator NAME` with the same photos starts at once.
     """
-    from bodymesh.registry import load_body_model
+    from mimic.core.paths import resolve_cache_dir
     from mimic.generators.warp_only import WarpOnlyGenerator
-    from mimic.media import read_image
-    from mimic.personalize import PersonalizeConfig, personalized_generator
-    from mimic.pipeline import Imitator, ImitatorConfig
-    from mimic.subject_file import SUBJECT_SUFFIX
-    from mimic.training.registry import personalization
+    from mimic.media.files import copy_atomic
+    from mimic.media.images import read_image
+    from mimic.pipeline.body import load_body
+    from mimic.pipeline.imitator import Imitator, ImitatorConfig
+    from mimic.registry import personalization
+    from mimic.tasks.personalize import PersonalizeConfig, personalized_generator
+    from mimic.training.subject_file import SUBJECT_SUFFIX
 
     if out.suffix != SUBJECT_SUFFIX:
         raise OptionError(f"--out must end with {SUBJECT_SUFFIX}, got '{out}'")
@@ -72,7 +51,7 @@ def personalize(
     for path in source:
         read_image(path)
     config = PersonalizeConfig(steps=steps, seconds=budget)
-    model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
+    model = load_body(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, WarpOnlyGenerator(), ImitatorConfig(size=size, clothes=clothes(naked_body)), device)
     _, cached, reused = personalized_generator(imitator, source, resolve_cache_dir(cache_dir), checkpoint, config, progress=True, generator=generator)
     copy_atomic(cached, out)

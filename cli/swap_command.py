@@ -7,7 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, NakedBodyOption, check_device, clothes
+from .options import (
+    BodyModelOption, CacheDirOption, CheckpointOption, DeviceOption, GeneratorOption, ModelDirOption, NakedBodyOption, check_device, clothes,
+)
 
 
 def swap(
@@ -31,13 +33,14 @@ def swap(
     person's clothes on the named parts; with --driver, performing the driver's motion."""
     import time
 
-    from bodymesh.registry import load_body_model
-    from mimic.appearance_transfer import parse_parts, swap_photo, swap_video
     from mimic.errors import OptionError, OutputError
-    from mimic.generators.registry import GeneratorOptions, load_generator
-    from mimic.media import is_video_path, probe_video, read_image, write_image
-    from mimic.pipeline import Imitator, ImitatorConfig
-    from mimic.video_job import SIDE_BY_SIDE
+    from mimic.media.images import read_image, write_image
+    from mimic.media.video_read import is_video_path, probe_video
+    from mimic.pipeline.body import load_body
+    from mimic.pipeline.imitator import Imitator, ImitatorConfig
+    from mimic.registry import GeneratorOptions, load_generator
+    from mimic.tasks.swap import parse_parts, swap_photo, swap_video
+    from mimic.tasks.video import SIDE_BY_SIDE
 
     device = check_device(device)
     chosen_parts = parse_parts(parts)
@@ -54,7 +57,7 @@ def swap(
     if driver is not None:
         probe_video(driver)
     chosen = load_generator(generator, GeneratorOptions(checkpoint=checkpoint, device=device))
-    model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
+    model = load_body(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, chosen, ImitatorConfig(size=size, clothes=clothes(naked_body)), device)
     if driver is None:
         start = time.perf_counter()

@@ -1,23 +1,19 @@
 """`mimic train`: train a generator (or text2pose) on video pairs and synthetic pairs.
 
-Distributed runs start under torchrun (`torchrun --nproc_per_node=2 $(which mimic) train ...`):
-RANK, WORLD_SIZE and LOCAL_RANK are read here, the process group is opened (gloo on CPU, nccl on
-CUDA) and closed at the end.
-"""
+Distributed runs start under torchrun (`torchrun --nproc_per_node=2 $(which mimic) train ...`;
+`mimic.training.distributed` opens the process group)."""
 
 from __future__ import annotations
 
 import json
-import os
-import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from mimic.errors import OptionError
+
 from .options import CacheDirOption, DeviceOption, check_device
-from mimic.errors import InputError, OptionError
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -59,78 +55,28 @@ def train(
     ] = None,
 ) -> None:
     """Train a generator; resumes from the newest checkpoint in --out after an interruption."""
-    import random
-
-    import numpy as np
-    import torch
-    import torch.distributed as dist
-
-    from mimic.training import registry
-    from mimic.training.checkpoint import checkpoint_step, latest_checkpoint
+    from mimic.tasks.train import check_training_inputs, train_model
+    from mimic.training.data_options import DataOptions
     from mimic.training.trainer import TrainOptions
-    from mimic.training.trainer import train as run_training
 
-    chosen = registry.entry(generator)  # unknown names fail before anything is loaded
+    check_training_inputs(generator, videos, images)  # before anything is loaded
     overrides = parse_overrides(config or [])
-    start_weights = None
-    if init is not None:
-        from mimic.training.checkpoint import load_weights
-
-        init_name, init_config, start_weights = load_weights(init)
-        if init_name != generator:
-            raise OptionError(f"--init '{init}' holds a {init_name!r} model, not {generator!r}")
-        overrides = {**init_config, **overrides}
     if lr is not None:
         overrides["lr"] = lr
-    # A missing or empty folder fails before anything is loaded.
-    if videos is not None and chosen.batches == registry.TrainableEntry.batches:
-        from mimic.training.video_pairs import video_files
-
-        video_files(videos)
-    elif videos is not None:  # a model with its own data reads the folder its way (text2pose: fits)
-        if not videos.is_dir():
-            raise OptionError(f"--videos '{videos}' is not a folder")
-        if not any(path.is_file() for path in videos.rglob("*")):
-            raise InputError(f"no videos in '{videos}': the folder is empty")
-    if images is not None and not images.is_dir():
-        raise OptionError(f"--images '{images}' is not a folder")
-    rank, world, local_rank = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))
-    if world > 1 and device.startswith("cuda") and ":" not in device:
-        device = f"cuda:{local_rank}"
     device = check_device(device)
-    if world > 1:
-        if torch.device(device).type == "cuda":
-            torch.cuda.set_device(torch.device(device))
-        dist.init_process_group("nccl" if torch.device(device).type == "cuda" else "gloo")
-    try:
-        newest = latest_checkpoint(out)
-        if newest is not None and rank == 0:
-            typer.echo(f"resuming from step {checkpoint_step(newest)} ({newest})")
-        torch.manual_seed(seed)  # the same initial weights on every rank
-        model = registry.create(generator, overrides, device, cache_dir)
-        if start_weights is not None:
-            registry.load_nets(model, start_weights, init)
-        torch.manual_seed(seed + rank)
-        random.seed(seed + rank)
-        np.random.seed(seed + rank)
-        data = registry.DataOptions(
-            batch_size=batch_size, size=size, seed=seed, videos=videos, images=images,
-            synthetic_fraction=synthetic_fraction if videos is not None else 1.0,
-            cache_dir=cache_dir, max_video_frames=max_video_frames, progress=rank == 0,
-        )
-        options = TrainOptions(steps=steps, checkpoint_every=checkpoint_every, sample_every=sample_every, keep=keep, progress=rank == 0)
-        clock = time.perf_counter()
-
-        def batches(start: int):
-            return registry.batches(generator, replace(data, start=start), rank, world)
-
-        result = run_training(model, batches, out, options, device)
-    finally:
-        if world > 1 and dist.is_initialized():
-            dist.destroy_process_group()
-    if rank != 0:
+    data = DataOptions(
+        batch_size=batch_size, size=size, seed=seed, videos=videos, images=images,
+        synthetic_fraction=synthetic_fraction if videos is not None else 1.0,
+        cache_dir=cache_dir, max_video_frames=max_video_frames, progress=True,
+    )
+    options = TrainOptions(steps=steps, checkpoint_every=checkpoint_every, sample_every=sample_every, keep=keep, progress=True)
+    run = train_model(
+        generator, out, data, options, overrides, init, device,
+        on_resume=lambda folder, step: typer.echo(f"resuming from step {step} ({folder})"),
+    )
+    if run.rank != 0:
         return
-    seconds = time.perf_counter() - clock
+    result, seconds = run.result, run.seconds
     done = result.steps - result.start_step
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
     rate = f" ({done / seconds:.2f} steps/s)" if done else ""

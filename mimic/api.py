@@ -14,16 +14,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from typing import TYPE_CHECKING
-
-from mimic.pipeline import Imitator, ImitatorConfig
-from mimic.video_job import Personalization, VideoSummary
+from mimic.pipeline.imitator import Imitator, ImitatorConfig
+from mimic.tasks.video import Personalization, VideoSummary
 
 if TYPE_CHECKING:
-    from mimic.fit_media import FitSummary
+    from mimic.tasks.fit import FitSummary
 
 __all__ = ["PathLike", "check_weights", "make_imitator", "imitate_video", "novel_views", "swap", "fit", "text_to_pose"]
 
@@ -53,15 +52,15 @@ def make_imitator(
     from `mimic train` or a subject file, default the shipped ones) and body model
     (`mimic.BODY_MODELS`; `model_dir` holds SMPL files), on a `size`-pixel square canvas with the
     driver's or the source's `placement` and the `background` of the source or the driver; the
-    subject wears its hair and clothes (`mimic.clothing`) unless `naked_body`."""
-    from bodymesh.registry import load_body_model
-    from mimic.generators.registry import GeneratorOptions, load_generator
+    subject wears its hair and clothes (`mimic.pipeline.clothing`) unless `naked_body`."""
+    from mimic.pipeline.body import load_body
+    from mimic.registry import GeneratorOptions, load_generator
 
     config = ImitatorConfig(size=size, placement=placement, background=background)
     if naked_body:
         config.clothes = None
     chosen = load_generator(generator, GeneratorOptions(checkpoint=None if checkpoint is None else Path(checkpoint), device=device))
-    model = load_body_model(body_model, None if model_dir is None else Path(model_dir), None if cache_dir is None else Path(cache_dir), progress=progress)
+    model = load_body(body_model, model_dir, cache_dir, progress=progress)
     return Imitator(model.to(device), chosen, config, device)
 
 
@@ -69,7 +68,7 @@ def check_weights(generator: str, checkpoint: PathLike | None, subject: PathLike
     """OptionError unless the generator's weights are given at most once: a `checkpoint`, or a
     `subject` file of `mimic personalize` (which needs the personalizable generator it was made for)."""
     from mimic.errors import OptionError
-    from mimic.training.registry import personalizable_names
+    from mimic.registry import personalizable_names
 
     if subject is not None and checkpoint is not None:
         raise OptionError("--subject already holds the generator's weights; give it or --checkpoint, not both")
@@ -107,7 +106,7 @@ def imitate_video(
     """The person of the `source` photo(s) (front / back of one person) performing the motion of
     the `driver` video, written to `out` (.mp4, H.264, the driver's frame rate and audio).
 
-    `panels`: what each frame shows left to right (`mimic.video_job.PANELS`: source, driver,
+    `panels`: what each frame shows left to right (`mimic.tasks.video.PANELS`: source, driver,
     result). `full_frame`: frames at the driver's size, its person replaced (the driver's
     background). lwgan / pg2 / patn are first fine-tuned on the photos (`personalize`, cached
     per photo) unless `subject` gives a subject file of `mimic personalize`; the summary's
@@ -116,10 +115,12 @@ def imitate_video(
     driver cut short raises InputError before any work, or with `allow_short` is used as far as
     it goes (the summary's `ended_early`). An `out` that is one of the inputs, or cannot be
     written, raises OutputError before any work."""
-    from mimic.media import WRITABLE_VIDEO_EXTENSIONS, probe_video, read_image
-    from mimic.outputs import check_outputs
-    from mimic.training.registry import personalizable_names
-    from mimic.video_job import imitate_video as run
+    from mimic.media.files import check_outputs
+    from mimic.media.images import read_image
+    from mimic.media.video_read import probe_video
+    from mimic.media.video_write import WRITABLE_VIDEO_EXTENSIONS
+    from mimic.registry import personalizable_names
+    from mimic.tasks.video import imitate_video as run
 
     sources, driver, out = _paths(source), Path(driver), Path(out)
     for path in sources:
@@ -138,13 +139,13 @@ def imitate_video(
     if personalize and subject is None and generator in personalizable:
         import copy
 
-        from bodymesh.anny_data import default_cache_dir
-        from mimic.personalize import PersonalizeConfig, personalized_generator
+        from mimic.core.paths import resolve_cache_dir
+        from mimic.tasks.personalize import PersonalizeConfig, personalized_generator
 
         settings = PersonalizeConfig(steps=personalize_steps, seconds=personalize_budget)
         imitator = copy.copy(imitator)  # the caller's keeps its generator
         imitator.generator, path, reused = personalized_generator(
-            imitator, sources, Path(cache_dir) if cache_dir is not None else default_cache_dir(),
+            imitator, sources, resolve_cache_dir(cache_dir),
             None if checkpoint is None else Path(checkpoint), settings, progress=progress, generator=generator,
         )
         personalization = Personalization(generator, path, reused)
@@ -166,11 +167,11 @@ def novel_views(
     **options,
 ) -> list[Path]:
     """The person of the `source` photo(s) turned about their vertical axis: one PNG per angle
-    (degrees; `mimic.novel_view`) in the folder `out`, or with `turntable=N` one video `out`
+    (degrees; `mimic.tasks.novel_view`) in the folder `out`, or with `turntable=N` one video `out`
     (.mp4) of a full turn in N frames at `fps`. `options`: those of `make_imitator`. Returns the
     files written."""
-    from mimic.media import read_image
-    from mimic.novel_view import write_turntable, write_views
+    from mimic.media.images import read_image
+    from mimic.tasks.novel_view import write_turntable, write_views
 
     photos = [read_image(p) for p in _paths(source)]
     imitator = imitator or make_imitator(progress=progress, **options)
@@ -194,11 +195,12 @@ def swap(
     **options,
 ) -> Path:
     """Appearance transfer: the person of `source` wearing the clothes of the person of
-    `reference` on `parts` ("upper", "lower", "full" or part names, `mimic.appearance_transfer`),
+    `reference` on `parts` ("upper", "lower", "full" or part names, `mimic.tasks.swap`),
     as an image `out`, or with a `driver` video performing its motion (a video `out`).
     `options`: those of `make_imitator`. Returns `out`."""
-    from mimic.appearance_transfer import parse_parts, swap_photo, swap_video
-    from mimic.media import probe_video, read_image, write_image
+    from mimic.media.images import read_image, write_image
+    from mimic.media.video_read import probe_video
+    from mimic.tasks.swap import parse_parts, swap_photo, swap_video
 
     chosen = parse_parts(parts)
     sources, out = _paths(source), Path(out)
@@ -228,13 +230,13 @@ def fit(
     progress: bool = False,
 ) -> "FitSummary":
     """Fits the body model to the person of a photo or of every frame of a video; writes
-    fit.npz, summary.json and an overlay into the folder `out` (`mimic.fit_media`), an animated
+    fit.npz, summary.json and an overlay into the folder `out` (`mimic.tasks.fit`), an animated
     skinned glTF to `glb` and per-frame OBJs into `out/meshes/` (`obj`) when asked. Returns the
     `FitSummary`."""
-    from bodymesh.registry import load_body_model
-    from mimic.fit_media import FitExports, fit_file
+    from mimic.pipeline.body import load_body
+    from mimic.tasks.fit import FitExports, fit_file
 
-    model = load_body_model(body_model, None if model_dir is None else Path(model_dir), None if cache_dir is None else Path(cache_dir), progress=progress)
+    model = load_body(body_model, model_dir, cache_dir, progress=progress)
     exports = FitExports(None if glb is None else Path(glb), obj)
     return fit_file(Path(input), Path(out), model.to(device), device=device, max_frames=max_frames, progress=progress, exports=exports)
 
@@ -254,8 +256,8 @@ def text_to_pose(
     model, or `checkpoint`), written to the image `out`; returns the image `(size, size, 3)` uint8."""
     import torch
 
-    from mimic.media import read_image, write_image
-    from mimic.text2pose.posing import check_text, load_text2pose, pose_person
+    from mimic.media.images import read_image, write_image
+    from mimic.tasks.pose import check_text, load_text2pose, pose_person
     from mimic.text2pose.text_encoder import SentenceEncoder
 
     text = check_text(text)

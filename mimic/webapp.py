@@ -10,7 +10,7 @@ its page, scripts and styles ship in its wheel; the theme uses the system's font
 default loads a web font), analytics are off, and nothing else is fetched (the browser test
 checks every request the page makes). It binds to 127.0.0.1 unless told otherwise.
 
-Gradio is an optional dependency (`pip install 'mimic[app]'`): it is imported when the page
+Gradio is an optional dependency (`pip install 'mimic-lwgan[app]'`): it is imported when the page
 is built, and a clear error says how to install it when it is missing.
 """
 
@@ -27,7 +27,7 @@ from mimic.errors import MimicError, OptionError
 __all__ = ["TASKS", "AppConfig", "MimicApp", "build_page", "serve"]
 
 TASKS = ("imitate", "novel view", "swap", "text to pose")
-_INSTALL_HINT = "the web app needs Gradio: pip install 'mimic[app]'"
+_INSTALL_HINT = "the web app needs Gradio: pip install 'mimic-lwgan[app]'"
 
 
 @dataclass
@@ -143,8 +143,8 @@ def _gradio():
 def build_page(app: MimicApp):
     """The Gradio Blocks page over `app` (not launched)."""
     gr = _gradio()
-    from mimic.generators.registry import GENERATOR_NAMES
-    from mimic.progress import reporting_to
+    from mimic.core.progress import reporting_to
+    from mimic.registry import GENERATOR_NAMES
 
     def run(task, photos, driver, references, text, generator, max_frames, three_panels, progress=gr.Progress()):
         def listener(description: str, done: int, total: int | None) -> None:

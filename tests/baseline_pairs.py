@@ -9,8 +9,8 @@ import torch
 
 from bodymesh.keypoints import KEYPOINT_INDEX, NUM_KEYPOINTS
 from bodymesh.parts import PART_INDEX
-from mimic.models.pose_maps import pose_mask
-from mimic.training.pairs import PairBatch
+from mimic.core.pairs import PairBatch
+from mimic.networks.pose_maps import pose_mask
 
 _STANDING = {
     "nose": (0.5, 0.12), "left_eye": (0.52, 0.1), "right_eye": (0.48, 0.1), "left_ear": (0.55, 0.11), "right_ear": (0.45, 0.11),
@@ -79,7 +79,7 @@ def toy_bundles(pairs: PairBatch, index: int, size: int):
     (the fields a 2D baseline does not read are empty placeholders of the right shapes)."""
     import torch.nn.functional as F
 
-    from mimic.generators.base import SourceBundle, TargetBundle
+    from mimic.core.bundles import SourceBundle, TargetBundle
     from warping.raster import Fragments
 
     pair = pairs[index]

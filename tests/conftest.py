@@ -36,15 +36,15 @@ needs_lpips = pytest.mark.skipif(
 @pytest.fixture(scope="session")
 def anny_body():
     """The Anny body model, built at most once per test run (about two minutes on a new machine)."""
-    from bodymesh.anny_body import AnnyBody
+    from mimic.pipeline.body import load_body
 
-    return AnnyBody.load(cache_dir())
+    return load_body(cache_dir=cache_dir())
 
 
 @pytest.fixture(scope="session")
 def demo_inputs(tmp_path_factory, anny_body):
     """`(source.png, driver.mp4)`: a synthetic person and a synthetic dancer (10 frames at 10 fps)."""
-    from mimic.demo import render_demo_inputs
+    from mimic.tasks.demo import render_demo_inputs
 
     return render_demo_inputs(anny_body, tmp_path_factory.mktemp("demo"), frames=10, fps=10)
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mimic.training.pairs import PairBatch
+from mimic.core.pairs import PairBatch
+from mimic.networks.lwgan import LWGANConfig
 from warping.sampler import identity_grid
 
+TINY = LWGANConfig(width=4, res_blocks=1, background_width=4)
+"""The smallest LWGAN the tests train."""
 
 def toy_pair(size: int = 32, batch: int = 1, shift: int = 4, seed: int = 0) -> PairBatch:
     """`batch` pairs on a `size` canvas: an ellipse "person" with a smooth random texture over a

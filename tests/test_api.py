@@ -20,7 +20,7 @@ def test_public_names_are_listed_and_load() -> None:
 
 
 def test_import_mimic_loads_no_heavy_module() -> None:
-    code = "import sys, mimic; print(any(m in sys.modules for m in ('torch', 'mediapipe', 'mimic.pipeline')))"
+    code = "import sys, mimic; print(any(m in sys.modules for m in ('torch', 'mediapipe', 'mimic.pipeline.imitator')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

@@ -7,10 +7,15 @@ import torch.nn.functional as F
 
 from bodymesh.body_model import zero_shape
 from bodymesh.parts import NUM_PARTS, PART_INDEX, PART_NAMES
-from mimic.appearance_transfer import PART_GROUPS, parse_parts, swap_background, swap_subject
-from mimic.demo import dance_pose
 from mimic.errors import OptionError
-from tests.test_novel_view import camera, imitator, nearest_colour, palette, part_texture, synthetic_subject  # noqa: F401
+from mimic.tasks.demo import dance_pose
+from mimic.tasks.swap import PART_GROUPS, parse_parts, swap_background, swap_subject
+from tests.view_helpers import camera, nearest_colour, palette, part_texture, synthetic_subject, view_imitator
+
+
+@pytest.fixture(scope="module")
+def imitator(anny_body):
+    return view_imitator(anny_body)
 
 
 @pytest.fixture(scope="module")

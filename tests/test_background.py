@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from bodymesh.body_model import zero_pose, zero_shape
-from mimic.background import Backdrop, clean_plate, remove_person
-from mimic.crop import CropBox
-from mimic.pipeline import to_image
-from mimic.synthetic_person import procedural_background, procedural_texture, render_person
+from mimic.core.tensors import to_image
+from mimic.pipeline.background import Backdrop, clean_plate, remove_person
+from mimic.pipeline.crop import CropBox
+from mimic.training.synthetic_person import procedural_background, procedural_texture, render_person
 from tests.conftest import front_camera
 
 SIZE = 256
@@ -87,7 +87,7 @@ def test_remove_person_fsr_and_drop():
 def test_driver_plate_over_time_shows_the_real_background_behind_a_moving_person():
     """A person walks across a background no inpainting could guess (noise): once each pixel was
     free in some kept frame, the plate there is the background itself."""
-    from mimic.background import TemporalPlate
+    from mimic.pipeline.background import TemporalPlate
 
     rng = np.random.default_rng(0)
     backdrop = rng.integers(0, 256, (96, 96, 3)).astype(np.uint8)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mimic.batch import BatchJob, batch_jobs, format_batch_table, read_pairs, run_batch
 from mimic.errors import NoPersonError, OptionError
-from mimic.video_job import VideoSummary
+from mimic.tasks.batch import BatchJob, batch_jobs, format_batch_table, read_pairs, run_batch
+from mimic.tasks.video import VideoSummary
 
 
 def _touch(*paths: Path) -> None:
@@ -63,7 +63,7 @@ def test_run_batch_skips_finished_outputs_and_goes_on_after_a_failure(tmp_path: 
 
 @pytest.mark.slow
 def test_mimic_video_batch_over_a_folder_then_resumes(anny_body, demo_inputs, tmp_path: Path) -> None:
-    from tests.test_cli_fit import run_mimic
+    from tests.cli_helpers import run_mimic
 
     source, driver = demo_inputs
     photos = tmp_path / "photos"

@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mimic.models.blocks import PatchDiscriminator, ResidualBlock, Upsample, conv_unit
-from mimic.training.losses import (
-    attention_mask_loss,
-    discriminator_loss,
-    feature_matching_loss,
-    generator_adversarial_loss,
-    gram_matrix,
-    ssim_loss,
-    total_variation,
-    weighted_l1,
+from mimic.networks.blocks import PatchDiscriminator, ResidualBlock, Upsample, conv_unit
+from mimic.networks.losses import (
+    attention_mask_loss, discriminator_loss, feature_matching_loss, generator_adversarial_loss, gram_matrix, ssim_loss, total_variation, weighted_l1,
 )
 
 

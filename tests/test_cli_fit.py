@@ -1,25 +1,14 @@
 """`mimic fit` end to end: outputs on real media and one-line errors on bad inputs."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from mimic.media import probe_video, read_image, write_image
-from tests.conftest import cache_dir, shared_file
-
-
-def run_mimic(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    if cache_dir() is not None:
-        env["MIMIC_CACHE_DIR"] = str(cache_dir())
-    return subprocess.run(
-        [sys.executable, "-c", "from mimic_cli.app import main; main()", *args],
-        capture_output=True, text=True, env=env, timeout=600,
-    )
+from mimic.media.images import read_image, write_image
+from mimic.media.video_read import probe_video
+from tests.cli_helpers import assert_one_line_error, run_mimic
+from tests.conftest import shared_file
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -61,28 +50,22 @@ def test_fit_video_streams_an_overlay_video(tmp_path):
     assert summary["frames"] == 6 and summary["frames_without_person"] == 0
 
 
-def _assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mimic: error: "), result.stderr
-    for word in words:
-        assert word in lines[0]
 
 
 def test_unreadable_file_is_one_line_error_and_writes_nothing(tmp_path):
     bad = tmp_path / "photo.jpg"
     bad.write_bytes(b"this is not a jpeg")
     out = tmp_path / "out"
-    _assert_one_line_error(run_mimic("fit", str(bad), "--out", str(out)), "photo.jpg")
+    assert_one_line_error(run_mimic("fit", str(bad), "--out", str(out)), "photo.jpg")
     assert not out.exists()
-    _assert_one_line_error(run_mimic("fit", str(tmp_path / "missing.png"), "--out", str(out)), "missing.png")
+    assert_one_line_error(run_mimic("fit", str(tmp_path / "missing.png"), "--out", str(out)), "missing.png")
 
 
 def test_image_without_a_person_is_one_line_error_and_writes_nothing(tmp_path):
     empty = tmp_path / "wall.png"
     write_image(empty, np.full((200, 300, 3), 180, dtype=np.uint8))
     out = tmp_path / "out"
-    _assert_one_line_error(run_mimic("fit", str(empty), "--out", str(out)), "no person")
+    assert_one_line_error(run_mimic("fit", str(empty), "--out", str(out)), "no person")
     assert not out.exists() or not any(out.iterdir())
 
 
@@ -90,10 +73,10 @@ def test_missing_smpl_files_say_where_to_get_and_put_them(tmp_path):
     photo = tmp_path / "p.png"
     write_image(photo, np.zeros((8, 8, 3), dtype=np.uint8))
     result = run_mimic("fit", str(photo), "--body-model", "smpl", "--model-dir", str(tmp_path / "nowhere"))
-    _assert_one_line_error(result, "smpl.is.tue.mpg.de", str(tmp_path / "nowhere"))
+    assert_one_line_error(result, "smpl.is.tue.mpg.de", str(tmp_path / "nowhere"))
 
 
 def test_unknown_body_model_is_a_clear_error(tmp_path):
     photo = tmp_path / "p.png"
     write_image(photo, np.zeros((8, 8, 3), dtype=np.uint8))
-    _assert_one_line_error(run_mimic("fit", str(photo), "--body-model", "mannequin"), "mannequin")
+    assert_one_line_error(run_mimic("fit", str(photo), "--body-model", "mannequin"), "mannequin")

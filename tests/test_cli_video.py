@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from mimic.media import VideoReader, probe_video, write_image
-from mimic.metrics import pck, psnr, ssim
-from tests.test_cli_fit import _assert_one_line_error, run_mimic
+from mimic.media.images import write_image
+from mimic.media.video_read import VideoReader, probe_video
+from mimic.networks.metrics import pck, psnr, ssim
+from tests.cli_helpers import assert_one_line_error, run_mimic
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,11 +45,11 @@ def test_video_errors_are_one_line_and_leave_no_output(tmp_path, demo_inputs):
     out = tmp_path / "result.mp4"
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 100)
-    _assert_one_line_error(run_mimic("video", "--source", str(source), "--driver", str(broken), "--out", str(out)), "broken.mp4")
+    assert_one_line_error(run_mimic("video", "--source", str(source), "--driver", str(broken), "--out", str(out)), "broken.mp4")
     empty = tmp_path / "empty.png"
     write_image(empty, np.full((120, 90, 3), 200, dtype=np.uint8))
-    _assert_one_line_error(run_mimic("video", "--source", str(empty), "--driver", str(driver), "--out", str(out)), "no person")
-    _assert_one_line_error(
+    assert_one_line_error(run_mimic("video", "--source", str(empty), "--driver", str(driver), "--out", str(out)), "no person")
+    assert_one_line_error(
         run_mimic("video", "--source", str(source), "--driver", str(driver), "--out", str(tmp_path / "no" / "such" / "dir.mp4")),
         "dir.mp4",
     )

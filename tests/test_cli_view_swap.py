@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from mimic.media import VideoReader, probe_video, read_image, write_image
-from tests.test_cli_fit import _assert_one_line_error, run_mimic
+from mimic.media.images import read_image, write_image
+from mimic.media.video_read import VideoReader, probe_video
+from tests.cli_helpers import assert_one_line_error, run_mimic
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -61,14 +62,14 @@ def test_view_and_swap_errors_are_one_line_and_leave_no_output(tmp_path):
     write_image(empty, np.full((120, 90, 3), 200, dtype=np.uint8))
     source = empty
     views = tmp_path / "views"
-    _assert_one_line_error(run_mimic("view", "--source", str(source), "--angles", "0,400", "--out", str(views)), "angle 400 is out of range")
-    _assert_one_line_error(run_mimic("view", "--source", str(source), "--tilt", "95", "--out", str(views)), "tilt 95 is out of range")
-    _assert_one_line_error(run_mimic("view", "--source", str(source), "--turntable", "8", "--out", str(views)), "video file")
-    _assert_one_line_error(
+    assert_one_line_error(run_mimic("view", "--source", str(source), "--angles", "0,400", "--out", str(views)), "angle 400 is out of range")
+    assert_one_line_error(run_mimic("view", "--source", str(source), "--tilt", "95", "--out", str(views)), "tilt 95 is out of range")
+    assert_one_line_error(run_mimic("view", "--source", str(source), "--turntable", "8", "--out", str(views)), "video file")
+    assert_one_line_error(
         run_mimic("swap", "--source", str(source), "--reference", str(source), "--parts", "upper,hat", "--out", str(tmp_path / "s.png")),
         "unknown part 'hat'",
     )
-    _assert_one_line_error(
+    assert_one_line_error(
         run_mimic("swap", "--source", str(source), "--reference", str(empty), "--out", str(tmp_path / "s.png")),
         "no person found in reference photo 1",
     )

@@ -13,7 +13,7 @@ from bodymesh.camera import to_image_space
 from bodymesh.clothed_body import ClothedBody
 from bodymesh.keypoints import KEYPOINT_INDEX
 from bodymesh.parts import PART_INDEX
-from mimic.clothing import ClothesConfig, fit_clothes, silhouette_overlap
+from mimic.pipeline.clothing import ClothesConfig, fit_clothes, silhouette_overlap
 from tests.conftest import front_camera
 from warping.raster import rasterize
 
@@ -109,7 +109,7 @@ def test_clothes_config_checks_its_range():
 def test_imitator_subjects_wear_their_clothes_unless_asked_not_to(anny_body, dressed, clothed):
     from bodymesh.fit import BodyFit
     from mimic.generators.warp_only import WarpOnlyGenerator
-    from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.pipeline.imitator import Imitator, ImitatorConfig
 
     poses, cams, masks, _ = dressed
     config = ImitatorConfig(size=SIZE, texture_size=64, clothes=ClothesConfig() if clothed else None)

@@ -5,7 +5,7 @@ import pytest
 
 from bodymesh.detect import BlazePoseDetector
 from bodymesh.keypoints import KEYPOINT_INDEX, TORSO_INDICES
-from mimic.media import read_image
+from mimic.media.images import read_image
 from tests.conftest import SHARED_PHOTOS, shared_file
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mimic.contact_sheet import TITLE_HEIGHT, ContactSheet, sheet_frames
-from mimic.evaluate import EvalResult, evaluate_generators, format_table
 from mimic.generators.pose_transfer import PoseTransferGenerator
 from mimic.generators.warp_only import WarpOnlyGenerator
-from mimic.models.patn import create_patn
-from mimic.pipeline import ImitatorConfig
+from mimic.media.contact_sheet import TITLE_HEIGHT, ContactSheet, sheet_frames
+from mimic.networks.patn import create_patn
+from mimic.pipeline.imitator import ImitatorConfig
+from mimic.tasks.evaluate import EvalResult, evaluate_generators, format_table
 from tests.conftest import cache_dir, needs_lpips
 
 
@@ -37,7 +37,7 @@ def test_several_generators_are_scored_on_the_same_frames(anny_body, demo_inputs
     assert warp.ssim > patn.ssim and warp.psnr > patn.psnr  # an untrained network draws noise on the person
     assert 0 < warp.lpips < patn.lpips
     assert warp.frames_per_second > 0 and patn.frames_per_second > 0
-    from mimic.media import read_image
+    from mimic.media.images import read_image
 
     drawn = read_image(sheet)  # 2 scored frames: real | warp | patn
     assert drawn.shape == (TITLE_HEIGHT + 2 * 128, 3 * 128, 3)

@@ -17,10 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mimic.media import VideoReader, probe_video, write_image, write_video
+from mimic.core.progress import ConsoleReport
+from mimic.media.images import write_image
+from mimic.media.video_read import VideoReader, probe_video
+from mimic.media.video_write import write_video
 from tests.conftest import cache_dir
-from tests.test_cli_fit import _assert_one_line_error, run_mimic
-from tests.test_media import cut, faststart_copy
+from tests.media_helpers import cut, faststart_copy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -135,19 +137,19 @@ def test_bad_inputs_are_one_line_and_leave_nothing(capfd, tmp_path, media, name,
 
 def test_output_checks_come_before_the_preparation(capfd, tmp_path, media, monkeypatch):
     """Issue #17 item 9: `--out` in a missing folder failed only after the source was prepared."""
-    import mimic.pipeline
+    import mimic.pipeline.imitator
 
     def prepare(*args, **kwargs):
         raise AssertionError("prepared before the output was checked")
 
-    monkeypatch.setattr(mimic.pipeline.Imitator, "prepare", prepare)
+    monkeypatch.setattr(mimic.pipeline.imitator.Imitator, "prepare", prepare)
     code, _, err = run_in_process(capfd, "video", "-s", str(media / "source.png"), "-d", str(media / "driver.mp4"), "-o", str(tmp_path / "no" / "r.mp4"))
     assert code == 1 and "does not exist" in err
 
 
 def test_eval_scores_are_valid_json(tmp_path):
     """Issue #17 item 8: an undefined metric (NaN) was written as `NaN`, which JSON has not."""
-    from mimic.evaluate import EvalResult
+    from mimic.tasks.evaluate import EvalResult
 
     row = EvalResult("v.mp4", "warp", [0], 3, 0.5, float("nan"), 20.0, float("nan"), float("nan"), 1.0).as_dict()
     assert row["lpips"] is None and row["mask_ssim"] is None and row["pck"] is None
@@ -203,7 +205,8 @@ def _phone_clip(path: Path, frames: list[np.ndarray]) -> None:
 @pytest.fixture
 def cache_copy(tmp_path, anny_body):
     """A cache folder holding a copy of the built compact model file (and its check)."""
-    from bodymesh.anny_data import compact_files, default_cache_dir
+    from bodymesh.anny_data import compact_files
+    from mimic.core.paths import default_cache_dir
 
     built = compact_files(cache_dir() or default_cache_dir())[0]
     cache = tmp_path / "cache"
@@ -239,7 +242,7 @@ def test_damaged_cache_entry_is_rebuilt_with_a_notice(capfd, monkeypatch, cache_
 
     monkeypatch.setattr(anny_data, "_build", build)
     capfd.readouterr()
-    model = anny_data.load_anny(cache, progress=True)
+    model = anny_data.load_anny(cache, ConsoleReport())
     assert model is not None and len(builds) == 1
     err = capfd.readouterr().err
     assert f"mimic: the cached body model '{target}' is damaged; building it again" in err
@@ -270,7 +273,7 @@ def test_a_run_waiting_for_anothers_build_says_so(capfd, cache_copy):
     fcntl.flock(lock, fcntl.LOCK_EX)
     threading.Timer(1.0, lock.close).start()  # the other process finishes its build
     capfd.readouterr()
-    load_anny(cache, progress=True)
+    load_anny(cache, ConsoleReport())
     assert WAIT_MESSAGE in capfd.readouterr().err
 
 

@@ -11,7 +11,7 @@ from bodymesh.fit_video import VideoFitter
 from bodymesh.keypoints import KEYPOINT_INDEX, person_height
 from bodymesh.synthetic import procrustes_error, random_pose, random_shape, synthetic_detection
 from mimic.errors import NoPersonError
-from mimic.media import read_image
+from mimic.media.images import read_image
 from tests.conftest import SHARED_PHOTOS, shared_file
 
 CAMERA = torch.tensor([[400.0, 256.0, 300.0]])  # a ~650 px tall person
@@ -98,9 +98,9 @@ def test_shared_photos_fit_within_five_percent_of_height(anny_body):
 def _driver_with_a_gap(gap: range, frames: int) -> list[np.ndarray]:
     """The first `frames` frames of the shared dribble clip, those in `gap` replaced by an empty
     room (the player steps out and comes back elsewhere: he has moved ~170 px meanwhile)."""
-    from mimic.media import VideoReader
-    from mimic.pipeline import to_image
-    from mimic.synthetic_person import procedural_background
+    from mimic.core.tensors import to_image
+    from mimic.media.video_read import VideoReader
+    from mimic.training.synthetic_person import procedural_background
 
     with VideoReader(shared_file("videos", "mmhuman3d_dribble.mp4")) as reader:
         clip = [frame for _, frame in zip(range(frames), reader)]

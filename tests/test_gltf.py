@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mimic.gltf import gltf_bytes, seam_split, top_influences
+from mimic.media.gltf import gltf_bytes, seam_split, top_influences
 
 pygltflib = pytest.importorskip("pygltflib", reason="pygltflib (a test dependency) reads the glTF back")
 
@@ -119,9 +119,9 @@ def test_mimic_fit_video_glb_moves_like_the_fit(anny_body, tmp_path: Path) -> No
     """`mimic fit VIDEO --glb --obj`: the glb has the body's vertices, one animation frame per
     fitted frame at the video's frame rate, and frame k skinned from the file is the mesh of
     fit.npz's frame k (within 2 cm, mean under 0.2 mm: 4 weights a vertex); the OBJs are too."""
-    from mimic.media import probe_video
+    from mimic.media.video_read import probe_video
+    from tests.cli_helpers import run_mimic
     from tests.conftest import shared_file
-    from tests.test_cli_fit import run_mimic
 
     video = shared_file("videos", "mmhuman3d_dribble.mp4")
     out, glb = tmp_path / "out", tmp_path / "dribble.glb"
@@ -150,8 +150,8 @@ def test_mimic_fit_photo_glb_is_textured_with_the_photo(anny_body, tmp_path: Pat
     of the subject (not blank)."""
     import cv2
 
+    from tests.cli_helpers import run_mimic
     from tests.conftest import shared_file
-    from tests.test_cli_fit import run_mimic
 
     photo = shared_file("images", "pexels_man_wall.jpg")
     glb = tmp_path / "man.glb"
@@ -170,7 +170,7 @@ def test_mimic_fit_photo_glb_is_textured_with_the_photo(anny_body, tmp_path: Pat
 
 
 def test_mimic_fit_glb_needs_a_glb_name(tmp_path: Path) -> None:
-    from tests.test_cli_fit import run_mimic
+    from tests.cli_helpers import run_mimic
 
     result = run_mimic("fit", str(tmp_path / "x.jpg"), "--glb", str(tmp_path / "x.gltf"))
     assert result.returncode == 1

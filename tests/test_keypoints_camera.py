@@ -6,15 +6,7 @@ import torch
 
 from bodymesh.camera import camera_from_torso, project, to_image_space
 from bodymesh.detect import BLAZEPOSE_INDEX, blazepose_to_keypoints
-from bodymesh.keypoints import (
-    FLIP_PERMUTATION,
-    KEYPOINT_INDEX,
-    KEYPOINT_NAMES,
-    NUM_KEYPOINTS,
-    SKELETON_INDICES,
-    TORSO_INDICES,
-    person_height,
-)
+from bodymesh.keypoints import FLIP_PERMUTATION, KEYPOINT_INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS, SKELETON_INDICES, TORSO_INDICES, person_height
 
 
 def test_keypoint_order_is_coco17_then_feet():

@@ -7,14 +7,12 @@ import json
 import pytest
 import torch
 
-from mimic.models.lwgan import LWGAN, AttentionalLWB, LWGANConfig, body_mask, resample_flow, warp_sources
-from mimic.training.lwgan_trainable import LWGANTrainable, LWGANTrainConfig, crop_boxes, face_boxes
+from mimic.networks.lwgan import LWGAN, AttentionalLWB, LWGANConfig, body_mask, resample_flow, warp_sources
+from mimic.networks.lwgan_training import LWGANTrainable, LWGANTrainConfig, crop_boxes, face_boxes
 from tests.conftest import cache_dir, needs_lpips
-from tests.lwgan_toys import toy_pair
+from tests.lwgan_toys import TINY, toy_pair
 from warping.flow import BACKGROUND_GRID
 from warping.sampler import identity_grid
-
-TINY = LWGANConfig(width=4, res_blocks=1, background_width=4)
 
 
 def test_resample_flow_keeps_the_identity_and_ignores_unseen_codes():

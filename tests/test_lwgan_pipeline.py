@@ -11,20 +11,20 @@ import torch
 
 from bodymesh.body_model import zero_pose, zero_shape
 from bodymesh.camera import to_image_space
+from mimic import registry
+from mimic.core.bundles import SourceBundle, TargetBundle
 from mimic.errors import ModelFilesError
-from mimic.generators.base import SourceBundle, TargetBundle, mesh_maps
-from mimic.generators.lwgan import LWGANGenerator, load_lwgan
-from mimic.generators.registry import GeneratorOptions, load_generator
-from mimic.models.lwgan import LWGAN
-from mimic.synthetic_person import procedural_background, procedural_texture, render_person
-from mimic.training import registry
+from mimic.generators.lwgan import LWGANGenerator
+from mimic.networks.lwgan import LWGAN
+from mimic.registry import GeneratorOptions, load_generator
 from mimic.training.checkpoint import latest_checkpoint
+from mimic.training.synthetic_person import procedural_background, procedural_texture, render_person
 from mimic.training.trainer import TrainOptions, train
-from tests.lwgan_toys import toy_pair
-from tests.test_lwgan import TINY
-from warping.correspondence import uv_map, vertex_codes
-from warping.sampler import identity_grid
 from tests.conftest import front_camera
+from tests.lwgan_toys import TINY, toy_pair
+from warping.correspondence import mesh_maps, uv_map
+from warping.sampler import identity_grid
+from warping.topology import MeshTopology
 
 SIZE = 64
 TINY_OVERRIDES = {"generator": {"width": 4, "res_blocks": 1, "background_width": 4}, "disc_width": 8, "face_size": 16}
@@ -45,9 +45,10 @@ def trained(tmp_path_factory):
 
 
 def test_checkpoint_round_trip_and_generator_loading(trained):
-    restored = registry.from_checkpoint(trained)
+    restored = registry.load_model(None, trained).model
     assert restored.name == "lwgan" and restored.config.generator == TINY
-    network, weights = load_lwgan(latest_checkpoint(trained))
+    loaded = registry.load_model("lwgan", latest_checkpoint(trained))
+    network, weights = loaded.model.nets["generator"], loaded.weights
     state = restored.nets["generator"].state_dict()
     assert all(torch.equal(state[k], v) for k, v in network.state_dict().items())
     assert len(weights) == 16 and not network.training
@@ -68,7 +69,7 @@ def test_resume_continues_as_if_never_stopped(tmp_path):
 
 def test_missing_weights_are_a_user_error(tmp_path):
     with pytest.raises(ModelFilesError, match="mimic train --generator lwgan"):
-        load_lwgan(tmp_path)
+        registry.load_model("lwgan", tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +83,9 @@ def scene(anny_body):
         background = procedural_background(SIZE, SIZE, seed=3)
         image, mask = render_person(anny_body, pose, shape, cam, texture, background, SIZE, SIZE)
         verts = to_image_space(verts0, cam)
-        frags, correspondence, parts = mesh_maps(verts, anny_body.faces, vertex_codes(verts0[0]), anny_body.part_labels, SIZE)
-        uv = uv_map(frags, anny_body.uv_coords, anny_body.uv_faces)
+        topology = MeshTopology.of(anny_body, verts0[0])
+        frags, correspondence, parts = mesh_maps(verts, topology, SIZE)
+        uv = uv_map(frags, topology)
     keypoints = torch.ones(1, 23, 3)
     source = SourceBundle(image, mask, verts, frags, background, texture, correspondence, parts, keypoints)
     target = TargetBundle(
@@ -124,7 +126,8 @@ def test_generator_takes_two_sources(scene):
     two = replace(
         source, images=source.images.repeat(2, 1, 1, 1), masks=source.masks.repeat(2, 1, 1, 1),
         fragments=type(source.fragments)(*(t.repeat(2, *[1] * (t.dim() - 1)) for t in source.fragments)),
-        correspondence=source.correspondence.repeat(2, 1, 1, 1),
+        correspondence=source.correspondence.repeat(2, 1, 1, 1), verts=source.verts.repeat(2, 1, 1),
+        parts=source.parts.repeat(2, 1, 1), keypoints=source.keypoints.repeat(2, 1, 1),
     )
     both = replace(target, grids=target.grids.repeat(2, 1, 1, 1), weights=target.weights.repeat(2, 1, 1) / 2)
     torch.manual_seed(0)
@@ -139,8 +142,8 @@ def test_generator_takes_two_sources(scene):
 def photo_subject(anny_body, demo_inputs):
     """An imitator on a 64-pixel canvas and the subject of the demo's synthetic photo."""
     from mimic.generators.warp_only import WarpOnlyGenerator
-    from mimic.media import read_image
-    from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.media.images import read_image
+    from mimic.pipeline.imitator import Imitator, ImitatorConfig
 
     imitator = Imitator(anny_body, WarpOnlyGenerator(), ImitatorConfig(size=SIZE))
     return imitator, imitator.prepare([read_image(demo_inputs[0])])
@@ -148,8 +151,8 @@ def photo_subject(anny_body, demo_inputs):
 
 @pytest.mark.slow  # BlazePose and the fit of the photo
 def test_pseudo_pairs_lead_back_to_the_photo(photo_subject):
-    from mimic.models.lwgan import warp_sources
-    from mimic.personalize import PersonalizeConfig, pseudo_pairs
+    from mimic.networks.lwgan import warp_sources
+    from mimic.tasks.personalize import PersonalizeConfig, pseudo_pairs
 
     imitator, subject = photo_subject
     pairs = pseudo_pairs(imitator, subject, PersonalizeConfig(pairs=3, flip=1.0, seed=1))
@@ -173,7 +176,7 @@ def test_personalization_is_cached(photo_subject, demo_inputs, trained, tmp_path
 
     from safetensors import safe_open
 
-    from mimic.personalize import PersonalizeConfig, personalized_generator
+    from mimic.tasks.personalize import PersonalizeConfig, personalized_generator
 
     imitator, _ = photo_subject
     base = latest_checkpoint(trained)
@@ -184,7 +187,7 @@ def test_personalization_is_cached(photo_subject, demo_inputs, trained, tmp_path
     second, again, reused = personalized_generator(imitator, [demo_inputs[0]], tmp_path, base, config)
     assert reused and again == path and time.perf_counter() - clock < 5.0
     assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()))
-    untuned, _ = load_lwgan(base)
+    untuned = registry.load_model("lwgan", base).model.nets["generator"]
     assert any(not torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), untuned.state_dict().values()))
     with safe_open(str(path), "pt") as file:
         meta = file.metadata()
@@ -194,7 +197,7 @@ def test_personalization_is_cached(photo_subject, demo_inputs, trained, tmp_path
 
 
 def test_cli_refuses_bad_personalization_options(tmp_path, demo_inputs):
-    from tests.test_cli_fit import run_mimic
+    from tests.cli_helpers import run_mimic
 
     source = str(demo_inputs[0])
     result = run_mimic("personalize", "--source", source, "--out", str(tmp_path / "subject.png"))

@@ -13,16 +13,10 @@ import numpy as np
 import pytest
 
 from mimic.errors import InputError, OutputError
-from mimic.media import (
-    VideoInfo,
-    VideoReader,
-    VideoWriter,
-    is_video_path,
-    probe_video,
-    read_image,
-    write_image,
-    write_video,
-)
+from mimic.media.images import read_image, write_image
+from mimic.media.video_read import VideoInfo, VideoReader, is_video_path, probe_video
+from mimic.media.video_write import VideoWriter, write_video
+from tests.media_helpers import cut, faststart_copy
 
 W, H, N = 64, 48, 10
 BACKGROUND = (30, 60, 200)  # RGB
@@ -455,7 +449,7 @@ def test_permission_denied_becomes_output_error(tmp_path: Path, monkeypatch) -> 
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("mimic.media.os.open", denied)
+    monkeypatch.setattr("mimic.media.files.os.open", denied)
     with pytest.raises(OutputError, match="not writable"):
         VideoWriter(tmp_path / "out.mp4", fps=10)
     with pytest.raises(OutputError, match="not writable"):
@@ -493,22 +487,8 @@ def test_videos_are_read_as_displayed(tmp_path: Path, rotation: int) -> None:
     assert frames[0][:8, :8].mean() > 200 and frames[0][-8:, -8:].mean() < 50
 
 
-def faststart_copy(source: Path, dest: Path) -> Path:
-    """``source`` remuxed with its index (moov) first, as cameras and web downloads have it."""
-    with av.open(str(source)) as src, av.open(str(dest), "w", options={"movflags": "faststart"}) as out:
-        stream = out.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                out.mux(packet)
-    return dest
 
 
-def cut(path: Path, dest: Path, fraction: float) -> Path:
-    """The first ``fraction`` of ``path``'s bytes (an interrupted copy or download)."""
-    data = path.read_bytes()
-    dest.write_bytes(data[: int(len(data) * fraction)])
-    return dest
 
 
 def test_a_video_cut_short_is_refused_or_read_as_far_as_it_goes(tmp_path: Path) -> None:
@@ -538,7 +518,7 @@ def test_a_full_disk_names_the_destination_not_the_temporary_file(tmp_path: Path
     script = (
         "import resource, signal, sys, numpy as np\n"
         "from mimic.errors import OutputError\n"
-        "from mimic.media import write_video\n"
+        "from mimic.media.video_write import write_video\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))\n"
         "noise = np.random.default_rng(0).integers(0, 255, (20, 128, 128, 3), dtype=np.uint8)\n"
@@ -555,7 +535,7 @@ def test_a_full_disk_names_the_destination_not_the_temporary_file(tmp_path: Path
 
 def test_text_outputs_have_the_usual_permissions(tmp_path: Path) -> None:
     """Issue #17 item 8: the JSON of `mimic eval` was 0600 (a mkstemp file), other outputs 0644."""
-    from mimic.outputs import write_text_atomic
+    from mimic.media.files import write_text_atomic
 
     umask = os.umask(0o022)
     try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from mimic.generators.pose_transfer import PoseTransferGenerator, PoseTransferInputs
-from mimic.models.patn import PATBlock, PATNGenerator, create_patn
+from mimic.generators.pose_transfer import PoseTransferGenerator
+from mimic.networks.patn import PATBlock, PATNGenerator, create_patn
+from mimic.networks.pose_inputs import PoseTransferInputs
 from tests.baseline_pairs import toy_bundles, toy_pairs
 from tests.conftest import cache_dir, needs_lpips
 

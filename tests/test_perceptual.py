@@ -1,5 +1,5 @@
-"""LPIPS (`mimic.perceptual`): the reference values, the weights' conversion and cache, the
-errors, and the perceptual loss of training (`mimic.training.losses.PerceptualLoss`)."""
+"""LPIPS (`mimic.networks.perceptual`): the reference values, the weights' conversion and cache, the
+errors, and the perceptual loss of training (`mimic.networks.losses.PerceptualLoss`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 import torch
 from torch import nn
 
-import mimic.perceptual as perceptual
+import mimic.networks.perceptual as perceptual
 from mimic.errors import ModelFilesError
-from mimic.perceptual import INSTALL, LPIPS, load_lpips, lpips_file
-from mimic.training.losses import PerceptualLoss
+from mimic.networks.losses import PerceptualLoss
+from mimic.networks.perceptual import INSTALL, LPIPS, load_lpips, lpips_file
 from tests.conftest import cache_dir, needs_lpips
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from mimic.core.pairs import resize_pairs
 from mimic.errors import ModelFilesError, OptionError
-from mimic.generators.pose_transfer import PoseTransferGenerator, PoseTransferInputs, resize_pairs
-from mimic.generators.registry import GeneratorOptions, load_generator
-from mimic.personalize import PersonalizeConfig, fine_tune, personalized_generator, personalizing_model, pseudo_pairs
-from mimic.subject_file import read_subject, save_subject
-from mimic.training.losses import weighted_l1
-from mimic.training.registry import create, personalization
+from mimic.generators.pose_transfer import PoseTransferGenerator
+from mimic.networks.losses import weighted_l1
+from mimic.networks.pose_inputs import PoseTransferInputs
+from mimic.registry import GeneratorOptions, create, load_generator, personalization
+from mimic.tasks.personalize import PersonalizeConfig, fine_tune, personalized_generator, personalizing_model, pseudo_pairs
+from mimic.training.subject_file import read_subject, save_subject
 from tests.baseline_pairs import toy_pairs
 from tests.conftest import cache_dir, shared_file
 
@@ -26,8 +27,8 @@ FACTOR = 0.75  # fine-tuning brings the reconstruction L1 on the pseudo pairs be
 def photo_subject(anny_body, demo_inputs):
     """An imitator on a 128-pixel canvas and the subject of the demo's synthetic photo."""
     from mimic.generators.warp_only import WarpOnlyGenerator
-    from mimic.media import read_image
-    from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.media.images import read_image
+    from mimic.pipeline.imitator import Imitator, ImitatorConfig
 
     torch.set_num_threads(1)
     imitator = Imitator(anny_body, WarpOnlyGenerator(), ImitatorConfig(size=SIZE))
@@ -121,7 +122,7 @@ def _cache_with_body(tmp_path: Path) -> Path:
     """A fresh cache folder that shares this run's built body model (no rebuild, no stray subjects)."""
     import anny
 
-    from bodymesh.anny_data import default_cache_dir
+    from mimic.core.paths import default_cache_dir
 
     folder = tmp_path / "cache"
     folder.mkdir()
@@ -132,7 +133,7 @@ def _cache_with_body(tmp_path: Path) -> Path:
 
 @pytest.mark.slow  # two CLI runs: BlazePose, fits, a short personalization
 def test_cli_personalizes_pg2_and_video_reuses_it(tmp_path, anny_body):
-    from tests.test_cli_fit import run_mimic
+    from tests.cli_helpers import run_mimic
 
     photo = str(shared_file("images", "ryota_apose.png"))
     driver = str(shared_file("videos", "musepose_dance.mp4"))
@@ -145,7 +146,7 @@ def test_cli_personalizes_pg2_and_video_reuses_it(tmp_path, anny_body):
     result = run_mimic("video", "--generator", "pg2", "--source", photo, "--driver", driver, "--max-frames", "2", "--out", str(out), *steps)
     assert result.returncode == 0, result.stderr
     assert "reused the cached pg2 personalization" in result.stdout and out.is_file()
-    from mimic.media import probe_video
+    from mimic.media.video_read import probe_video
 
     assert probe_video(out).num_frames == 2
     result = run_mimic("video", "--generator", "patn", "--subject", str(tmp_path / "me.mimic"), "--source", photo, "--driver", driver, "--out", str(out))
@@ -153,7 +154,7 @@ def test_cli_personalizes_pg2_and_video_reuses_it(tmp_path, anny_body):
 
 
 def test_cli_refuses_to_personalize_spt(tmp_path):
-    from tests.test_cli_fit import run_mimic
+    from tests.cli_helpers import run_mimic
 
     result = run_mimic("personalize", "--generator", "spt", "--source", str(tmp_path / "me.png"), "--out", str(tmp_path / "s.mimic"))
     assert result.returncode == 1 and "'spt' cannot be personalized" in result.stderr and not (tmp_path / "s.mimic").exists()

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from mimic.errors import OptionError
-from mimic.generators.pose_transfer import PoseTransferGenerator, PoseTransferInputs
-from mimic.models.pg2 import PG2Config, UNet, create_pg2
-from mimic.training.losses import weighted_l1
+from mimic.generators.pose_transfer import PoseTransferGenerator
+from mimic.networks.losses import weighted_l1
+from mimic.networks.pg2 import PG2Config, UNet, create_pg2
+from mimic.networks.pose_inputs import PoseTransferInputs
 from tests.baseline_pairs import toy_bundles, toy_pairs
 from tests.conftest import cache_dir, needs_lpips
 
@@ -86,7 +87,7 @@ def test_adapter_generates_over_the_background_through_the_interface():
 
 def test_registry_loads_a_trained_checkpoint_and_explains_missing_weights(tmp_path):
     from mimic.errors import ModelFilesError
-    from mimic.generators.registry import GeneratorOptions, load_generator
+    from mimic.registry import GeneratorOptions, load_generator
     from mimic.training.checkpoint import save_checkpoint
 
     model = create_pg2(TINY)

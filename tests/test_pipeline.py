@@ -8,14 +8,16 @@ from bodymesh.body_model import zero_shape
 from bodymesh.camera import project, to_image_space
 from bodymesh.detect import BlazePoseDetector
 from bodymesh.keypoints import FLIP_PERMUTATION, person_height
-from mimic.crop import CropBox
-from mimic.demo import dance_pose, driver_motion
-from mimic.generators.base import SourceBundle
+from mimic.core.bundles import SourceBundle
+from mimic.core.tensors import to_image
 from mimic.generators.warp_only import WarpOnlyGenerator
-from mimic.media import VideoReader, read_image
-from mimic.metrics import pck
-from mimic.pipeline import Imitator, Subject, to_image
-from mimic.synthetic_person import procedural_background, procedural_texture, render_person
+from mimic.media.images import read_image
+from mimic.media.video_read import VideoReader
+from mimic.networks.metrics import pck
+from mimic.pipeline.crop import CropBox
+from mimic.pipeline.imitator import Imitator, Subject
+from mimic.tasks.demo import dance_pose, driver_motion
+from mimic.training.synthetic_person import procedural_background, procedural_texture, render_person
 
 SIZE = 256
 

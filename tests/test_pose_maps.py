@@ -7,7 +7,7 @@ import torch
 
 from bodymesh.heatmaps import heatmaps_to_keypoints
 from bodymesh.keypoints import KEYPOINT_INDEX
-from mimic.models.pose_maps import OPENPOSE18_NAMES, openpose18, pose_heatmaps, pose_mask
+from mimic.networks.pose_maps import OPENPOSE18_NAMES, openpose18, pose_heatmaps, pose_mask
 from tests.baseline_pairs import toy_keypoints
 
 

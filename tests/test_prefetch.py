@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from mimic.prefetch import prefetch
+from mimic.pipeline.prefetch import prefetch
 
 
 def test_yields_every_result_in_order():

@@ -22,72 +22,20 @@ from bodymesh.keypoints import KEYPOINT_INDEX, NUM_KEYPOINTS
 from bodymesh.parts import NUM_PARTS, PART_INDEX
 from bodymesh.smpl_body import SMPL_JOINT_NAMES, SMPLBody, SMPLXBody
 from mimic.errors import ModelFilesError
+from tests.smpl_arrays import SMPL_F, SMPL_PARENTS, SMPL_V, SMPLX_F, SMPLX_V, model_arrays, smplx_parents
 
-SMPL_V, SMPL_F = 6890, 13776
-SMPLX_V, SMPLX_F = 10475, 20908
-
-SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 # Rest joints close to SMPL's (metres, x = the person's left, y up, z forward).
-SMPL_REST_JOINTS = np.array(
-    [
-        [0.00, 0.00, 0.00], [0.06, -0.09, -0.01], [-0.06, -0.09, -0.01], [0.00, 0.11, -0.02],
-        [0.10, -0.47, 0.00], [-0.10, -0.47, 0.00], [0.00, 0.25, 0.00], [0.09, -0.87, -0.04],
-        [-0.09, -0.87, -0.04], [0.00, 0.31, 0.02], [0.12, -0.93, 0.08], [-0.12, -0.93, 0.08],
-        [0.00, 0.52, -0.01], [0.08, 0.42, 0.00], [-0.08, 0.42, 0.00], [0.00, 0.60, 0.04],
-        [0.18, 0.45, -0.01], [-0.18, 0.45, -0.01], [0.43, 0.43, -0.03], [-0.43, 0.43, -0.03],
-        [0.68, 0.44, -0.03], [-0.68, 0.44, -0.03], [0.76, 0.43, -0.04], [-0.76, 0.43, -0.04],
-    ]
-)
 
 
-def _smplx_parents() -> list[int]:
-    parents = SMPL_PARENTS[:22] + [15, 15, 15]  # jaw, eyes
-    for wrist in (20, 21):  # five fingers of three joints each
-        for _ in range(5):
-            base = len(parents)
-            parents += [wrist, base, base + 1]
-    return parents
 
 
-def _faces(num_vertices: int, num_faces: int) -> np.ndarray:
-    i = np.arange(num_vertices)
-    faces = np.concatenate(
-        [np.stack([i, (i + 1) % num_vertices, (i + 3) % num_vertices], 1),
-         np.stack([i, (i + 2) % num_vertices, (i + 5) % num_vertices], 1)]
-    )
-    return faces[:num_faces]
 
 
-def _model_arrays(num_vertices: int, parents: list[int], num_faces: int, seed: int = 0) -> dict:
-    """A structurally valid SMPL-family model: the keys and shapes smplx reads."""
-    rng = np.random.default_rng(seed)
-    J = len(parents)
-    if J == 24:
-        rest = SMPL_REST_JOINTS
-    else:  # SMPL-X: jaw and eyes near the head, fingers at the wrists
-        head, wrists = SMPL_REST_JOINTS[[15, 15, 15]] + 0.02, SMPL_REST_JOINTS[20:22]
-        rest = np.concatenate([SMPL_REST_JOINTS[:22], head, np.repeat(wrists, 15, axis=0)])
-    v_template = rng.normal(scale=0.3, size=(num_vertices, 3))
-    v_template[:J] = rest
-    j_regressor = np.zeros((J, num_vertices))
-    j_regressor[np.arange(J), np.arange(J)] = 1.0
-    weights = rng.dirichlet(np.full(J, 0.3), size=num_vertices)
-    weights[:J] = np.eye(J)
-    kintree = np.stack([np.array(parents) % 2**32, np.arange(J)]).astype(np.uint32)
-    return {
-        "v_template": v_template,
-        "shapedirs": rng.normal(scale=0.01, size=(num_vertices, 3, 10)),
-        "posedirs": rng.normal(scale=0.001, size=(num_vertices, 3, 9 * (J - 1))).astype(np.float32),
-        "J_regressor": j_regressor,
-        "weights": weights,
-        "kintree_table": kintree,
-        "f": _faces(num_vertices, num_faces).astype(np.int32),
-    }
 
 
 @pytest.fixture(scope="module")
 def smpl_arrays() -> dict:
-    return _model_arrays(SMPL_V, SMPL_PARENTS, SMPL_F)
+    return model_arrays(SMPL_V, SMPL_PARENTS, SMPL_F)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +55,7 @@ def smpl(smpl_dir: Path) -> SMPLBody:
 def smplx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("models_x")
     (root / "smplx").mkdir()
-    arrays = _model_arrays(SMPLX_V, _smplx_parents(), SMPLX_F, seed=1)
+    arrays = model_arrays(SMPLX_V, smplx_parents(), SMPLX_F, seed=1)
     arrays["posedirs"] = np.zeros_like(arrays["posedirs"])  # 61 MB of zeros compress well
     arrays["hands_meanl"] = np.full(45, 0.1)
     arrays["hands_meanr"] = np.full(45, -0.1)

@@ -16,7 +16,7 @@ import smplx
 import torch
 
 from bodymesh.smpl_body import SMPLBody, SMPLXBody
-from tests.test_smpl_body import SMPL_PARENTS, SMPL_V, SMPL_F, _model_arrays
+from tests.smpl_arrays import SMPL_F, SMPL_PARENTS, SMPL_V, model_arrays
 
 KEYS = ("global_orient", "body_pose", "betas", "transl")
 
@@ -27,7 +27,7 @@ def fake_smpl_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "smpl").mkdir()
     # smplx reads SMPL from .pkl only (plain arrays here; the official file holds chumpy ones).
     with open(root / "smpl" / "SMPL_NEUTRAL.pkl", "wb") as file:
-        pickle.dump(_model_arrays(SMPL_V, SMPL_PARENTS, SMPL_F), file)
+        pickle.dump(model_arrays(SMPL_V, SMPL_PARENTS, SMPL_F), file)
     return root
 
 
@@ -72,8 +72,8 @@ def _real_model_dir() -> Path:
 @pytest.mark.parametrize("name, model_class", [("smpl", SMPLBody), ("smplx", SMPLXBody)])
 def test_mimic_fit_smplx_keys_reproduce_the_fit_with_real_files(tmp_path: Path, name: str, model_class: type) -> None:
     """`mimic fit PHOTO --body-model NAME`, then exactly what a user does with fit.npz."""
+    from tests.cli_helpers import run_mimic
     from tests.conftest import shared_file
-    from tests.test_cli_fit import run_mimic
 
     model_dir = _real_model_dir()
     try:

@@ -9,8 +9,9 @@ import torch
 
 from bodymesh.keypoints import KEYPOINT_INDEX
 from bodymesh.parts import PART_INDEX
-from mimic.generators.pose_transfer import PoseTransferGenerator, PoseTransferInputs
-from mimic.models.spt import NUM_LABELS, SEMANTIC_LABELS, create_spt, fit_affine, part_affines, pseudo_semantic_map, semantic_map
+from mimic.generators.pose_transfer import PoseTransferGenerator
+from mimic.networks.pose_inputs import PoseTransferInputs
+from mimic.networks.spt import NUM_LABELS, SEMANTIC_LABELS, create_spt, fit_affine, part_affines, pseudo_semantic_map, semantic_map
 from tests.baseline_pairs import toy_bundles, toy_keypoints, toy_pairs
 from tests.conftest import cache_dir, needs_lpips
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import shared_file
-from mimic.media import read_image
-from test_cli_fit import run_mimic
+
+from mimic.media.images import read_image
+from tests.cli_helpers import run_mimic
+from tests.pose_helpers import raised_arms
 
 # (sentence, a fact it asks for, a sentence whose poses should not have it); in the shipped
 # model's benchmark (benchmarks/text2pose.py) each first sentence gets its fact in 16/16 samples.
@@ -45,17 +46,16 @@ def test_keypoints_pose_the_person_of_a_shared_photo(anny_body):
     """What `mimic pose` does after the generator: keypoints in the 64 x 64 frame (here a
     body-model pose with both arms raised) are placed over the photo's person, fitted with its
     shape and rendered; the render shows the pose."""
-    from mimic.generators.registry import load_generator
-    from mimic.pipeline import Imitator, ImitatorConfig
+    from mimic.pipeline.imitator import Imitator, ImitatorConfig
+    from mimic.registry import load_generator
+    from mimic.tasks.pose import pose_person
     from mimic.text2pose.captioner import pose_facts
-    from mimic.text2pose.posing import pose_person
-    from test_text2pose_data import _arms
     from mimic.text2pose.data import Gestures
 
     photo = read_image(shared_file("images", "ryota_apose.png"))
     imitator = Imitator(anny_body, load_generator("warp"), ImitatorConfig(size=128))
     subject = imitator.prepare([photo])
-    keypoints = _arms(anny_body, Gestures(anny_body), 2.9)
+    keypoints = raised_arms(anny_body, Gestures(anny_body), 2.9)
     posed = pose_person(imitator, subject, keypoints)
     assert posed.image.shape == (128, 128, 3) and posed.image.std() > 10
     assert posed.fit_error < 3.0  # pixels: the body takes the generated pose
@@ -65,7 +65,7 @@ def test_keypoints_pose_the_person_of_a_shared_photo(anny_body):
 def test_implausible_generated_keypoints_are_refused(anny_body):
     """A collapsed generator (every keypoint on the frame's edge) is an error, not a render."""
     from mimic.errors import NoPersonError
-    from mimic.text2pose.posing import pose_person
+    from mimic.tasks.pose import pose_person
 
     collapsed = torch.zeros(23, 3)
     collapsed[:, 0], collapsed[:, 1], collapsed[:, 2] = 0.5, torch.linspace(0.5, 63.5, 23), 0.6
@@ -91,8 +91,8 @@ def test_pose_command_draws_the_photos_person_in_generated_poses(tmp_path):
 def test_shipped_model_follows_the_text():
     """The shipped model's poses say what the sentence asks, judged by the automatic captioner on
     16 samples a sentence, far more often than its poses for a sentence that asks otherwise."""
+    from mimic.tasks.pose import load_text2pose, plausible
     from mimic.text2pose.captioner import pose_facts
-    from mimic.text2pose.posing import load_text2pose, plausible
     from mimic.text2pose.text_encoder import shared_encoder
 
     model, encoder = load_text2pose(), shared_encoder()
@@ -112,8 +112,8 @@ def test_shipped_model_follows_the_text():
 def test_interpolation_strip_ends_answer_both_sentences():
     """The paper's interpolation test with the shipped model: poses for sentence embeddings from
     A to B (one noise along the strip); its first pose answers A and its last answers B."""
+    from mimic.tasks.pose import interpolated_texts, load_text2pose
     from mimic.text2pose.captioner import pose_facts
-    from mimic.text2pose.posing import interpolated_texts, load_text2pose
     from mimic.text2pose.text_encoder import shared_encoder
 
     model, encoder = load_text2pose(), shared_encoder()

@@ -7,32 +7,20 @@ import math
 
 import torch
 
-from bodymesh.body_model import zero_pose, zero_shape
 from bodymesh.keypoints import KEYPOINT_INDEX, NUM_KEYPOINTS
+from mimic.tasks.pose import place_keypoints
 from mimic.text2pose.captioner import body_scale, pose_facts
-from mimic.text2pose.data import FRAME, PERSON_SIZE, Gestures, _rotation_between, cached_embeddings, image_keypoints, sampled_keypoints
-from mimic.text2pose.posing import place_keypoints
-
-
-def _arms(anny_body, gestures: Gestures, elevation: float) -> torch.Tensor:
-    """Heatmap-frame keypoints of the rest body with both upper arms raised to `elevation`
-    (0: hanging, pi / 2: horizontal, pi: straight up) in the frontal plane."""
-    pose = zero_pose(anny_body)
-    for side, sign in (("left", 1.0), ("right", -1.0)):
-        target = torch.tensor([[sign * math.sin(elevation), -math.cos(elevation), 0.0]])
-        joint = gestures.ARM_JOINTS[side]
-        pose[:, gestures.index[joint]] = gestures.local(joint, _rotation_between(gestures.rest_arm[side][None], target))
-    with torch.no_grad():
-        return image_keypoints(anny_body.keypoints(pose, zero_shape(anny_body)))[0]
+from mimic.text2pose.data import FRAME, PERSON_SIZE, Gestures, cached_embeddings, sampled_keypoints
+from tests.pose_helpers import raised_arms
 
 
 def test_gestures_point_the_arms_where_asked(anny_body):
     gestures = Gestures(anny_body)
     for matrix in gestures.world.values():  # the local -> world maps are rotations
         assert torch.allclose(matrix @ matrix.T, torch.eye(3), atol=1e-4)
-    up = _arms(anny_body, gestures, math.pi - 0.1)
+    up = raised_arms(anny_body, gestures, math.pi - 0.1)
     assert {"both_hands_above_head", "facing_camera"} <= pose_facts(up)
-    out = _arms(anny_body, gestures, math.pi / 2)
+    out = raised_arms(anny_body, gestures, math.pi / 2)
     assert "arms_to_sides" in pose_facts(out)
     shoulder, elbow = out[KEYPOINT_INDEX["left_shoulder"]], out[KEYPOINT_INDEX["left_elbow"]]
     assert abs(float(elbow[1] - shoulder[1])) < 0.1 * float(elbow[0] - shoulder[0])  # horizontal, outwards

@@ -12,8 +12,7 @@ from torch import nn
 from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
 from mimic.text2pose.data import FRAME, PoseTextBatch, PoseTextSet, normalize_keypoints
 from mimic.text2pose.model import (
-    KeypointCritic, PoseDiscriminator, PoseGenerator, SoftArgmaxHeatmaps, Text2Pose, Text2PoseConfig, TextStandardiser,
-    lipschitz_penalty,
+    KeypointCritic, PoseDiscriminator, PoseGenerator, SoftArgmaxHeatmaps, Text2Pose, Text2PoseConfig, TextStandardiser, lipschitz_penalty,
 )
 
 TINY = Text2PoseConfig(

@@ -8,10 +8,10 @@ import torch
 
 from bodymesh.heatmaps import keypoints_to_heatmaps
 from mimic.errors import OptionError
+from mimic.tasks.pose import interpolated_texts
 from mimic.text2pose.captioner import Caption
 from mimic.text2pose.data import FRAME, PERSON_SIZE, SIGMA, PoseTextBatch, caption_weights
 from mimic.text2pose.evaluation import nearest_pose_distance, pose_distances, text_fidelity
-from mimic.text2pose.posing import interpolated_texts
 from mimic.text2pose.regression import RegressionConfig, Text2PoseRegression, from_unit, to_unit
 
 

@@ -1,23 +1,31 @@
-"""Tests of mimic.texture (UV rasterization, unwrapping, mirror map, filling),
-mimic.synthetic_person and mimic.background, on the Anny body and synthetic renders."""
+"""Tests of warping.texture (UV rasterization, unwrapping, mirror map, filling),
+mimic.training.synthetic_person and mimic.pipeline.background, on the Anny body and synthetic renders."""
 
 from __future__ import annotations
 
+import functools
 
 import numpy as np
 import pytest
 import torch
 
-from bodymesh.body_model import zero_pose, zero_shape
+from bodymesh.body_model import rest_vertices, zero_pose, zero_shape
 from bodymesh.camera import to_image_space
 from bodymesh.parts import PART_INDEX
-from mimic.background import remove_person
-from mimic.synthetic_person import GARMENTS, procedural_background, procedural_texture, render_person
-from mimic.texture import depth_mirror_vertex_map, fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture, uv_to_grid
-from warping.raster import rasterize
+from mimic.pipeline.background import remove_person
+from mimic.training.synthetic_person import GARMENTS, procedural_background, procedural_texture, render_person
 from tests.conftest import front_camera
+from warping.raster import rasterize
+from warping.texture import depth_mirror_vertex_map, fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture, uv_to_grid
+from warping.topology import MeshTopology
 
 SIZE = 256
+
+
+@functools.cache
+def topology(body) -> MeshTopology:
+    """The body model's mesh topology (codes of its rest pose)."""
+    return MeshTopology.of(body, rest_vertices(body))
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +39,7 @@ def front(anny_body):
         rest = anny_body.forward(pose, shape).vertices
         verts = to_image_space(rest, cam)
         frags = rasterize(verts, anny_body.faces, SIZE, SIZE)
-        uv_frags = rasterize_uv(anny_body.uv_coords, anny_body.uv_faces, SIZE)
+        uv_frags = rasterize_uv(topology(anny_body), SIZE)
     return dict(texture=texture, labels=labels, image=image, mask=mask, verts=verts, frags=frags, uv_frags=uv_frags, rest=rest[0])
 
 
@@ -47,7 +55,7 @@ def facing_away(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 
 def test_rasterize_uv_covers_the_uv_islands(anny_body):
-    frags = rasterize_uv(anny_body.uv_coords, anny_body.uv_faces, 128)
+    frags = rasterize_uv(topology(anny_body), 128)
     assert frags.face_id.shape == (1, 128, 128)
     uv = anny_body.uv_coords[anny_body.uv_faces]
     e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
@@ -67,7 +75,7 @@ def test_rasterize_uv_covers_the_uv_islands(anny_body):
 
 def test_unwrap_recovers_the_visible_texture(anny_body, front):
     texture, coverage = unwrap_texture(
-        front["image"], front["frags"], front["verts"], anny_body.faces, anny_body.uv_coords, anny_body.uv_faces, SIZE,
+        front["image"], front["frags"], front["verts"], topology(anny_body), SIZE,
         uv_fragments=front["uv_frags"],
     )
     assert texture.shape == (1, 3, SIZE, SIZE) and coverage.shape == (1, 1, SIZE, SIZE)
@@ -77,13 +85,13 @@ def test_unwrap_recovers_the_visible_texture(anny_body, front):
     error = (texture - front["texture"]).abs().mean(1)[0][seen]
     assert float(error.mean()) < 0.1
     # Same result when the UV rasterization is left to the function.
-    again, _ = unwrap_texture(front["image"], front["frags"], front["verts"], anny_body.faces, anny_body.uv_coords, anny_body.uv_faces, SIZE)
+    again, _ = unwrap_texture(front["image"], front["frags"], front["verts"], topology(anny_body), SIZE)
     assert torch.allclose(again, texture)
 
 
 def test_unwrap_leaves_the_back_uncovered(anny_body, front):
     _, coverage = unwrap_texture(
-        front["image"], front["frags"], front["verts"], anny_body.faces, anny_body.uv_coords, anny_body.uv_faces, SIZE,
+        front["image"], front["frags"], front["verts"], topology(anny_body), SIZE,
         uv_fragments=front["uv_frags"],
     )
     face = front["uv_frags"].face_id[0]
@@ -99,7 +107,7 @@ def test_unwrap_merges_sources_and_respects_masks(anny_body, front):
     images = torch.cat((front["image"], front["image"]))
     verts = torch.cat((front["verts"], front["verts"]))
     frags = rasterize(verts, anny_body.faces, SIZE, SIZE)
-    args = (anny_body.faces, anny_body.uv_coords, anny_body.uv_faces, SIZE)
+    args = (topology(anny_body), SIZE)
     one, cov_one = unwrap_texture(front["image"], front["frags"], front["verts"], *args, uv_fragments=front["uv_frags"])
     two, cov_two = unwrap_texture(images, frags, verts, *args, uv_fragments=front["uv_frags"])
     assert torch.allclose(one, two, atol=1e-5) and torch.allclose(cov_one, cov_two)
@@ -111,9 +119,9 @@ def test_unwrap_merges_sources_and_respects_masks(anny_body, front):
 
 def test_unwrap_rejects_mismatched_inputs(anny_body, front):
     with pytest.raises(ValueError, match="verts must"):
-        unwrap_texture(front["image"], front["frags"], front["verts"][:, :10], anny_body.faces, anny_body.uv_coords, anny_body.uv_faces)
+        unwrap_texture(front["image"], front["frags"], front["verts"][:, :10], topology(anny_body))
     with pytest.raises(ValueError, match="images must be"):
-        unwrap_texture(front["image"][0], front["frags"], front["verts"], anny_body.faces, anny_body.uv_coords, anny_body.uv_faces)
+        unwrap_texture(front["image"][0], front["frags"], front["verts"], topology(anny_body))
 
 
 # ------------------------------------------------------------------------------------------
@@ -145,7 +153,7 @@ def test_mirror_map_is_the_exact_nearest_neighbour():
 
 def test_fill_gives_the_back_plausible_colours(anny_body, front):
     uv_frags = front["uv_frags"]
-    args = (anny_body.faces, anny_body.uv_coords, anny_body.uv_faces)
+    args = (topology(anny_body),)
     texture, coverage = unwrap_texture(front["image"], front["frags"], front["verts"], *args, SIZE, uv_fragments=uv_frags)
     mirror = mirror_vertex_map(front["rest"])
     filled = fill_texture(texture, coverage, uv_frags, *args, mirror, gutter=0)
@@ -172,7 +180,7 @@ def test_fill_gives_the_back_plausible_colours(anny_body, front):
 def test_fill_uses_the_mirror_side(anny_body, front):
     """With only the left half of the body seen, the right half takes the left's colours."""
     uv_frags = front["uv_frags"]
-    args = (anny_body.faces, anny_body.uv_coords, anny_body.uv_faces)
+    args = (topology(anny_body),)
     texture, coverage = unwrap_texture(front["image"], front["frags"], front["verts"], *args, SIZE, uv_fragments=uv_frags)
     face = uv_frags.face_id[0]
     inside = face >= 0
@@ -205,7 +213,7 @@ def test_fill_takes_the_back_from_the_front_with_the_depth_mirror(anny_body, fro
     """Seen from the front only, the back of the shirt is closer to the truth (the stripes run
     round the body at the same height) with the front/back mirror than without it."""
     uv_frags = front["uv_frags"]
-    args = (anny_body.faces, anny_body.uv_coords, anny_body.uv_faces)
+    args = (topology(anny_body),)
     texture, coverage = unwrap_texture(front["image"], front["frags"], front["verts"], *args, SIZE, uv_fragments=uv_frags)
     mirror = mirror_vertex_map(front["rest"])
     twin = depth_mirror_vertex_map(front["rest"], anny_body.part_labels, skip=(PART_INDEX["head"],))
@@ -229,7 +237,7 @@ def test_fill_gutter_pads_around_islands(anny_body, front):
     texture = torch.where(inside[:, None], torch.full((1, 3, SIZE, SIZE), 0.5), torch.zeros(1, 3, SIZE, SIZE))
     coverage = inside[:, None].float()
     mirror = mirror_vertex_map(front["rest"])
-    padded = fill_texture(texture, coverage, uv_frags, anny_body.faces, anny_body.uv_coords, anny_body.uv_faces, mirror, gutter=2)
+    padded = fill_texture(texture, coverage, uv_frags, topology(anny_body), mirror, gutter=2)
     grown = torch.nn.functional.max_pool2d(inside[:, None].float(), 5, 1, 2) > 0
     assert torch.allclose(padded[0][:, grown[0, 0]], torch.tensor(0.5), atol=1e-5)
     assert float(padded[0][:, ~grown[0, 0]].abs().max()) == 0

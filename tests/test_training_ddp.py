@@ -6,11 +6,12 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-
-from mimic.training import registry
-from mimic.training.checkpoint import list_checkpoints, load_weights
-from mimic.training.trainer import LOSSES_FILE, TrainOptions, train
 from training_tiny import NAME, register_tiny
+
+from mimic import registry
+from mimic.training.checkpoint import list_checkpoints, load_weights
+from mimic.training.data_options import DataOptions
+from mimic.training.trainer import LOSSES_FILE, TrainOptions, train
 
 SIZE, STEPS = 32, 4
 
@@ -26,7 +27,7 @@ def _run(rank: int, world: int, batch_size: int, out, init: str | None) -> None:
         model = registry.create(NAME, None, "cpu")
 
         def batches(start: int):
-            return registry.batches(NAME, registry.DataOptions(batch_size=batch_size, size=SIZE, start=start), rank, world)
+            return registry.batches(NAME, DataOptions(batch_size=batch_size, size=SIZE, start=start), rank, world)
 
         train(model, batches, out / "train", TrainOptions(steps=STEPS, checkpoint_every=2))
         assert set(model.nets) == {"generator"} and not isinstance(model.nets["generator"], torch.nn.parallel.DistributedDataParallel)

@@ -7,10 +7,10 @@ from dataclasses import fields
 
 import pytest
 import torch
-
 from conftest import SHARED_VIDEOS, shared_file
-from mimic.training.pairs import PairBatch
-from mimic.training.registry import DataOptions
+
+from mimic.core.pairs import PairBatch
+from mimic.training.data_options import DataOptions
 from mimic.training.synthetic_pairs import SyntheticConfig, SyntheticPairs, shard_indices
 from mimic.training.video_pairs import VideoPairs, mixed_batches, pair_batches, prepare_video
 from warping.sampler import warp

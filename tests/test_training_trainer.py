@@ -13,21 +13,16 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import cache_dir
-from mimic.errors import ModelFilesError, OptionError
-from mimic.training import registry
-from mimic.training.checkpoint import (
-    STATE_FILE,
-    WEIGHTS_FILE,
-    checkpoint_step,
-    latest_checkpoint,
-    list_checkpoints,
-    load_weights,
-    save_checkpoint,
-)
-from mimic.training.trainer import LOSSES_FILE, SAMPLES_DIR, TrainOptions, train
 from training_tiny import NAME, register_tiny
+
+from mimic import registry
+from mimic.errors import ModelFilesError, OptionError
+from mimic.training.checkpoint import (
+    STATE_FILE, WEIGHTS_FILE, checkpoint_step, latest_checkpoint, list_checkpoints, load_nets, load_weights, save_checkpoint,
+)
+from mimic.training.data_options import DataOptions
+from mimic.training.trainer import LOSSES_FILE, SAMPLES_DIR, TrainOptions, train
 
 SIZE, BATCH = 32, 2
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +37,7 @@ def _batches(seed: int = 0, fail_at: int | None = None):
     """`start -> iterator` of tiny-model batches; raises KeyboardInterrupt before batch `fail_at`."""
 
     def make(start: int):
-        data = registry.batches(NAME, registry.DataOptions(batch_size=BATCH, size=SIZE, seed=seed, start=start, cache_dir=cache_dir()))
+        data = registry.batches(NAME, DataOptions(batch_size=BATCH, size=SIZE, seed=seed, start=start, cache_dir=cache_dir()))
         for index, batch in enumerate(data, start):
             if index == fail_at:
                 raise KeyboardInterrupt
@@ -72,7 +67,7 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     assert set(weights) == {"generator"}
     for key, value in model.nets["generator"].state_dict().items():
         assert torch.equal(weights["generator"][key], value)
-    loaded = registry.from_checkpoint(folder, "cpu")
+    loaded = registry.load_model(None, folder, "cpu").model
     assert all(torch.equal(a, b) for a, b in zip(loaded.nets["generator"].state_dict().values(), model.nets["generator"].state_dict().values()))
 
     with pytest.raises(ModelFilesError, match="not a mimic checkpoint"):
@@ -81,7 +76,7 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     with pytest.raises(ModelFilesError, match="corrupt weights"):
         load_weights(folder)
     with pytest.raises(ModelFilesError, match="does not fit"):
-        registry.load_nets(registry.create(NAME, {"width": 8}), load_weights(tmp_path / "checkpoint-00000003")[2], "x")
+        load_nets(registry.create(NAME, {"width": 8}), load_weights(tmp_path / "checkpoint-00000003")[2], "x")
     with pytest.raises(OptionError, match="no field"):
         registry.create(NAME, {"depth": 3})
     with pytest.raises(OptionError, match="unknown generator"):
@@ -172,8 +167,8 @@ def test_cli_train_errors(tmp_path):
     """User errors of `mimic train` (in-process: the CLI turns these MimicErrors into one line, exit 1)."""
     from typer.testing import CliRunner
 
-    from mimic_cli.app import app
     from mimic.errors import InputError
+    from mimic_cli.app import app
 
     def run(*args: str):
         return CliRunner().invoke(app, ["train", "--out", str(tmp_path / "o"), *args])

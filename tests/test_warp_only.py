@@ -10,13 +10,14 @@ import torch.nn.functional as F
 
 from bodymesh.body_model import zero_pose, zero_shape
 from bodymesh.camera import to_image_space
-from mimic.generators.base import SourceBundle, TargetBundle, mesh_maps
+from mimic.core.bundles import SourceBundle, TargetBundle
 from mimic.generators.warp_only import WarpOnlyGenerator
-from mimic.synthetic_person import procedural_background, procedural_texture, render_person
-from warping.correspondence import uv_map, vertex_codes
+from mimic.training.synthetic_person import procedural_background, procedural_texture, render_person
+from tests.conftest import front_camera
+from warping.correspondence import mesh_maps, uv_map, vertex_codes
 from warping.raster import Fragments
 from warping.sampler import identity_grid
-from tests.conftest import front_camera
+from warping.topology import MeshTopology
 
 SIZE = 128
 
@@ -34,8 +35,9 @@ def scene(anny_body):
         image, mask = render_person(anny_body, pose, shape, cam, texture, background, SIZE, SIZE)
         verts = to_image_space(verts0, cam)
         codes = vertex_codes(verts0[0])
-        frags, correspondence, parts = mesh_maps(verts, anny_body.faces, codes, anny_body.part_labels, SIZE)
-        uv = uv_map(frags, anny_body.uv_coords, anny_body.uv_faces)
+        topology = MeshTopology(anny_body.faces, anny_body.uv_coords, anny_body.uv_faces, anny_body.part_labels, codes)
+        frags, correspondence, parts = mesh_maps(verts, topology, SIZE)
+        uv = uv_map(frags, topology)
         keypoints = torch.ones(1, 23, 3)
     covered = frags.face_id >= 0
     source = SourceBundle(
@@ -121,8 +123,7 @@ def test_edge_is_soft_and_hard_edge_option(scene):
 
 def test_rejects_mismatched_bundles(scene):
     target = scene["target"]
-    bad = replace(target, grids=target.grids[:, :10])
-    with pytest.raises(ValueError, match="grids"):
-        WarpOnlyGenerator().generate(scene["source"], bad)
+    with pytest.raises(ValueError, match="grids"):  # a bundle checks its shapes when made
+        WarpOnlyGenerator().generate(scene["source"], replace(target, grids=target.grids[:, :10]))
     with pytest.raises(ValueError, match="feather"):
         WarpOnlyGenerator(feather=-1.0)

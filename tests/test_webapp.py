@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from mimic.webapp import AppConfig, MimicApp
 from tests.conftest import cache_dir, shared_file
-from mimic.webapp import MimicApp, AppConfig
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
@@ -53,7 +53,7 @@ def _free_port() -> int:
 @pytest.fixture
 def served_app(tmp_path: Path):
     """`mimic app` on a free port of 127.0.0.1: yields its URL; stopped afterwards."""
-    pytest.importorskip("gradio", reason="the app extra is not installed (pip install 'mimic[app]')")
+    pytest.importorskip("gradio", reason="the app extra is not installed (pip install 'mimic-lwgan[app]')")
     port = _free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
     if cache_dir() is not None:

@@ -17,8 +17,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mimic.training.pairs import PairBatch, collate_pairs
-from mimic.training.registry import DataOptions, TrainableEntry, config_with, register
+from mimic.core.configs import config_with
+from mimic.core.pairs import PairBatch, collate_pairs
+from mimic.registry import ModelEntry, register
+from mimic.training.data_options import DataOptions
 from warping.sampler import warp
 
 NAME = "tiny"
@@ -69,10 +71,10 @@ POOL = 12
 @functools.lru_cache(maxsize=4)
 def _pool(size: int, seed: int, cache_dir) -> tuple[PairBatch, ...]:
     """`POOL` synthetic pairs without shading (drawn once per process: the tests stay fast)."""
-    from bodymesh.anny_body import AnnyBody
+    from mimic.pipeline.body import load_body
     from mimic.training.synthetic_pairs import SyntheticConfig, SyntheticPairs
 
-    pairs = SyntheticPairs(AnnyBody.load(cache_dir), SyntheticConfig(size=size, texture_size=64, shading=False), seed=seed)
+    pairs = SyntheticPairs(load_body(cache_dir=cache_dir), SyntheticConfig(size=size, texture_size=64, shading=False), seed=seed)
     return tuple(pairs.pair(n) for n in range(POOL))
 
 
@@ -86,7 +88,7 @@ def tiny_batches(options: DataOptions, rank: int, world: int) -> Iterator[PairBa
 
 
 def register_tiny() -> None:
-    register(NAME, TrainableEntry(factory="training_tiny:tiny_trainable", batches="training_tiny:tiny_batches"))
+    register(NAME, ModelEntry(factory="training_tiny:tiny_trainable", batches="training_tiny:tiny_batches"))
 
 
 def main() -> None:

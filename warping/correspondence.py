@@ -3,22 +3,28 @@ face visibility."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from warping.raster import Fragments, interpolate
+from warping.raster import Fragments, interpolate, rasterize
+
+if TYPE_CHECKING:
+    from warping.topology import MeshTopology, TexturedMesh
 
 
-def uv_map(fragments: Fragments, uv_coords: torch.Tensor, uv_faces: torch.Tensor) -> torch.Tensor:
+def uv_map(fragments: Fragments, topology: "TexturedMesh") -> torch.Tensor:
     """Texture coordinates of the surface point seen at every pixel.
 
     Args:
-        fragments: rasterization of `B` meshes, `face_id (B, H, W)`, `bary (B, H, W, 3)`.
-        uv_coords: `(T, 2)` texture coordinates in [0, 1] (v up, as in OBJ files).
-        uv_faces: `(F, 3)` int64 indices into `uv_coords`, one row per mesh face.
+        fragments: rasterization of `B` meshes of `topology`, `face_id (B, H, W)`, `bary (B, H, W, 3)`.
+        topology: the mesh's `uv_coords (T, 2)` in [0, 1] (v up, as in OBJ files) and `uv_faces
+            (F, 3)` (a `MeshTopology`, or a body model: both have them).
     Returns:
         `(B, H, W, 2)` uv in [0, 1]; zeros on background.
     """
     face_id = fragments.face_id
+    uv_coords, uv_faces = topology.uv_coords.to(face_id.device), topology.uv_faces.to(face_id.device)
     corners = uv_coords[uv_faces[face_id.clamp(min=0)]]  # (B, H, W, 3, 2)
     uv = (fragments.bary.unsqueeze(-1).to(corners.dtype) * corners).sum(-2)
     return torch.where((face_id >= 0).unsqueeze(-1), uv, uv.new_zeros(()))
@@ -75,3 +81,15 @@ def part_map(fragments: Fragments, part_labels: torch.Tensor, faces: torch.Tenso
     face_parts = part_labels[faces[:, 0]]
     face_id = fragments.face_id
     return torch.where(face_id >= 0, face_parts[face_id.clamp(min=0)], face_id.new_full((), -1))
+
+
+def mesh_maps(verts: torch.Tensor, topology: "MeshTopology", size: int) -> tuple[Fragments, torch.Tensor, torch.Tensor]:
+    """Rasterizes image-space meshes `verts (B, V, 3)` of `topology` on a `size` square: the
+    fragments, the correspondence map `(B, 4, H, W)` (`correspondence_map` of its codes) and
+    the part map `(B, H, W)` (`part_map` of its part labels)."""
+    fragments = rasterize(verts, topology.faces, size, size)
+    return (
+        fragments,
+        correspondence_map(fragments, topology.codes.to(verts), topology.faces),
+        part_map(fragments, topology.part_labels.to(verts.device), topology.faces),
+    )

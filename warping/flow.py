@@ -7,7 +7,7 @@ topology give the same surface point there. So for every pixel of the target ras
 paper), whether the source camera actually sees that point there (it may be on the far side of
 the body, or behind an arm), and how squarely it sees it. `combine_sources` turns the flows of
 several sources of one person (a front and a back photo, ...) into the per-source grids and
-blending weights of `mimic.generators.base.TargetBundle`.
+blending weights of `mimic.core.bundles.TargetBundle`.
 
 Image space is that of `bodymesh.camera` / `warping.raster`: `u` pixel column, `v` pixel row,
 `d` depth in pixels (larger = farther); pixel `(i, j)` is centred at `(j + 0.5, i + 0.5)`.
@@ -48,6 +48,7 @@ from typing import NamedTuple, Sequence
 
 import torch
 
+from warping.checks import check_shape, describe
 from warping.raster import Fragments, check_faces, interpolate
 from warping.sampler import pixels_to_grid
 
@@ -91,10 +92,7 @@ def surface_points(fragments: Fragments, verts: torch.Tensor, faces: torch.Tenso
     """
     _check_fragments(fragments, "fragments")
     batch = fragments.face_id.shape[0]
-    if not isinstance(verts, torch.Tensor) or verts.dim() != 3 or verts.shape[-1] != 3:
-        raise ValueError(f"verts must be a (B, V, 3) tensor, got {_describe(verts)}")
-    if not verts.is_floating_point():
-        raise ValueError(f"verts must be floating point, got {verts.dtype}")
+    check_shape(verts, "B V 3", "verts", floating=True)
     if verts.shape[0] not in (1, batch):
         raise ValueError(f"verts has batch {verts.shape[0]} but fragments {batch}")
     faces = check_faces(faces, verts)
@@ -132,10 +130,7 @@ def transfer_flow(
     """
     _check_fragments(target, "target")
     _check_fragments(source, "source")
-    if not isinstance(source_verts, torch.Tensor) or source_verts.dim() != 3 or source_verts.shape[-1] != 3:
-        raise ValueError(f"source_verts must be a (B, V, 3) tensor, got {_describe(source_verts)}")
-    if not source_verts.is_floating_point():
-        raise ValueError(f"source_verts must be floating point, got {source_verts.dtype}")
+    check_shape(source_verts, "B V 3", "source_verts", floating=True)
     batch, num_verts = source_verts.shape[:2]
     if source.face_id.shape[0] != batch:
         raise ValueError(f"source fragments have batch {source.face_id.shape[0]} but source_verts {batch}")
@@ -274,11 +269,6 @@ def _check_fragments(fragments: Fragments, name: str) -> None:
     ):
         raise ValueError(
             f"{name} must be Fragments with int64 face_id (B, H, W), bary (B, H, W, 3) and "
-            f"depth (B, H, W), got {_describe(face_id)}, {_describe(bary)}, {_describe(depth)}"
+            f"depth (B, H, W), got {describe(face_id)}, {describe(bary)}, {describe(depth)}"
         )
 
-
-def _describe(x: object) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"{x.dtype} {tuple(x.shape)}"
-    return type(x).__name__

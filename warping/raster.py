@@ -31,6 +31,8 @@ from typing import NamedTuple
 
 import torch
 
+from warping.checks import check_choice, check_positive_int, check_shape
+
 __all__ = ["Fragments", "rasterize", "interpolate", "check_faces", "BACKENDS"]
 
 BACKENDS = ("auto", "torch", "pytorch3d")
@@ -136,16 +138,10 @@ def _check_inputs(
     verts: torch.Tensor, faces: torch.Tensor, height: int, width: int, backend: str
 ) -> torch.Tensor:
     """Validates `rasterize`'s arguments; returns `faces` as int64 on `verts`' device."""
-    if not isinstance(verts, torch.Tensor) or verts.dim() != 3 or verts.shape[-1] != 3:
-        shape = tuple(verts.shape) if isinstance(verts, torch.Tensor) else type(verts).__name__
-        raise ValueError(f"verts must be a (B, V, 3) tensor of (u, v, d), got {shape}")
-    if not verts.is_floating_point():
-        raise ValueError(f"verts must be floating point, got {verts.dtype}")
-    for name, size in (("height", height), ("width", width)):
-        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            raise ValueError(f"{name} must be a positive int, got {size!r}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    check_shape(verts, "B V 3", "verts (u, v, d)", floating=True)
+    check_positive_int(height, "height")
+    check_positive_int(width, "width")
+    check_choice(backend, BACKENDS, "backend")
     faces = check_faces(faces, verts)
     if faces.shape[0] >= 2**31:
         raise ValueError(f"at most 2**31 - 1 faces are supported, got {faces.shape[0]}")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from warping.checks import check_choice, check_positive_int, check_shape
+
 __all__ = ["pixels_to_grid", "grid_to_pixels", "identity_grid", "warp", "MODES", "PADDINGS"]
 
 MODES = ("bilinear", "nearest", "bicubic")
@@ -31,16 +33,18 @@ def pixels_to_grid(pixels: torch.Tensor, height: int, width: int) -> torch.Tenso
     Returns:
         `(..., 2)` `(x, y)` with `x = 2 u / W - 1`, `y = 2 v / H - 1`: [-1, 1] inside the image.
     """
-    _check_points(pixels, "pixels")
-    _check_size(height, width)
+    check_shape(pixels, "... 2", "pixels", floating=True)
+    check_positive_int(height, "height")
+    check_positive_int(width, "width")
     scale = pixels.new_tensor([2.0 / width, 2.0 / height])
     return pixels * scale - 1.0
 
 
 def grid_to_pixels(grid: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """The inverse of `pixels_to_grid`: `(..., 2)` `(x, y)` -> `(..., 2)` `(u, v)` pixels."""
-    _check_points(grid, "grid")
-    _check_size(height, width)
+    check_shape(grid, "... 2", "grid", floating=True)
+    check_positive_int(height, "height")
+    check_positive_int(width, "width")
     scale = grid.new_tensor([width / 2.0, height / 2.0])
     return (grid + 1.0) * scale
 
@@ -62,9 +66,8 @@ def identity_grid(
     Returns:
         `(B, H, W, 2)` with `[..., i, j, :] = ((2 j + 1) / W - 1, (2 i + 1) / H - 1)`.
     """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
-        raise ValueError(f"batch must be a positive int, got {batch!r}")
-    _check_size(height, width)
+    for name, size in (("batch", batch), ("height", height), ("width", width)):
+        check_positive_int(size, name)
     dtype = dtype or torch.get_default_dtype()
     if not dtype.is_floating_point:
         raise ValueError(f"dtype must be floating point, got {dtype}")
@@ -92,12 +95,8 @@ def warp(
     Returns:
         `(B, C, H', W')` in `values`' dtype and device.
     """
-    if not isinstance(values, torch.Tensor) or values.dim() != 4 or not values.is_floating_point():
-        raise ValueError(f"values must be a floating (B, C, H, W) tensor, got {_describe(values)}")
-    if not isinstance(grid, torch.Tensor) or grid.dim() != 4 or grid.shape[-1] != 2:
-        raise ValueError(f"grid must be a (B, H', W', 2) tensor, got {_describe(grid)}")
-    if not grid.is_floating_point():
-        raise ValueError(f"grid must be floating point, got {grid.dtype}")
+    check_shape(values, "B C H W", "values", floating=True)
+    check_shape(grid, "B' H' W' 2", "grid", floating=True)
     if grid.device != values.device:
         raise ValueError(f"grid is on {grid.device} but values on {values.device}")
     batch = values.shape[0]
@@ -107,29 +106,9 @@ def warp(
                 f"grid has batch {grid.shape[0]} but values {batch} (a grid of batch 1 is shared)"
             )
         grid = grid.expand(batch, *grid.shape[1:])
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    check_choice(mode, MODES, "mode")
+    check_choice(padding, PADDINGS, "padding")
     return F.grid_sample(
         values, grid.to(values.dtype), mode=mode, padding_mode=padding, align_corners=False
     )
 
-
-def _check_points(points: torch.Tensor, name: str) -> None:
-    if not isinstance(points, torch.Tensor) or points.dim() < 1 or points.shape[-1] != 2:
-        raise ValueError(f"{name} must be a (..., 2) tensor, got {_describe(points)}")
-    if not points.is_floating_point():
-        raise ValueError(f"{name} must be floating point, got {points.dtype}")
-
-
-def _check_size(height: int, width: int) -> None:
-    for name, size in (("height", height), ("width", width)):
-        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            raise ValueError(f"{name} must be a positive int, got {size!r}")
-
-
-def _describe(x: object) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"{x.dtype} {tuple(x.shape)}"
-    return type(x).__name__

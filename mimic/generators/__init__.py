@@ -1,1 +1,3 @@
-"""Image generators behind one interface: warp-only now; the Liquid Warping GAN and the 2D baselines later."""
+"""Pipeline adapters behind one interface (`mimic.core.bundles.Generator`): the warp-only
+renderer (no network) and adapters that run a loaded network of `mimic.networks` on the
+pipeline's bundles. Loading them by name is `mimic.registry`'s."""

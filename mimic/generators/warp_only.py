@@ -12,8 +12,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from mimic.generators.base import SourceBundle, TargetBundle
-from mimic.texture import uv_to_grid
+from mimic.core.bundles import SourceBundle, TargetBundle, check_bundles
+from warping.texture import sample_texture
 
 __all__ = ["WarpOnlyGenerator"]
 
@@ -43,25 +43,8 @@ class WarpOnlyGenerator:
         `source.texture` at `target.uv`. Sources are read on their person pixels only (their
         mesh's coverage, and `source.masks >= 0.5`).
         """
-        images, grids, weights = source.images, target.grids, target.weights
-        num, _, height, width = images.shape
-        if grids.shape != (num, height, width, 2):
-            raise ValueError(f"target.grids must be ({num}, {height}, {width}, 2) for {num} sources, got {tuple(grids.shape)}")
-        if weights.shape != (num, height, width):
-            raise ValueError(f"target.weights must be ({num}, {height}, {width}), got {tuple(weights.shape)}")
-        if source.masks.shape != (num, 1, height, width):
-            raise ValueError(f"source.masks must be ({num}, 1, {height}, {width}), got {tuple(source.masks.shape)}")
-        if source.fragments.face_id.shape != (num, height, width):
-            raise ValueError(f"source.fragments must be ({num}, {height}, {width}), got {tuple(source.fragments.face_id.shape)}")
-        face_id = target.fragments.face_id
-        if face_id.shape != (1, height, width):
-            raise ValueError(f"target.fragments must be (1, {height}, {width}), got {tuple(face_id.shape)}")
-        if target.uv.shape != (1, height, width, 2):
-            raise ValueError(f"target.uv must be (1, {height}, {width}, 2), got {tuple(target.uv.shape)}")
-        if target.background.shape != (1, 3, height, width):
-            raise ValueError(f"target.background must be (1, 3, {height}, {width}), got {tuple(target.background.shape)}")
-        if source.texture.dim() != 4 or source.texture.shape[:2] != (1, 3):
-            raise ValueError(f"source.texture must be (1, 3, T, T), got {tuple(source.texture.shape)}")
+        check_bundles(source, target)
+        images, grids, weights, face_id = source.images, target.grids, target.weights, target.fragments.face_id
         dtype = images.dtype
 
         # Read the sources' person pixels only (premultiplied bilinear sampling): no background
@@ -76,9 +59,7 @@ class WarpOnlyGenerator:
         w = weights.to(dtype)[:, None] * (amount > 1e-3).to(dtype)  # (S, 1, H, W)
         colour = (warped * w).sum(0, keepdim=True)
         missing = (1.0 - w.sum(0, keepdim=True)).clamp(0.0, 1.0)
-        uv_grid = uv_to_grid(target.uv).to(dtype)
-        texture = F.grid_sample(source.texture.to(dtype), uv_grid, mode="bilinear", padding_mode="border", align_corners=False)
-        colour = colour + missing * texture
+        colour = colour + missing * sample_texture(source.texture.to(dtype), target.uv)
         covered = (face_id >= 0)[:, None].to(dtype)
         colour = colour * covered
 

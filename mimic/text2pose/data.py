@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import random
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -27,11 +26,12 @@ from bodymesh.body_model import BodyModel, zero_pose, zero_shape
 from bodymesh.heatmaps import keypoints_to_heatmaps
 from bodymesh.synthetic import random_pose, random_shape
 from mimic.errors import InputError
+from mimic.media.files import atomic_path
 from mimic.text2pose.captioner import Caption, caption, pose_facts
 
 if TYPE_CHECKING:
     from mimic.text2pose.text_encoder import SentenceEncoder
-    from mimic.training.registry import DataOptions
+    from mimic.training.data_options import DataOptions
 
 FRAME = 64  # side of the heatmap frame, pixels
 PERSON_SIZE = 52.0  # the longer side of the person's keypoint box in the frame, pixels
@@ -296,9 +296,8 @@ def cached_embeddings(sentences: list[str], encoder: "SentenceEncoder", cache: P
             return embeddings
     embeddings = encoder.encode(sentences).cpu()
     cache.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.partial")
-    torch.save(embeddings, partial)
-    os.replace(partial, path)
+    with atomic_path(path) as temporary:
+        torch.save(embeddings, temporary)
     return embeddings
 
 
@@ -326,13 +325,13 @@ def text_pose_batches(options: "DataOptions", rank: int = 0, world: int = 1, syn
     random batches of `options.batch_size`, batch `i` of a rank drawn from a seed of
     `(options.seed, rank, i)` (`pair_generator`) from `options.start` on (a resumed run sees
     the batches it would have seen). `world` is unused: ranks differ by their seed stream."""
-    from bodymesh.anny_data import default_cache_dir
-    from bodymesh.registry import load_body_model
-    from mimic.progress import spinner
+    from mimic.core.paths import default_cache_dir
+    from mimic.core.progress import spinner
+    from mimic.pipeline.body import load_body
     from mimic.text2pose.text_encoder import shared_encoder
     from mimic.training.synthetic_pairs import pair_generator
 
-    model = load_body_model(options.body_model, None, options.cache_dir, progress=options.progress)
+    model = load_body(options.body_model, None, options.cache_dir, progress=options.progress)
     with spinner("captioning training poses", enabled=options.progress):
         keypoints = [sampled_keypoints(model, synthetic, options.seed)]
         fits = sorted(options.videos.rglob("fit.npz")) if options.videos is not None else []

@@ -25,9 +25,9 @@ from torch import nn
 
 from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
 from bodymesh.keypoints import NUM_KEYPOINTS
+from mimic.core.trainable import unwrap
 from mimic.text2pose.data import FRAME, SIGMA, PoseTextBatch
 from mimic.text2pose.text_encoder import EMBEDDING_SIZE
-from mimic.training.checkpoint import unwrap
 
 CONFIDENCE_THRESHOLD = 0.2  # a generated heatmap peak below it: the keypoint is absent (paper)
 SHARPNESS = 4.0  # initial sharpness of the softargmax head (multiplies standardised maps)
@@ -432,6 +432,6 @@ class Text2Pose:
 def create_text2pose(overrides: dict | None = None, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> Text2Pose:
     """The model with the default config updated by `overrides` (the registry's factory; it
     needs no one-time build, so `cache_dir` is unused)."""
-    from mimic.training.registry import config_with
+    from mimic.core.configs import config_with
 
     return Text2Pose(config_with(Text2PoseConfig(), overrides), device)

@@ -111,6 +111,6 @@ def create_text2pose_regression(
 ) -> Text2PoseRegression:
     """The model with the default config updated by `overrides` (the registry's factory; it
     needs no one-time build, so `cache_dir` is unused)."""
-    from mimic.training.registry import config_with
+    from mimic.core.configs import config_with
 
     return Text2PoseRegression(config_with(RegressionConfig(), overrides), device)

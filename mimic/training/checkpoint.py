@@ -3,12 +3,12 @@
 A checkpoint is a folder `checkpoint-<step>` (8 digits) inside the training's output folder:
 
 - `config.json`: `{"generator": name, "config": asdict(model.config), "step": n,
-  "mimic_version": ...}`: enough to rebuild the networks (`mimic.training.registry`).
+  "mimic_version": ...}`: enough to rebuild the networks (`mimic.registry`).
 - `weights.safetensors`: every network's parameters and buffers, keys `"<net>.<param>"`
   (the networks unwrapped from DistributedDataParallel).
 - `training_state.pt`: what only resuming needs: optimizer states, the step, RNG states.
 
-Written into a hidden staging folder and renamed into place (`mimic.outputs.staged_folder`), so
+Written into a hidden staging folder and renamed into place (`mimic.media.files.staged_folder`), so
 an interrupted write leaves the previous checkpoints as they were. The last `keep` are kept.
 """
 
@@ -27,21 +27,17 @@ import torch
 from torch import nn
 
 import mimic
+from mimic.core.trainable import Trainable, unwrap
 from mimic.errors import ModelFilesError
-from mimic.outputs import staged_folder
+from mimic.media.files import staged_folder
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "STATE_FILE", "save_checkpoint", "load_weights", "load_training_state",
-           "latest_checkpoint", "list_checkpoints", "checkpoint_step", "restore_rng", "unwrap"]
+           "latest_checkpoint", "list_checkpoints", "checkpoint_step", "restore_rng", "load_nets"]
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 STATE_FILE = "training_state.pt"
 _NAME = re.compile(r"^checkpoint-(\d{8,})$")
-
-
-def unwrap(net: nn.Module) -> nn.Module:
-    """The network inside a DistributedDataParallel (or DataParallel) wrapper, else `net`."""
-    return net.module if isinstance(net, (nn.parallel.DistributedDataParallel, nn.DataParallel)) else net
 
 
 def list_checkpoints(out_dir: Path) -> list[Path]:
@@ -192,3 +188,19 @@ def restore_rng(state: dict) -> None:
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def load_nets(model: Trainable, weights: dict[str, dict], source: Path | str, every: bool = True) -> None:
+    """Loads `{net name: state dict}` into `model.nets` (each strictly); ModelFilesError on a
+    mismatch. `every`: `weights` must name every network of the model (else a subset of them
+    is loaded, as a subject file holds only the networks that draw)."""
+    from mimic.core.trainable import unwrap
+
+    fits = set(weights) == set(model.nets) if every else set(weights) <= set(model.nets)
+    if not fits:
+        raise ModelFilesError(f"checkpoint '{source}' holds networks {sorted(weights)}, the model has {sorted(model.nets)}")
+    for net_name, state in weights.items():
+        try:
+            unwrap(model.nets[net_name]).load_state_dict(state)
+        except RuntimeError as error:
+            raise ModelFilesError(f"checkpoint '{source}' does not fit network {net_name!r}: {str(error).splitlines()[0]}") from None

@@ -21,15 +21,15 @@ import cv2
 import numpy as np
 import torch
 
-from bodymesh.body_model import BodyModel, BodyOutput, zero_pose, zero_shape
-from bodymesh.camera import to_image_space
+from bodymesh.body_model import BodyModel, rest_vertices
+from bodymesh.camera import mesh_to_image
 from bodymesh.synthetic import random_pose, random_shape
-from mimic.generators.base import mesh_maps
-from mimic.pipeline import to_tensor
-from mimic.synthetic_person import GARMENTS, procedural_background, procedural_texture, render_person
-from mimic.training.pairs import PairBatch, collate_pairs
-from warping.correspondence import vertex_codes
+from mimic.core.pairs import PairBatch, collate_pairs
+from mimic.core.tensors import to_tensor
+from mimic.training.synthetic_person import GARMENTS, procedural_background, procedural_texture, render_person
+from warping.correspondence import mesh_maps
 from warping.flow import transfer_flow
+from warping.topology import MeshTopology
 
 __all__ = ["PairMaker", "SyntheticConfig", "SyntheticPairs", "shard_indices", "pair_generator"]
 
@@ -62,16 +62,7 @@ class PairMaker:
     def __init__(self, body: BodyModel, size: int) -> None:
         self.body = body
         self.size = size
-        device = body.faces.device
-        with torch.no_grad():
-            rest = body.forward(zero_pose(body, device=device), zero_shape(body, device=device)).vertices[0]
-        self.codes = vertex_codes(rest)
-
-    def image_space(self, output: BodyOutput, cam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Image-space vertices `(B, V, 3)` and keypoints `(B, K, 3)` (pixels, confidence 1) of
-        posed bodies (`body.forward`'s output, batch `B`) seen by cameras `(B, 3)` (canvas pixels)."""
-        keypoints = to_image_space(output.keypoints, cam)[..., :2]
-        return to_image_space(output.vertices, cam), torch.cat((keypoints, torch.ones_like(keypoints[..., :1])), -1)
+        self.topology = MeshTopology.of(body, rest_vertices(body))
 
     def pair(
         self,
@@ -97,10 +88,9 @@ class PairMaker:
             The PairBatch: correspondence and part maps of both meshes, the target-to-source
             grid and the visibility (`warping.flow.transfer_flow`).
         """
-        faces, labels = self.body.faces, self.body.part_labels
-        source_frags, source_corr, source_parts = mesh_maps(source_verts, faces, self.codes, labels, self.size)
-        target_frags, target_corr, target_parts = mesh_maps(target_verts, faces, self.codes, labels, self.size)
-        flow = transfer_flow(target_frags, source_verts, source_frags, faces)
+        source_frags, source_corr, source_parts = mesh_maps(source_verts, self.topology, self.size)
+        target_frags, target_corr, target_parts = mesh_maps(target_verts, self.topology, self.size)
+        flow = transfer_flow(target_frags, source_verts, source_frags, self.topology.faces)
         dtype = source_image.dtype
         if source_mask is None:
             source_mask = (source_frags.face_id >= 0)[:, None].to(dtype)
@@ -171,7 +161,7 @@ class SyntheticPairs:
         with torch.no_grad():
             output = body.forward(pose, shape)
         cam = torch.stack([self._camera(output.vertices[i], gen) for i in range(2)]).to(output.vertices)
-        verts, keypoints = self.maker.image_space(output, cam)
+        verts, keypoints = mesh_to_image(output.vertices, output.keypoints, cam)
         rendered = [
             render_person(body, pose[i : i + 1], shape[i : i + 1], cam[i : i + 1], texture, background, size, size, cfg.shading)[0]
             for i in range(2)

@@ -3,8 +3,8 @@
 Steps, checkpoints every N steps (and at the end), automatic resume from the newest checkpoint
 in the output folder (at most the last interval is lost), losses appended to `losses.csv`,
 sample image grids `samples/step-<n>.png` from the model's optional `samples(batch)` hook, a
-progress bar. Distributed: when `torch.distributed` is initialised (the CLI does it under
-`torchrun`), every network of `model.nets` is wrapped in DistributedDataParallel, the data is
+progress bar. Distributed: when `torch.distributed` is initialised (`mimic.training.distributed`
+under `torchrun`), every network of `model.nets` is wrapped in DistributedDataParallel, the data is
 this rank's shard, losses are averaged over ranks, and only rank 0 writes.
 """
 
@@ -21,12 +21,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from mimic.core.progress import track
+from mimic.core.trainable import Trainable
 from mimic.errors import OptionError
-from mimic.outputs import write_text_atomic
-from mimic.progress import track
-from mimic.training.checkpoint import latest_checkpoint, load_training_state, load_weights, restore_rng, save_checkpoint
-from mimic.training.registry import load_nets
-from mimic.training.trainable import Trainable
+from mimic.media.files import write_text_atomic
+from mimic.training.checkpoint import latest_checkpoint, load_nets, load_training_state, load_weights, restore_rng, save_checkpoint
 
 __all__ = ["TrainOptions", "TrainResult", "train", "LOSSES_FILE", "SAMPLES_DIR"]
 
@@ -193,7 +192,7 @@ def _write_samples(model: Trainable, plain: dict[str, nn.Module], batch, out_dir
     hook = getattr(model, "samples", None)
     if hook is None:
         return
-    from mimic.media import write_image
+    from mimic.media.images import write_image
 
     with _plain_nets(model, plain):
         images = hook(batch)

@@ -2,8 +2,8 @@
 
 Each video of a folder shows one person. It is detected (BlazePose, video mode) and fitted
 (`bodymesh.fit_video.VideoFitter`, one shape for the clip) once; every frame with a person is
-cropped around it as the pipeline crops its sources (`mimic.crop.CropBox`, one box per frame) at
-the training size, and its person mask and background plate (`mimic.background.remove_person`)
+cropped around it as the pipeline crops its sources (`mimic.pipeline.crop.CropBox`, one box per frame) at
+the training size, and its person mask and background plate (`mimic.pipeline.background.remove_person`)
 are kept. That is cached in one file per video (`<cache>/video_pairs/`), keyed by the video's
 content hash and the canvas size, so epochs and later runs redo none of it: the crops and plates
 as JPEG, the masks as PNG, the fits as arrays. A pair is two random frames of one random video;
@@ -16,8 +16,6 @@ mixed with synthetic pairs at a given fraction, sharded by rank like the synthet
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +25,20 @@ import numpy as np
 import torch
 
 from bodymesh.body_model import BodyModel
+from bodymesh.camera import mesh_to_image
 from bodymesh.detect import BlazePoseDetector
 from bodymesh.fit_video import VideoFitter
-from mimic.background import remove_person
-from mimic.crop import CropBox
+from mimic.core.pairs import PairBatch, collate_pairs
+from mimic.core.progress import track
+from mimic.core.tensors import to_tensor
 from mimic.errors import InputError, NoPersonError
-from mimic.media import VIDEO_EXTENSIONS, VideoReader, is_video_path, read_image
-from mimic.pipeline import DETECTION_SIDE, ImitatorConfig, to_tensor
-from mimic.progress import track
-from mimic.training.pairs import PairBatch, collate_pairs
-from mimic.training.registry import DataOptions
+from mimic.media.files import atomic_path
+from mimic.media.images import read_image
+from mimic.media.video_read import VIDEO_EXTENSIONS, VideoReader, is_video_path
+from mimic.pipeline.background import remove_person
+from mimic.pipeline.crop import CropBox
+from mimic.pipeline.imitator import DETECTION_SIDE, ImitatorConfig
+from mimic.training.data_options import DataOptions
 from mimic.training.synthetic_pairs import PairMaker, SyntheticConfig, SyntheticPairs, pair_generator, shard_indices
 
 __all__ = ["VideoClip", "prepare_video", "load_videos", "VideoPairs", "pair_batches", "mixed_batches", "read_images", "video_files",
@@ -164,19 +166,13 @@ def _unpack(buffer: np.ndarray, offsets: np.ndarray) -> list[bytes]:
 
 
 def _write_clip(cache: Path, clip: VideoClip) -> None:
-    """Writes the clip's cache file through a temporary file and a rename."""
+    """Writes the clip's cache file atomically (`atomic_path`)."""
     cache.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"frames": clip.frames, "pose": clip.pose, "shape": clip.shape, "cam": clip.cam, "size": np.array(clip.size)}
     for name in ("crops", "masks", "plates"):
         arrays[name], arrays[f"{name}_offsets"] = _pack(getattr(clip, name))
-    handle, temporary = tempfile.mkstemp(prefix=f".{cache.name}.", suffix=".npz", dir=cache.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(temporary, cache)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(cache) as temporary, open(temporary, "wb") as file:
+        np.savez(file, **arrays)
 
 
 def _read_clip(cache: Path, path: Path, size: int) -> VideoClip:
@@ -234,7 +230,7 @@ class VideoPairs:
         cam = torch.from_numpy(clip.cam[[first, second]]).to(device)
         with torch.no_grad():
             output = self.body.forward(pose, shape)
-        verts, keypoints = self.maker.image_space(output, cam)
+        verts, keypoints = mesh_to_image(output.vertices, output.keypoints, cam)
         (source, source_mask, _), (target, target_mask, plate) = clip.frame(first), clip.frame(second)
         masks = torch.from_numpy(np.stack((source_mask, target_mask))).to(device)[:, None]
         return self.maker.pair(
@@ -268,10 +264,10 @@ def pair_batches(options: DataOptions, rank: int = 0, world: int = 1) -> Iterato
     """
     import torch.distributed as dist
 
-    from bodymesh.anny_data import default_cache_dir
-    from bodymesh.registry import load_body_model
+    from mimic.core.paths import default_cache_dir
+    from mimic.pipeline.body import load_body
 
-    body = load_body_model(options.body_model, None, options.cache_dir)
+    body = load_body(options.body_model, None, options.cache_dir)
     images = read_images(options.images) if options.images is not None else []
     synthetic = SyntheticPairs(body, SyntheticConfig(size=options.size), options.seed, images)
     videos = None

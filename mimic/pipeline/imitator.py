@@ -1,0 +1,328 @@
+"""The `Imitator`: a subject from source photos, then a driver's frames streamed through
+detect -> fit -> rasterize -> flow -> generate.
+
+The working canvas is a square crop of `size` pixels. Sources are cropped around their person;
+the driver is cropped by one fixed square chosen on the first frame with a person (the same
+margin), so the subject keeps the driver's placement and scale changes within the frame. The
+subject is drawn as tall as the driver (a weak-perspective fit cannot tell a tall person far
+away from a short one near by, so the fitted heights are not to be trusted over the frame). With
+`placement="source"`, the subject stays where and as large as it is in the first source photo
+and follows only the driver's motion relative to the driver's first frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from bodymesh.body_model import BodyModel, rest_vertices
+from bodymesh.camera import mesh_to_image
+from bodymesh.detect import BlazePoseDetector, Detection, another_person
+from bodymesh.fit import BodyFit, FitConfig, fit_detection
+from bodymesh.fit_video import VideoFitter
+from bodymesh.parts import PART_INDEX
+from mimic.core.bundles import Generator, SourceBundle, TargetBundle
+from mimic.core.tensors import to_image, to_tensor
+from mimic.errors import NoPersonError, OptionError
+from mimic.pipeline.background import Backdrop, TemporalPlate, clean_plate
+from mimic.pipeline.clothing import ClothesConfig, fit_clothes
+from mimic.pipeline.crop import CropBox
+from mimic.pipeline.memory import check_canvas_fits
+from mimic.pipeline.prefetch import prefetch
+from warping.correspondence import mesh_maps, uv_map
+from warping.flow import combine_sources, transfer_flow
+from warping.raster import Fragments
+from warping.texture import depth_mirror_vertex_map, fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture
+from warping.topology import MeshTopology
+
+PLACEMENTS = ("driver", "source")
+DETECTION_SIDE = 640  # driver frames are shrunk to this longest side for keypoint detection
+BACKGROUNDS = ("source", "driver")
+
+
+@dataclass
+class ImitatorConfig:
+    """Options of the pipeline.
+
+    size: side of the square working canvas, pixels. crop_margin: space around the person's
+    box on each side, as a fraction of its longer edge. placement: "driver" (the driver's
+    position and scale) or "source" (the first source's, moved by the driver's motion).
+    background: "source" (the first source photo, person removed) or "driver" (the driver's
+    clean plate, built over its frames: `mimic.pipeline.background.TemporalPlate`). texture_size: side of the UV texture. clothes: how the subject's
+    hair and clothes are fitted over the body (`mimic.pipeline.clothing`); None: the naked body.
+    """
+
+    size: int = 256
+    crop_margin: float = 0.15
+    placement: str = "driver"
+    background: str = "source"
+    texture_size: int = 256
+    fit: FitConfig = field(default_factory=FitConfig)
+    clothes: ClothesConfig | None = field(default_factory=ClothesConfig)
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise OptionError(f"placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
+        if self.background not in BACKGROUNDS:
+            raise OptionError(f"background must be one of {', '.join(BACKGROUNDS)}, got {self.background!r}")
+        if self.size < 32:
+            raise OptionError(f"size must be at least 32 pixels, got {self.size}")
+
+
+@dataclass
+class Subject:
+    """The person to animate: the generator's source bundle and the fits behind it.
+
+    fits: the source fits, cameras in canvas pixels. shape: `(S,)` the one body shape used for
+    every target frame. body: the subject's body model (the clothed body fitted to the sources,
+    or the naked one), drawn in every target frame. sources_by_part: `(N, NUM_PARTS)` bool, which of the N sources may
+    texture each body part (`bodymesh.parts`) of a target; None: every source every part (one
+    person). Set for appearance transfer, where the sources are of two people.
+    """
+
+    bundle: SourceBundle
+    fits: list[BodyFit]
+    shape: torch.Tensor
+    body: BodyModel
+    sources_by_part: torch.Tensor | None = None
+
+
+@dataclass
+class ImitatedFrame:
+    """One output frame: `image` and `driver` `(size, size, 3)` uint8 RGB (the generated frame and
+    the driver's crop), whether the driver frame had a person, per-stage seconds, and the whole
+    driver `frame` with the `box` it was cropped by (None before the driver's first person)."""
+
+    image: np.ndarray
+    driver: np.ndarray
+    found: bool
+    seconds: dict[str, float]
+    frame: np.ndarray
+    box: CropBox | None
+    several_people: bool = False  # the driver's first frame with a person showed others too
+
+    def full_frame(self) -> np.ndarray:
+        """The driver frame, at its own size, with the generated crop pasted back over it."""
+        return self.frame if self.box is None else self.box.paste(self.image, self.frame)
+
+
+class Imitator:
+    """Makes a subject perform a driver's motion.
+
+    Args:
+        body: the body model (on `device`).
+        generator: what turns source and target bundles into an image.
+        config: canvas, placement and background options.
+        device: where tensors live.
+    Raises OptionError when the canvas (`config.size`) would not fit in `device`'s memory.
+    """
+
+    def __init__(self, body: BodyModel, generator: Generator, config: ImitatorConfig | None = None, device: torch.device | str = "cpu") -> None:
+        self.body = body
+        self.generator = generator
+        self.config = config or ImitatorConfig()
+        self.device = torch.device(device)
+        check_canvas_fits(self.config.size, self.device)
+        rest = rest_vertices(body)
+        self.topology = MeshTopology.of(body, rest)
+        self.uv_fragments = rasterize_uv(self.topology, self.config.texture_size)
+        self._mirror = mirror_vertex_map(rest)
+        # The back of the clothes from their front; not the back of the head from the face.
+        self._depth_mirror = depth_mirror_vertex_map(rest, body.part_labels, skip=(PART_INDEX["head"],))
+
+    def _mesh(
+        self, body: BodyModel, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor, rotation: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image-space vertices `(B, V, 3)` and keypoints `(B, K, 3)` (pixels + confidence 1) of
+        `body` in poses `(B, J, 3)` with one shape `(S,)`, turned by `rotation (3, 3)` about the
+        pelvis (the model frame's origin) when given, seen by cameras `(B, 3)`."""
+        with torch.no_grad():
+            output = body.forward(pose, shape.expand(pose.shape[0], -1))
+        vertices, keypoints = output.vertices, output.keypoints
+        if rotation is not None:
+            rotation = rotation.to(vertices)
+            vertices, keypoints = vertices @ rotation.T, keypoints @ rotation.T
+        return mesh_to_image(vertices, keypoints, cam)
+
+    def maps(self, verts: torch.Tensor) -> tuple[Fragments, torch.Tensor, torch.Tensor]:
+        """Fragments, correspondence map `(B, 4, size, size)` and part map `(B, size, size)` of
+        image-space meshes `(B, V, 3)` of this body (`warping.correspondence.mesh_maps`)."""
+        return mesh_maps(verts, self.topology, self.config.size)
+
+    def _height(self, shape: torch.Tensor) -> float:
+        """Standing height, metres, of the rest body of `shape (S,)`."""
+        heights = rest_vertices(self.body, shape)[:, 1]
+        return float(heights.max() - heights.min())
+
+    def prepare(self, photos: Sequence[np.ndarray], label: str = "source photo", names: Sequence[str] | None = None) -> Subject:
+        """The subject from one or more photos `(H, W, 3)` uint8 RGB of the same person (e.g.
+        front and back), each fitted separately, one shape for all. Raises NoPersonError naming
+        the photo with nobody in it: its entry of `names` when given (e.g. "source frame 3 of
+        'clip.mp4'"), else `label` and its 1-based number."""
+        if not photos:
+            raise OptionError(f"at least one {label} is needed")
+        names = list(names) if names is not None else [f"{label} {number}" for number in range(1, len(photos) + 1)]
+        fits, crops, masks, backdrop = [], [], [], None
+        with BlazePoseDetector(video=False) as detector:
+            for name, photo in zip(names, photos, strict=True):
+                detection = detector.detect(photo)
+                if detection is None:
+                    raise NoPersonError(f"no person found in {name}")
+                crop, mask, fit = self.crop(photo, detection, fit_detection(self.body, detection, self.config.fit, self.device))
+                fits.append(fit)
+                crops.append(crop)
+                masks.append(mask)
+                if backdrop is None:
+                    backdrop = self.backdrop(photo, detection)
+        return self.subject(crops, masks, fits, backdrop)
+
+    def _box(self, detection: Detection) -> CropBox:
+        return CropBox.around(detection.bbox(), self.config.crop_margin)
+
+    def crop(self, photo: np.ndarray, detection: Detection, fit: BodyFit) -> tuple[np.ndarray, np.ndarray, BodyFit]:
+        """The canvas crop `(size, size, 3)` uint8 of a `photo` around its `detection`, the
+        crop of the person mask `(size, size)` float in [0, 1], and `fit` (in photo pixels)
+        moved to canvas pixels (a new BodyFit; `fit` is left as it is)."""
+        size = self.config.size
+        box = self._box(detection)
+        projected = (fit.projected - fit.projected.new_tensor([box.x0, box.y0])) * box.scale(size)
+        moved = dataclasses.replace(fit, cam=box.camera(fit.cam, size), projected=projected)
+        return box.crop(photo, size), box.crop(detection.mask, size), moved
+
+    def backdrop(self, photo: np.ndarray, detection: Detection) -> Backdrop:
+        """What the clean plate is made from (`mimic.pipeline.background.Backdrop`): the canvas crop of
+        `photo` around its `detection` and of its person mask, mirrored beyond the photo's
+        edges, and which canvas pixels lie inside the photo."""
+        size = self.config.size
+        box = self._box(detection)
+        return Backdrop(box.crop(photo, size, "reflect"), box.crop(detection.mask, size, "reflect"), box.inside(photo.shape, size))
+
+    def subject(
+        self, crops: Sequence[np.ndarray], masks: Sequence[np.ndarray], fits: Sequence[BodyFit], backdrop: Backdrop | None = None
+    ) -> Subject:
+        """The subject from fitted source crops: `crops` `(size, size, 3)` uint8 RGB, their person
+        `masks` `(size, size)` float in [0, 1] and `fits` (cameras in canvas pixels). The body
+        shape is the mean of the fits' shapes; the clothes are fitted to every mask (unless the
+        config asks for the naked body); the texture is unwrapped from every crop and filled.
+        The background is the clean plate (`mimic.pipeline.background.clean_plate`) of `backdrop`, the
+        first source's (None: its crop and mask, all inside the photo), without the subject's
+        rendered silhouette either."""
+        if not (len(crops) == len(masks) == len(fits)) or not fits:
+            raise ValueError(f"need as many crops, masks and fits (at least one), got {len(crops)}, {len(masks)}, {len(fits)}")
+        shape = torch.stack([f.shape for f in fits]).mean(0)
+        poses, cams = torch.stack([f.pose for f in fits]), torch.stack([f.cam for f in fits])
+        mask_tensor = torch.from_numpy(np.stack(masks)).to(self.device)[:, None].float()
+        body = self.body
+        if self.config.clothes is not None:
+            body = fit_clothes(self.body, shape, poses, cams, mask_tensor[:, 0], self.config.clothes)
+        verts, keypoints = self._mesh(body, poses, shape, cams)
+        fragments, correspondence, parts = self.maps(verts)
+        images = torch.cat([to_tensor(c, self.device) for c in crops])
+        texture, coverage = unwrap_texture(
+            images, fragments, verts, self.topology, self.config.texture_size, uv_fragments=self.uv_fragments, masks=mask_tensor
+        )
+        texture = fill_texture(texture, coverage, self.uv_fragments, self.topology, self._mirror, depth_mirror=self._depth_mirror)
+        if backdrop is None:
+            backdrop = Backdrop(crops[0], masks[0], np.ones(masks[0].shape, dtype=bool))
+        silhouette = (fragments.face_id[0] >= 0).cpu().numpy()
+        background = to_tensor(clean_plate(backdrop, silhouette), self.device)
+        bundle = SourceBundle(images, mask_tensor, verts, fragments, background, texture, correspondence, parts, keypoints)
+        return Subject(bundle, list(fits), shape, body)
+
+    def target(
+        self,
+        subject: Subject,
+        pose: torch.Tensor,
+        cam: torch.Tensor,
+        background: torch.Tensor,
+        seconds: dict[str, float] | None = None,
+        rotation: torch.Tensor | None = None,
+    ) -> TargetBundle:
+        """The subject in `pose (J, 3)`, turned by `rotation (3, 3)` about its pelvis when given
+        (novel views, see `mimic.tasks.novel_view`), seen by `cam (3,)` (canvas pixels), over
+        `background`; adds the seconds spent rasterizing and composing the flow to `seconds`
+        when given. Each target pixel takes its texture from the sources that see its surface
+        point (the most frontal one dominates, `warping.flow.combine_sources`), restricted to
+        `subject.sources_by_part` of the pixel's body part when set."""
+        source = subject.bundle
+        clock = time.perf_counter()
+        verts, keypoints = self._mesh(subject.body, pose[None], subject.shape, cam[None], rotation)
+        fragments, correspondence, parts = self.maps(verts)
+        rasterized = time.perf_counter()
+        count = source.images.shape[0]
+        expanded = type(fragments)(*(t.expand(count, *t.shape[1:]) for t in fragments))
+        flow = transfer_flow(expanded, source.verts, source.fragments, self.body.faces)
+        if subject.sources_by_part is not None:
+            allowed = subject.sources_by_part.to(parts.device)[:, parts[0].clamp(min=0)]  # (S, H, W)
+            visible = flow.visible & allowed
+            flow = flow._replace(visible=visible, facing=torch.where(visible, flow.facing, 0.0))
+        grids, weights = combine_sources([type(flow)(*(t[i : i + 1] for t in flow)) for i in range(count)])
+        uv = uv_map(fragments, self.topology)
+        if seconds is not None:
+            seconds["rasterize"] = rasterized - clock
+            seconds["flow"] = time.perf_counter() - rasterized
+        return TargetBundle(verts, fragments, uv, grids, weights, background, correspondence, parts, keypoints)
+
+    def imitate(self, subject: Subject, frames: Iterable[np.ndarray]) -> Iterator[ImitatedFrame]:
+        """Streams the driver `frames` ((H, W, 3) uint8 RGB); yields one ImitatedFrame each.
+
+        Frames before the driver's first person show the background; a later frame without a
+        person keeps the last pose. Raises NoPersonError if no frame has a person."""
+        size = self.config.size
+        fitter = VideoFitter(self.body, self.config.fit, self.device)
+        box: CropBox | None = None
+        first_cam: torch.Tensor | None = None
+        driver_plate = subject.bundle.background
+        temporal_plate = TemporalPlate()
+        driver_scale: float | None = None
+        several_people = False
+        with BlazePoseDetector(video=True, max_side=DETECTION_SIDE) as detector:
+
+            def detect(frame: np.ndarray) -> tuple[np.ndarray, Detection | None, float]:
+                clock = time.perf_counter()
+                found = detector.detect(frame)
+                return frame, found, time.perf_counter() - clock
+
+            for frame, detection, detect_seconds in prefetch(frames, detect):
+                seconds: dict[str, float] = {"detect": detect_seconds}
+                clock = time.perf_counter()
+                fit = fitter.step(detection)
+                seconds["fit"] = time.perf_counter() - clock
+                if fit is not None and box is None:
+                    box = CropBox.around(detection.bbox(), self.config.crop_margin)
+                    # BlazePose takes the most prominent person and then tracks it by overlap
+                    # from frame to frame; say when it had a choice.
+                    with BlazePoseDetector(video=False, max_side=DETECTION_SIDE) as searcher:
+                        several_people = another_person(searcher, frame, detection)
+                if box is None:
+                    driver = CropBox.around((0, 0, frame.shape[1], frame.shape[0]), 0.0).crop(frame, size)
+                    yield ImitatedFrame(to_image(subject.bundle.background), driver, False, seconds, frame, None, several_people)
+                    continue
+                driver = box.crop(frame, size)
+                cam = box.camera(fit.cam, size)
+                if driver_scale is None:
+                    driver_scale = self._height(fitter.shape) / self._height(subject.shape)
+                cam = cam * cam.new_tensor([driver_scale, 1.0, 1.0])
+                if first_cam is None:
+                    first_cam = cam
+                if self.config.placement == "source":
+                    anchor = subject.fits[0].cam
+                    cam = torch.cat((anchor[:1] * cam[:1] / first_cam[:1], anchor[1:] + cam[1:] - first_cam[1:]))
+                if self.config.background == "driver" and detection is not None and detection.mask is not None:
+                    # mirrored beyond the frame (never repeated edge rows), the mask likewise
+                    mirrored = box.crop(frame, size, "reflect"), box.crop(detection.mask, size, "reflect")
+                    driver_plate = to_tensor(temporal_plate.update(*mirrored), self.device)
+                background = driver_plate if self.config.background == "driver" else subject.bundle.background
+                target = self.target(subject, fit.pose, cam, background, seconds)
+                clock = time.perf_counter()
+                with torch.no_grad():
+                    image = to_image(self.generator.generate(subject.bundle, target))
+                seconds["generate"] = time.perf_counter() - clock
+                yield ImitatedFrame(image, driver, detection is not None, seconds, frame, box, several_people)
+        if box is None:
+            raise NoPersonError("no person found in any frame of the driver")
