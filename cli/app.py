@@ -24,6 +24,7 @@ from .pose_command import pose
 from .swap_command import swap
 from .train_command import train
 from .view_command import view
+from bodymesh.smoothing import DEFAULT_LAG
 from mimic.generators.registry import GENERATOR_NAMES
 from mimic.errors import MimicError
 
@@ -141,6 +142,13 @@ def video(
     cache_dir: CacheDirOption = None,
     naked_body: NakedBodyOption = False,
     device: DeviceOption = "cpu",
+    person: Annotated[
+        Optional[int],
+        typer.Option("--person", help="Which person of the driver to follow: 1, 2, ... left to right where first seen (default: the largest).", min=1),
+    ] = None,
+    smooth: Annotated[
+        int, typer.Option("--smooth", help="Smooth the driver's fitted motion over this many frames either side (0: not).", min=0)
+    ] = DEFAULT_LAG,
 ) -> None:
     """Make the person in the source photo(s) perform the motion of the driver video.
 
@@ -173,7 +181,7 @@ def video(
     )
     imitator_options = dict(
         size=size, placement="source" if keep_source_placement else "driver", background="driver" if driver_background or full_frame else "source",
-        body_model=body_model, model_dir=model_dir, naked_body=naked_body,
+        body_model=body_model, model_dir=model_dir, naked_body=naked_body, person=person, smooth=smooth,
     )
     if not batch:
         summary = imitate_video(source, driver, out, **options, **imitator_options)
@@ -213,7 +221,7 @@ def _report_video(summary) -> None:
         f"({summary.frames_per_second:.1f} frames/s after {summary.prepare_seconds:.1f} s of preparation)"
     )
     if summary.several_people:
-        typer.echo("the driver shows several people: followed the most prominent one at the start, then by overlap")
+        typer.echo("the driver shows several people: followed one of them (choose with --person N, 1 = leftmost where first seen)")
 
 
 @app.command()

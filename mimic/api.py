@@ -19,6 +19,7 @@ import numpy as np
 
 from typing import TYPE_CHECKING
 
+from bodymesh.smoothing import DEFAULT_LAG
 from mimic.pipeline import Imitator, ImitatorConfig
 from mimic.video_job import Personalization, VideoSummary
 
@@ -48,16 +49,29 @@ def make_imitator(
     device: str = "cpu",
     progress: bool = False,
     naked_body: bool = False,
+    person: int | None = None,
+    smooth: int = DEFAULT_LAG,
 ) -> Imitator:
     """An `Imitator` with the named generator (`mimic.GENERATOR_NAMES`; `checkpoint`: weights
     from `mimic train` or a subject file, default the shipped ones) and body model
     (`mimic.BODY_MODELS`; `model_dir` holds SMPL files), on a `size`-pixel square canvas with the
     driver's or the source's `placement` and the `background` of the source or the driver; the
-    subject wears its hair and clothes (`mimic.clothing`) unless `naked_body`."""
+    subject wears its hair and clothes (`mimic.clothing`) unless `naked_body`. Every person of
+    the driver is tracked (the multi-person pose model is built into the cache folder on first
+    use) and `person` followed (1-based, left to right where first seen; None: the largest); the
+    fitted motion is smoothed over `smooth` frames either side (0: not)."""
+    from bodymesh.anny_data import default_cache_dir
+    from bodymesh.pose_bundle import pose_bundle
     from bodymesh.registry import load_body_model
+    from mimic.errors import OutputError
     from mimic.generators.registry import GeneratorOptions, load_generator
 
-    config = ImitatorConfig(size=size, placement=placement, background=background)
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    try:
+        bundle = pose_bundle(cache)
+    except OSError as error:
+        raise OutputError(f"cannot use the cache folder '{cache}': {error.strerror or error} (choose another with --cache-dir or MIMIC_CACHE_DIR)") from None
+    config = ImitatorConfig(size=size, placement=placement, background=background, smooth=smooth, people_bundle=bundle, person=person)
     if naked_body:
         config.clothes = None
     chosen = load_generator(generator, GeneratorOptions(checkpoint=None if checkpoint is None else Path(checkpoint), device=device))
@@ -102,6 +116,8 @@ def imitate_video(
     progress: bool = False,
     allow_short: bool = False,
     naked_body: bool = False,
+    person: int | None = None,
+    smooth: int = DEFAULT_LAG,
     imitator: Imitator | None = None,
 ) -> VideoSummary:
     """The person of the `source` photo(s) (front / back of one person) performing the motion of
@@ -115,7 +131,7 @@ def imitate_video(
     options are used; `generator` must then name its generator, `size`, ... are ignored). A
     driver cut short raises InputError before any work, or with `allow_short` is used as far as
     it goes (the summary's `ended_early`). An `out` that is one of the inputs, or cannot be
-    written, raises OutputError before any work."""
+    written, raises OutputError before any work. `person`, `smooth`: see `make_imitator`."""
     from mimic.media import WRITABLE_VIDEO_EXTENSIONS, probe_video, read_image
     from mimic.outputs import check_outputs
     from mimic.training.registry import personalizable_names
@@ -133,6 +149,7 @@ def imitate_video(
         imitator = make_imitator(
             generator, checkpoint=subject or checkpoint, size=size, body_model=body_model, model_dir=model_dir, cache_dir=cache_dir,
             device=device, progress=progress, placement=placement, background="driver" if full_frame else background, naked_body=naked_body,
+            person=person, smooth=smooth,
         )
     personalization = None
     if personalize and subject is None and generator in personalizable:

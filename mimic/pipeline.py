@@ -16,6 +16,7 @@ import dataclasses
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,9 +24,12 @@ import torch
 from bodymesh.body_model import BodyModel, zero_pose, zero_shape
 from bodymesh.camera import to_image_space
 from bodymesh.detect import BlazePoseDetector, Detection, another_person
+from bodymesh.detect_people import PeopleDetector
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.fit_video import VideoFitter
+from bodymesh.follow import FollowedPerson, OtherPeople, TrackedPeople
 from bodymesh.parts import PART_INDEX
+from bodymesh.smoothing import DEFAULT_LAG, FitSmoother
 from mimic.background import Backdrop, TemporalPlate, clean_plate
 from mimic.clothing import ClothesConfig, fit_clothes
 from mimic.crop import CropBox
@@ -33,6 +37,7 @@ from mimic.errors import NoPersonError, OptionError
 from mimic.generators.base import Generator, SourceBundle, TargetBundle, mesh_maps
 from mimic.memory import check_canvas_fits
 from mimic.prefetch import prefetch
+from mimic.quiet import native_stderr_silenced
 from mimic.texture import depth_mirror_vertex_map, fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture
 from warping.correspondence import uv_map, vertex_codes
 from warping.flow import combine_sources, transfer_flow
@@ -53,6 +58,11 @@ class ImitatorConfig:
     background: "source" (the first source photo, person removed) or "driver" (the driver's
     clean plate, built over its frames: `mimic.background.TemporalPlate`). texture_size: side of the UV texture. clothes: how the subject's
     hair and clothes are fitted over the body (`mimic.clothing`); None: the naked body.
+    smooth: frames either side over which the driver's fitted pose and camera are smoothed
+    (`bodymesh.smoothing`; 0: none). people_bundle: the multi-person pose model
+    (`bodymesh.pose_bundle.pose_bundle`): every person of the driver is tracked and `person`
+    followed (1-based, left to right where first seen; None: the largest); None: the
+    single-person BlazePose follows the most prominent person.
     """
 
     size: int = 256
@@ -62,8 +72,15 @@ class ImitatorConfig:
     texture_size: int = 256
     fit: FitConfig = field(default_factory=FitConfig)
     clothes: ClothesConfig | None = field(default_factory=ClothesConfig)
+    smooth: int = DEFAULT_LAG
+    people_bundle: Path | None = None
+    person: int | None = None
 
     def __post_init__(self) -> None:
+        if self.smooth < 0:
+            raise OptionError(f"smooth must be at least 0 frames, got {self.smooth}")
+        if self.person is not None and (self.person < 1 or self.people_bundle is None):
+            raise OptionError(f"person must be a number from 1, with the multi-person detector; got {self.person}")
         if self.placement not in PLACEMENTS:
             raise OptionError(f"placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
         if self.background not in BACKGROUNDS:
@@ -283,41 +300,54 @@ class Imitator:
             seconds["flow"] = time.perf_counter() - rasterized
         return TargetBundle(verts, fragments, uv, grids, weights, background, correspondence, parts, keypoints)
 
+    def _driver_detector(self) -> BlazePoseDetector | FollowedPerson:
+        """The driver's detector: with `config.people_bundle`, every person tracked and
+        `config.person` followed; else the single-person BlazePose (the most prominent person)."""
+        if self.config.people_bundle is None:
+            return BlazePoseDetector(video=True, max_side=DETECTION_SIDE)
+        found = PeopleDetector(self.config.people_bundle, max_side=DETECTION_SIDE, quiet=native_stderr_silenced())
+        return FollowedPerson(TrackedPeople(found), self.config.person)
+
+    def _others_over(self, others: OtherPeople, box: CropBox, silhouette: np.ndarray) -> np.ndarray | None:
+        """`(size, size)` in [0, 1]: where the canvas shows the driver's other people rather than
+        the generated frame. Those in front of the followed person cover the subject's
+        `silhouette (size, size)` bool; over the driver's background every other person stays
+        as they are (those behind only where the subject is not)."""
+        front = None if others.front is None else box.crop(others.front, self.config.size)
+        if self.config.background != "driver":
+            return None if front is None else front * silhouette
+        behind = None if others.behind is None else box.crop(others.behind, self.config.size) * ~silhouette
+        present = [m for m in (front, behind) if m is not None]
+        return np.maximum.reduce(present) if present else None
+
     def imitate(self, subject: Subject, frames: Iterable[np.ndarray]) -> Iterator[ImitatedFrame]:
         """Streams the driver `frames` ((H, W, 3) uint8 RGB); yields one ImitatedFrame each.
 
         Frames before the driver's first person show the background; a later frame without a
-        person keeps the last pose. Raises NoPersonError if no frame has a person."""
+        person keeps the last pose. The fitted pose and camera are smoothed over
+        `config.smooth` frames either side (`bodymesh.smoothing`; frames come out that much
+        later). Other people of the driver stay as they are over its background, and those in
+        front of the followed one are laid over the subject. Raises NoPersonError if no frame has a person (the followed one)."""
         size = self.config.size
         fitter = VideoFitter(self.body, self.config.fit, self.device)
+        smoother: FitSmoother[tuple] = FitSmoother(self.body, self.config.smooth)
         box: CropBox | None = None
         first_cam: torch.Tensor | None = None
         driver_plate = subject.bundle.background
         temporal_plate = TemporalPlate()
         driver_scale: float | None = None
         several_people = False
-        with BlazePoseDetector(video=True, max_side=DETECTION_SIDE) as detector:
+        with self._driver_detector() as detector:
 
-            def detect(frame: np.ndarray) -> tuple[np.ndarray, Detection | None, float]:
+            def detect(frame: np.ndarray) -> tuple[np.ndarray, Detection | None, float, OtherPeople, bool]:
                 clock = time.perf_counter()
                 found = detector.detect(frame)
-                return frame, found, time.perf_counter() - clock
+                if not isinstance(detector, FollowedPerson):
+                    return frame, found, time.perf_counter() - clock, OtherPeople(None, None), False
+                return frame, found, time.perf_counter() - clock, detector.others_masks(), detector.people_seen > 1
 
-            for frame, detection, detect_seconds in prefetch(frames, detect):
-                seconds: dict[str, float] = {"detect": detect_seconds}
-                clock = time.perf_counter()
-                fit = fitter.step(detection)
-                seconds["fit"] = time.perf_counter() - clock
-                if fit is not None and box is None:
-                    box = CropBox.around(detection.bbox(), self.config.crop_margin)
-                    # BlazePose takes the most prominent person and then tracks it by overlap
-                    # from frame to frame; say when it had a choice.
-                    with BlazePoseDetector(video=False, max_side=DETECTION_SIDE) as searcher:
-                        several_people = another_person(searcher, frame, detection)
-                if box is None:
-                    driver = CropBox.around((0, 0, frame.shape[1], frame.shape[0]), 0.0).crop(frame, size)
-                    yield ImitatedFrame(to_image(subject.bundle.background), driver, False, seconds, frame, None, several_people)
-                    continue
+            def render(fit: BodyFit, frame: np.ndarray, detection: Detection | None, seconds: dict[str, float], others: OtherPeople) -> ImitatedFrame:
+                nonlocal driver_plate, driver_scale, first_cam
                 driver = box.crop(frame, size)
                 cam = box.camera(fit.cam, size)
                 if driver_scale is None:
@@ -337,7 +367,37 @@ class Imitator:
                 clock = time.perf_counter()
                 with torch.no_grad():
                     image = to_image(self.generator.generate(subject.bundle, target))
+                over = self._others_over(others, box, (target.fragments.face_id[0] >= 0).cpu().numpy())
+                if over is not None:
+                    image = (image * (1 - over[..., None]) + driver * over[..., None]).round().astype(np.uint8)
                 seconds["generate"] = time.perf_counter() - clock
-                yield ImitatedFrame(image, driver, detection is not None, seconds, frame, box, several_people)
+                return ImitatedFrame(image, driver, detection is not None, seconds, frame, box, several_people)
+
+            for frame, detection, detect_seconds, others, others_seen in prefetch(frames, detect):
+                several_people = several_people or others_seen
+                seconds: dict[str, float] = {"detect": detect_seconds}
+                clock = time.perf_counter()
+                restarts = fitter.refits + fitter.reentries
+                fit = fitter.step(detection)
+                seconds["fit"] = time.perf_counter() - clock
+                if fit is not None and box is None:
+                    box = CropBox.around(detection.bbox(), self.config.crop_margin)
+                    if not isinstance(detector, FollowedPerson):
+                        # BlazePose takes the most prominent person and then tracks it by overlap
+                        # from frame to frame; say when it had a choice.
+                        with BlazePoseDetector(video=False, max_side=DETECTION_SIDE) as searcher:
+                            several_people = another_person(searcher, frame, detection)
+                if box is None:
+                    driver = CropBox.around((0, 0, frame.shape[1], frame.shape[0]), 0.0).crop(frame, size)
+                    yield ImitatedFrame(to_image(subject.bundle.background), driver, False, seconds, frame, None, several_people)
+                    continue
+                restart = fitter.refits + fitter.reentries > restarts
+                for smoothed, item in smoother.push(fit, (frame, detection, seconds, others), restart):
+                    yield render(smoothed, *item)
+            for smoothed, item in smoother.flush():
+                yield render(smoothed, *item)
+            if box is None and isinstance(detector, FollowedPerson) and detector.people_seen:
+                count = detector.people_seen
+                raise NoPersonError(f"the driver shows {count} {'person' if count == 1 else 'people'}: there is no person {detector.person} to follow")
         if box is None:
             raise NoPersonError("no person found in any frame of the driver")
