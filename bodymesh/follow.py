@@ -57,6 +57,7 @@ class FollowedPerson:
             raise ValueError(f"person numbers start at 1, got {person}")
         self.people = people
         self.person = person
+        self.everyone: dict[int, Detection] = {}  # the latest frame's people by number
         self.others: list[Detection] = []  # the other people of the latest frame
         self.found: Detection | None = None  # the followed person in the latest frame
         self.last_seen: Detection | None = None  # the followed person where last seen
@@ -68,7 +69,7 @@ class FollowedPerson:
 
     def detect(self, image: np.ndarray) -> Detection | None:
         """`image (H, W, 3) uint8 RGB` -> the followed person's detection, or None."""
-        found = self.people.track(image)
+        found = self.everyone = self.people.track(image)
         if self.person is None and found:
             self.person = max(found, key=lambda number: box_area(found[number]))
         self.others = [d for number, d in found.items() if number != self.person]

@@ -63,6 +63,7 @@ def fit(
     keys), summary.json and an overlay (overlay.png or overlay.mp4) of the mesh drawn over the input.
     """
     from bodymesh.registry import load_body_model
+    from mimic.api import people_bundle
     from mimic.errors import OptionError
     from mimic.fit_media import FitExports, fit_file, output_names
     from mimic.media import probe_video, is_video_path, read_image
@@ -80,7 +81,10 @@ def fit(
     exports = [glb] if glb is not None else []
     check_outputs([input], files=[out / name for name in output_names(input)] + exports, folders=[out])
     model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
-    options = {"max_frames": max_frames, "progress": True, "allow_short": allow_short} if is_video_path(input) else {}
+    options = (
+        {"max_frames": max_frames, "progress": True, "allow_short": allow_short, "people_bundle": people_bundle(cache_dir)}  # every person fitted
+        if is_video_path(input) else {}
+    )
     summary = fit_file(input, out, model, device=device, exports=FitExports(glb, obj), **options)
     if summary.ended_early:
         _warn_short(input, summary.frames, summary.frames_announced)

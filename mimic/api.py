@@ -60,23 +60,31 @@ def make_imitator(
     the driver is tracked (the multi-person pose model is built into the cache folder on first
     use) and `person` followed (1-based, left to right where first seen; None: the largest); the
     fitted motion is smoothed over `smooth` frames either side (0: not)."""
-    from bodymesh.anny_data import default_cache_dir
-    from bodymesh.pose_bundle import pose_bundle
     from bodymesh.registry import load_body_model
-    from mimic.errors import OutputError
     from mimic.generators.registry import GeneratorOptions, load_generator
 
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    try:
-        bundle = pose_bundle(cache)
-    except OSError as error:
-        raise OutputError(f"cannot use the cache folder '{cache}': {error.strerror or error} (choose another with --cache-dir or MIMIC_CACHE_DIR)") from None
-    config = ImitatorConfig(size=size, placement=placement, background=background, smooth=smooth, people_bundle=bundle, person=person)
+    config = ImitatorConfig(
+        size=size, placement=placement, background=background, smooth=smooth, people_bundle=people_bundle(cache_dir), person=person
+    )
     if naked_body:
         config.clothes = None
     chosen = load_generator(generator, GeneratorOptions(checkpoint=None if checkpoint is None else Path(checkpoint), device=device))
     model = load_body_model(body_model, None if model_dir is None else Path(model_dir), None if cache_dir is None else Path(cache_dir), progress=progress)
     return Imitator(model.to(device), chosen, config, device)
+
+
+def people_bundle(cache_dir: PathLike | None = None) -> Path:
+    """The multi-person pose model (`bodymesh.pose_bundle`) in `cache_dir` (default
+    `~/.cache/mimic`), built there on first use; OutputError when the folder cannot be written."""
+    from bodymesh.anny_data import default_cache_dir
+    from bodymesh.pose_bundle import pose_bundle
+    from mimic.errors import OutputError
+
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    try:
+        return pose_bundle(cache)
+    except OSError as error:
+        raise OutputError(f"cannot use the cache folder '{cache}': {error.strerror or error} (choose another with --cache-dir or MIMIC_CACHE_DIR)") from None
 
 
 def check_weights(generator: str, checkpoint: PathLike | None, subject: PathLike | None) -> None:
@@ -245,7 +253,7 @@ def fit(
     progress: bool = False,
 ) -> "FitSummary":
     """Fits the body model to the person of a photo or of every frame of a video; writes
-    fit.npz, summary.json and an overlay into the folder `out` (`mimic.fit_media`), an animated
+    fit.npz (a video's: every person's track), summary.json and an overlay into the folder `out` (`mimic.fit_media`), an animated
     skinned glTF to `glb` and per-frame OBJs into `out/meshes/` (`obj`) when asked. Returns the
     `FitSummary`."""
     from bodymesh.registry import load_body_model
@@ -253,7 +261,10 @@ def fit(
 
     model = load_body_model(body_model, None if model_dir is None else Path(model_dir), None if cache_dir is None else Path(cache_dir), progress=progress)
     exports = FitExports(None if glb is None else Path(glb), obj)
-    return fit_file(Path(input), Path(out), model.to(device), device=device, max_frames=max_frames, progress=progress, exports=exports)
+    return fit_file(
+        Path(input), Path(out), model.to(device), device=device, max_frames=max_frames, progress=progress, exports=exports,
+        people_bundle=people_bundle(cache_dir),
+    )
 
 
 def text_to_pose(

@@ -96,3 +96,21 @@ def test_a_person_number_the_driver_does_not_have_is_one_clear_error(tmp_path, a
     with pytest.raises(mimic.NoPersonError, match="2 people: there is no person 5"):
         mimic.imitate_video(shared_file("images", "pexels_man_wall.jpg"), driver, tmp_path / "out.mp4", person=5, cache_dir=cache_dir())
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.slow
+def test_fit_writes_every_persons_track(tmp_path, anny_body):
+    driver = tmp_path / "two.mp4"
+    masks = write_two_people_driver(anny_body, driver, frames=4)
+    summary = mimic.fit(driver, tmp_path / "fit", cache_dir=cache_dir())
+    assert summary.frames == 4
+    fit = np.load(tmp_path / "fit" / "fit.npz")
+    assert fit["people"].tolist() == [1, 2] and int(fit["person"]) == 2  # the largest is the top-level track
+    joints = len(anny_body.joint_names)
+    assert fit["people_pose"].shape == (2, 4, joints, 3) and fit["people_cam"].shape == (2, 4, 3)
+    assert fit["people_found"].sum() >= 6 and fit["people_shape"].shape[0] == 2
+    np.testing.assert_array_equal(fit["people_pose"][1], fit["pose"])
+    for index, name in ((0, "left"), (1, "right")):
+        found = fit["people_found"][index]
+        x = fit["people_projected"][index][found][..., 0].mean()
+        assert abs(x - np.mean([_centre(m[name]) for m, f in zip(masks, found) if f])) < 20
