@@ -26,13 +26,13 @@ from bodymesh.camera import to_image_space
 from bodymesh.detect import BlazePoseDetector, Detection, another_person
 from bodymesh.detect_people import PeopleDetector
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
-from bodymesh.fit_video import VideoFitter
 from bodymesh.follow import FollowedPerson, OtherPeople, TrackedPeople
 from bodymesh.parts import PART_INDEX
-from bodymesh.smoothing import DEFAULT_LAG, FitSmoother
-from mimic.background import Backdrop, TemporalPlate, clean_plate
+from bodymesh.smoothing import DEFAULT_LAG
+from mimic.background import Backdrop, clean_plate
 from mimic.clothing import ClothesConfig, fit_clothes
 from mimic.crop import CropBox
+from mimic.driver_stream import DriverStream
 from mimic.errors import NoPersonError, OptionError
 from mimic.generators.base import Generator, SourceBundle, TargetBundle, mesh_maps
 from mimic.memory import check_canvas_fits
@@ -120,6 +120,7 @@ class ImitatedFrame:
     frame: np.ndarray
     box: CropBox | None
     several_people: bool = False  # the driver's first frame with a person showed others too
+    silhouette: np.ndarray | None = None  # (size, size) bool: where the subject is drawn in `image`
 
     def full_frame(self) -> np.ndarray:
         """The driver frame, at its own size, with the generated crop pasted back over it."""
@@ -327,15 +328,9 @@ class Imitator:
         person keeps the last pose. The fitted pose and camera are smoothed over
         `config.smooth` frames either side (`bodymesh.smoothing`; frames come out that much
         later). Other people of the driver stay as they are over its background, and those in
-        front of the followed one are laid over the subject. Raises NoPersonError if no frame has a person (the followed one)."""
-        size = self.config.size
-        fitter = VideoFitter(self.body, self.config.fit, self.device)
-        smoother: FitSmoother[tuple] = FitSmoother(self.body, self.config.smooth)
-        box: CropBox | None = None
-        first_cam: torch.Tensor | None = None
-        driver_plate = subject.bundle.background
-        temporal_plate = TemporalPlate()
-        driver_scale: float | None = None
+        front of the followed one are laid over the subject (`mimic.driver_stream`). Raises
+        NoPersonError if no frame has a person (the followed one)."""
+        stream = DriverStream(self, subject)
         several_people = False
         with self._driver_detector() as detector:
 
@@ -346,58 +341,18 @@ class Imitator:
                     return frame, found, time.perf_counter() - clock, OtherPeople(None, None), False
                 return frame, found, time.perf_counter() - clock, detector.others_masks(), detector.people_seen > 1
 
-            def render(fit: BodyFit, frame: np.ndarray, detection: Detection | None, seconds: dict[str, float], others: OtherPeople) -> ImitatedFrame:
-                nonlocal driver_plate, driver_scale, first_cam
-                driver = box.crop(frame, size)
-                cam = box.camera(fit.cam, size)
-                if driver_scale is None:
-                    driver_scale = self._height(fitter.shape) / self._height(subject.shape)
-                cam = cam * cam.new_tensor([driver_scale, 1.0, 1.0])
-                if first_cam is None:
-                    first_cam = cam
-                if self.config.placement == "source":
-                    anchor = subject.fits[0].cam
-                    cam = torch.cat((anchor[:1] * cam[:1] / first_cam[:1], anchor[1:] + cam[1:] - first_cam[1:]))
-                if self.config.background == "driver" and detection is not None and detection.mask is not None:
-                    # mirrored beyond the frame (never repeated edge rows), the mask likewise
-                    mirrored = box.crop(frame, size, "reflect"), box.crop(detection.mask, size, "reflect")
-                    driver_plate = to_tensor(temporal_plate.update(*mirrored), self.device)
-                background = driver_plate if self.config.background == "driver" else subject.bundle.background
-                target = self.target(subject, fit.pose, cam, background, seconds)
-                clock = time.perf_counter()
-                with torch.no_grad():
-                    image = to_image(self.generator.generate(subject.bundle, target))
-                over = self._others_over(others, box, (target.fragments.face_id[0] >= 0).cpu().numpy())
-                if over is not None:
-                    image = (image * (1 - over[..., None]) + driver * over[..., None]).round().astype(np.uint8)
-                seconds["generate"] = time.perf_counter() - clock
-                return ImitatedFrame(image, driver, detection is not None, seconds, frame, box, several_people)
-
             for frame, detection, detect_seconds, others, others_seen in prefetch(frames, detect):
+                first = stream.box is None and detection is not None
                 several_people = several_people or others_seen
-                seconds: dict[str, float] = {"detect": detect_seconds}
-                clock = time.perf_counter()
-                restarts = fitter.refits + fitter.reentries
-                fit = fitter.step(detection)
-                seconds["fit"] = time.perf_counter() - clock
-                if fit is not None and box is None:
-                    box = CropBox.around(detection.bbox(), self.config.crop_margin)
-                    if not isinstance(detector, FollowedPerson):
-                        # BlazePose takes the most prominent person and then tracks it by overlap
-                        # from frame to frame; say when it had a choice.
-                        with BlazePoseDetector(video=False, max_side=DETECTION_SIDE) as searcher:
-                            several_people = another_person(searcher, frame, detection)
-                if box is None:
-                    driver = CropBox.around((0, 0, frame.shape[1], frame.shape[0]), 0.0).crop(frame, size)
-                    yield ImitatedFrame(to_image(subject.bundle.background), driver, False, seconds, frame, None, several_people)
-                    continue
-                restart = fitter.refits + fitter.reentries > restarts
-                for smoothed, item in smoother.push(fit, (frame, detection, seconds, others), restart):
-                    yield render(smoothed, *item)
-            for smoothed, item in smoother.flush():
-                yield render(smoothed, *item)
-            if box is None and isinstance(detector, FollowedPerson) and detector.people_seen:
+                if first and not isinstance(detector, FollowedPerson):
+                    # BlazePose takes the most prominent person and then tracks it by overlap
+                    # from frame to frame; say when it had a choice.
+                    with BlazePoseDetector(video=False, max_side=DETECTION_SIDE) as searcher:
+                        several_people = another_person(searcher, frame, detection)
+                yield from stream.push(frame, detection, {"detect": detect_seconds}, others, several_people)
+            yield from stream.flush()
+            if stream.box is None and isinstance(detector, FollowedPerson) and detector.people_seen:
                 count = detector.people_seen
                 raise NoPersonError(f"the driver shows {count} {'person' if count == 1 else 'people'}: there is no person {detector.person} to follow")
-        if box is None:
+        if stream.box is None:
             raise NoPersonError("no person found in any frame of the driver")
