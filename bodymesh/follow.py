@@ -42,6 +42,12 @@ class TrackedPeople:
     def close(self) -> None:
         self.detector.close()
 
+    def __enter__(self) -> "TrackedPeople":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 class FollowedPerson:
     """A `PersonDetector` giving, frame after frame, the detection of one person among several.

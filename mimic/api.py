@@ -26,7 +26,7 @@ from mimic.video_job import Personalization, VideoSummary
 if TYPE_CHECKING:
     from mimic.fit_media import FitSummary
 
-__all__ = ["PathLike", "check_weights", "make_imitator", "imitate_video", "novel_views", "swap", "fit", "text_to_pose"]
+__all__ = ["PathLike", "check_weights", "make_imitator", "imitate_video", "imitate_group", "novel_views", "swap", "fit", "text_to_pose"]
 
 PathLike = str | os.PathLike
 """A file or folder path: `str` or `pathlib.Path`."""
@@ -176,6 +176,45 @@ def imitate_video(
     summary = run(imitator, sources, driver, out, panels, max_frames, progress=progress, full_frame=full_frame, allow_short=allow_short)
     summary.personalization = personalization
     return summary
+
+
+def imitate_group(
+    sources: Sequence[PathLike],
+    driver: PathLike,
+    out: PathLike,
+    *,
+    generator: str = "warp",
+    checkpoint: PathLike | None = None,
+    size: int = 256,
+    max_frames: int | None = None,
+    body_model: str = "anny",
+    model_dir: PathLike | None = None,
+    cache_dir: PathLike | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+    allow_short: bool = False,
+    naked_body: bool = False,
+    smooth: int = DEFAULT_LAG,
+) -> VideoSummary:
+    """Every person of the `driver` (1, 2, ... left to right where first seen) performed by the
+    person of the matching `sources` photo (one photo a person; people beyond them stay as they
+    are), written to `out` at the driver's size (`mimic.group`). The generator runs as it is
+    (no personalization). Errors as `imitate_video`."""
+    from mimic.group import imitate_group_video
+    from mimic.media import WRITABLE_VIDEO_EXTENSIONS, probe_video, read_image
+    from mimic.outputs import check_outputs
+
+    sources, driver, out = _paths(sources), Path(driver), Path(out)
+    for path in sources:
+        read_image(path)
+    probe_video(driver, whole=not allow_short)
+    inputs = [*sources, driver, *([Path(checkpoint)] if checkpoint is not None else [])]
+    check_outputs(inputs, files=[out], extensions=WRITABLE_VIDEO_EXTENSIONS)
+    imitator = make_imitator(
+        generator, checkpoint=checkpoint, size=size, body_model=body_model, model_dir=model_dir, cache_dir=cache_dir, device=device,
+        progress=progress, background="driver", naked_body=naked_body, smooth=smooth,
+    )
+    return imitate_group_video(imitator, sources, driver, out, max_frames, progress=progress, allow_short=allow_short)
 
 
 def novel_views(

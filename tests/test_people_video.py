@@ -114,3 +114,32 @@ def test_fit_writes_every_persons_track(tmp_path, anny_body):
         found = fit["people_found"][index]
         x = fit["people_projected"][index][found][..., 0].mean()
         assert abs(x - np.mean([_centre(m[name]) for m, f in zip(masks, found) if f])) < 20
+
+
+@pytest.mark.slow
+def test_person_all_replaces_each_person_by_their_own_subject(tmp_path, anny_body):
+    driver = tmp_path / "two.mp4"
+    masks = write_two_people_driver(anny_body, driver, frames=4)
+    out = tmp_path / "group.mp4"
+    photos = [shared_file("images", "pexels_man_wall.jpg"), shared_file("images", "ryota_apose.png")]
+    summary = mimic.imitate_group(photos, driver, out, cache_dir=cache_dir(), smooth=0)
+    assert summary.frames == 4
+    changed = _changed(out, driver, masks)
+    assert changed["left"] > 20 and changed["right"] > 20, changed  # both replaced
+    outputs = list(VideoReader(out))
+    # each by their own subject: the colours on the two people differ as the two photos' people do
+    left = np.mean([o[m["left"]].mean(0) for o, m in zip(outputs, masks)], axis=0)
+    right = np.mean([o[m["right"]].mean(0) for o, m in zip(outputs, masks)], axis=0)
+    assert np.abs(left - right).max() > 15, (left, right)
+
+
+def test_person_option_errors_are_one_line(tmp_path, anny_body):
+    from tests.test_cli_fit import _assert_one_line_error, run_mimic
+
+    driver = tmp_path / "two.mp4"
+    write_two_people_driver(anny_body, driver, frames=2)
+    photo = str(shared_file("images", "pexels_man_wall.jpg"))
+    out = str(tmp_path / "out.mp4")
+    _assert_one_line_error(run_mimic("video", "--source", photo, "--driver", str(driver), "--out", out, "--person", "0"), "--person")
+    _assert_one_line_error(run_mimic("video", "--source", photo, "--driver", str(driver), "--out", out, "--person", "all", "--side-by-side"), "--person all")
+    assert not (tmp_path / "out.mp4").exists()
