@@ -28,7 +28,8 @@ from bodymesh.fit import BodyFit
 
 Item = TypeVar("Item")
 # The default: a 5-frame window, local lines (chosen with benchmarks/jitter.py on the shared
-# clips: fitted 2D jitter 2.35x and 3D 2.8x lower, PCK@0.05 0.996 -> 0.989; see the README).
+# clips: with the multi-person detector, fitted 2D jitter 2.1x and 3D 2.5x lower than the
+# unsmoothed single-person fit before, PCK@0.05 0.996 -> 0.989; see the README, "Measured").
 DEFAULT_LAG = 2
 DEFAULT_DEGREE = 1
 
