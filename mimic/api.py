@@ -11,6 +11,7 @@ act on. For many runs with one model, build an `Imitator` once with `make_imitat
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,13 +64,13 @@ def make_imitator(
     from bodymesh.registry import load_body_model
     from mimic.generators.registry import GeneratorOptions, load_generator
 
-    config = ImitatorConfig(
-        size=size, placement=placement, background=background, smooth=smooth, people_bundle=people_bundle(cache_dir), person=person
-    )
+    config = ImitatorConfig(size=size, placement=placement, background=background, smooth=smooth)
     if naked_body:
         config.clothes = None
     chosen = load_generator(generator, GeneratorOptions(checkpoint=None if checkpoint is None else Path(checkpoint), device=device))
     model = load_body_model(body_model, None if model_dir is None else Path(model_dir), None if cache_dir is None else Path(cache_dir), progress=progress)
+    # after the body model, whose cache-folder errors come first; `replace` checks `person`
+    config = dataclasses.replace(config, people_bundle=people_bundle(cache_dir), person=person)
     return Imitator(model.to(device), chosen, config, device)
 
 
@@ -84,7 +85,8 @@ def people_bundle(cache_dir: PathLike | None = None) -> Path:
     try:
         return pose_bundle(cache)
     except OSError as error:
-        raise OutputError(f"cannot use the cache folder '{cache}': {error.strerror or error} (choose another with --cache-dir or MIMIC_CACHE_DIR)") from None
+        reason = "it is a file, not a folder" if cache.exists() and not cache.is_dir() else error.strerror or type(error).__name__
+        raise OutputError(f"cannot use the cache folder '{cache}': {reason} (choose another with --cache-dir or MIMIC_CACHE_DIR)") from None
 
 
 def check_weights(generator: str, checkpoint: PathLike | None, subject: PathLike | None) -> None:
