@@ -27,6 +27,20 @@ if TYPE_CHECKING:
     from mimic.pipeline import ImitatedFrame, Imitator, Subject
 
 
+def others_over(others: OtherPeople, box: CropBox, silhouette: np.ndarray, driver_background: bool) -> np.ndarray | None:
+    """`(size, size)` in [0, 1]: where the canvas (`box`'s crop) shows the driver's other people
+    rather than the generated frame. Those in front of the followed person cover the subject's
+    `silhouette (size, size)` bool; over the driver's background every other person stays as
+    they are (those behind only where the subject is not). None: nowhere."""
+    size = silhouette.shape[0]
+    front = None if others.front is None else box.crop(others.front, size)
+    if not driver_background:
+        return None if front is None else front * silhouette
+    behind = None if others.behind is None else box.crop(others.behind, size) * ~silhouette
+    present = [m for m in (front, behind) if m is not None]
+    return np.maximum.reduce(present) if present else None
+
+
 class DriverStream:
     """Makes `subject` perform the motion of one person of the driver, with `imitator`'s body,
     generator and options (canvas, placement, background, smoothing)."""
@@ -94,7 +108,7 @@ class DriverStream:
         with torch.no_grad():
             image = to_image(imitator.generator.generate(subject.bundle, target))
         silhouette = (target.fragments.face_id[0] >= 0).cpu().numpy()
-        over = imitator._others_over(others, box, silhouette)
+        over = others_over(others, box, silhouette, config.background == "driver")
         if over is not None:
             image = (image * (1 - over[..., None]) + driver * over[..., None]).round().astype(np.uint8)
         seconds["generate"] = time.perf_counter() - clock

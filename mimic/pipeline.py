@@ -309,18 +309,6 @@ class Imitator:
         found = PeopleDetector(self.config.people_bundle, max_side=DETECTION_SIDE, quiet=native_stderr_silenced())
         return FollowedPerson(TrackedPeople(found), self.config.person)
 
-    def _others_over(self, others: OtherPeople, box: CropBox, silhouette: np.ndarray) -> np.ndarray | None:
-        """`(size, size)` in [0, 1]: where the canvas shows the driver's other people rather than
-        the generated frame. Those in front of the followed person cover the subject's
-        `silhouette (size, size)` bool; over the driver's background every other person stays
-        as they are (those behind only where the subject is not)."""
-        front = None if others.front is None else box.crop(others.front, self.config.size)
-        if self.config.background != "driver":
-            return None if front is None else front * silhouette
-        behind = None if others.behind is None else box.crop(others.behind, self.config.size) * ~silhouette
-        present = [m for m in (front, behind) if m is not None]
-        return np.maximum.reduce(present) if present else None
-
     def imitate(self, subject: Subject, frames: Iterable[np.ndarray]) -> Iterator[ImitatedFrame]:
         """Streams the driver `frames` ((H, W, 3) uint8 RGB); yields one ImitatedFrame each.
 

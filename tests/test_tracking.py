@@ -93,3 +93,24 @@ def test_helpers():
     mask[:, :2] = 1
     signature = colour_signature(image, mask)
     assert signature.shape == (64,) and signature[48] == pytest.approx(1.0)  # all red: bin (3, 0, 0)
+
+
+def _person(x0: float, x1: float, bottom: float, size: tuple[int, int] = (100, 100)):
+    from bodymesh.detect import Detection
+
+    mask = np.zeros(size, np.float32)
+    mask[int(bottom) - 40 : int(bottom), int(x0) : int(x1)] = 1.0
+    keypoints = np.array([[x0, bottom - 40, 0.9], [x1, bottom - 1, 0.9]] + [[0, 0, 0.0]] * (NUM_KEYPOINTS - 2), np.float32)
+    return Detection(keypoints, mask)
+
+
+def test_the_others_split_into_in_front_and_behind():
+    from bodymesh.follow import in_front, other_people
+
+    followed = _person(20, 50, 80)
+    near, far, aside = _person(40, 70, 95), _person(30, 60, 60), _person(80, 95, 99)
+    assert in_front(followed, near) and not in_front(followed, far) and not in_front(followed, aside)  # aside: no overlap
+    others = other_people(followed, [near, far, aside], own=followed.mask)
+    assert others.front[90, 45] == 1 and others.front[70, 45] == 0  # near's pixels, not where the followed one is surer
+    assert others.behind[50, 45] == 1 and others.behind[97, 90] == 1
+    assert other_people(None, [near]).front is None and other_people(None, [near]).behind is not None
