@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from bodymesh.anny_body import AnnyBody
+from bodymesh.anny_data import default_cache_dir
 from bodymesh.detect import BlazePoseDetector
 from bodymesh.detect_people import PeopleDetector
 from bodymesh.fit import BodyFit
@@ -84,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     lags = [int(v) for v in args.lags.split(",")]
     degrees = [int(v) for v in args.degrees.split(",")]
-    cache = args.cache_dir or Path.home() / ".cache" / "mimic"
+    cache = args.cache_dir or default_cache_dir()
     body = AnnyBody.load(cache)
     totals: dict[str, list[tuple[int, tuple[float, float, float]]]] = {}
     for path in sorted((SHARED / "videos").glob("*.mp4")):

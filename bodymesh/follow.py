@@ -19,6 +19,9 @@ from bodymesh.detect_people import PeopleDetector, box_area
 from bodymesh.tracking import PersonTracker, TrackerConfig, colour_signature
 
 
+SIGNATURE_SIDE = 256  # colour signatures are taken from every n-th pixel, about this many a side
+
+
 class TrackedPeople:
     """Every person of each frame under a number that stays theirs.
 
@@ -34,7 +37,8 @@ class TrackedPeople:
     def track(self, image: np.ndarray) -> dict[int, Detection]:
         """`image (H, W, 3) uint8 RGB` -> `{number: detection}` of the people in it."""
         people = self.detector.detect_all(image)
-        signatures = [colour_signature(image, p.mask) if p.mask is not None else None for p in people]
+        step = max(1, max(image.shape[:2]) // SIGNATURE_SIDE)  # a histogram needs few pixels
+        signatures = [colour_signature(image[::step, ::step], p.mask[::step, ::step]) if p.mask is not None else None for p in people]
         usable = signatures if all(s is not None for s in signatures) else None
         ids = self.tracker.update([p.keypoints for p in people], usable)
         return dict(zip(ids, people))
