@@ -57,6 +57,18 @@ def video(
     cache_dir: CacheDirOption = None,
     naked_body: NakedBodyOption = False,
     device: DeviceOption = "cpu",
+    person: Annotated[
+        Optional[str],
+        typer.Option(
+            "--person",
+            help="Which person of the driver to follow: 1, 2, ... left to right where first seen (default: the largest); "
+            "all: each person performed by the next --source photo's person, at the driver's size.",
+        ),
+    ] = None,
+    smooth: Annotated[
+        Optional[int],
+        typer.Option("--smooth", help="Smooth the driver's fitted motion over this many frames either side (0: not) [default: 2].", min=0),
+    ] = None,
 ) -> None:
     """Make the person in the source photo(s) perform the motion of the driver video.
 
@@ -82,6 +94,21 @@ def video(
     batch = pairs is not None or driver.is_dir() or any(path.is_dir() for path in source)
     if batch and is_video_path(out):
         raise OptionError(f"a batch writes one video per pair: give --out a folder, not '{out}'")
+    if person is not None and person != "all" and not (person.isdigit() and int(person) >= 1):
+        raise OptionError(f"--person takes a number from 1, or all; got {person!r}")
+    smoothing = {} if smooth is None else {"smooth": smooth}  # None: the library's default (bodymesh.smoothing.DEFAULT_LAG)
+    if person == "all":
+        if batch or panels is not None or side_by_side:
+            raise OptionError("--person all makes one video at the driver's size: give it without a batch, --panels or --side-by-side")
+        from mimic.api import imitate_group
+
+        summary = imitate_group(
+            source, driver, out, generator=generator, checkpoint=checkpoint, size=size, max_frames=max_frames, body_model=body_model,
+            model_dir=model_dir, cache_dir=cache_dir, device=device, progress=True, allow_short=allow_short, naked_body=naked_body, **smoothing,
+        )
+        report_video(summary)
+        typer.echo(f"wrote {out}")
+        return
     options = dict(
         generator=generator, checkpoint=checkpoint, subject=subject, personalize=personalize, personalize_steps=personalize_steps,
         personalize_budget=personalize_budget, full_frame=full_frame, panels=chosen_panels, max_frames=max_frames,
@@ -89,7 +116,7 @@ def video(
     )
     imitator_options = dict(
         size=size, placement="source" if keep_source_placement else "driver", background="driver" if driver_background or full_frame else "source",
-        body_model=body_model, model_dir=model_dir, naked_body=naked_body,
+        body_model=body_model, model_dir=model_dir, naked_body=naked_body, person=None if person is None else int(person), **smoothing,
     )
     if not batch:
         summary = imitate_video(source, driver, out, **options, **imitator_options)
@@ -129,4 +156,4 @@ def report_video(summary) -> None:
         f"({summary.frames_per_second:.1f} frames/s after {summary.prepare_seconds:.1f} s of preparation)"
     )
     if summary.several_people:
-        typer.echo("the driver shows several people: followed the most prominent one at the start, then by overlap")
+        typer.echo("the driver shows several people: followed one of them (choose with --person N, 1 = leftmost where first seen)")

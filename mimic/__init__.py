@@ -3,7 +3,7 @@
 The public Python API (see the README, "Python API"); names load on first use, so
 `import mimic` stays quick:
 
-- one-call helpers: `imitate_video`, `novel_views`, `swap`, `fit`, `text_to_pose`, and
+- one-call helpers: `imitate_video`, `imitate_group`, `novel_views`, `swap`, `fit`, `text_to_pose`, and
   `make_imitator` (load a body model and a generator once for many runs);
 - the pipeline: `Imitator` (`prepare(photos) -> Subject`, `imitate(subject, frames)`),
   `ImitatorConfig`, `Subject`, `ImitatedFrame`;
@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "imitate_video": "mimic.api",
+    "imitate_group": "mimic.api",
     "novel_views": "mimic.api",
     "swap": "mimic.api",
     "fit": "mimic.api",

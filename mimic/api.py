@@ -11,6 +11,7 @@ act on. For many runs with one model, build an `Imitator` once with `make_imitat
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,13 +19,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bodymesh.smoothing import DEFAULT_LAG
 from mimic.pipeline.imitator import Imitator, ImitatorConfig
 from mimic.tasks.video import Personalization, VideoSummary
 
 if TYPE_CHECKING:
     from mimic.tasks.fit import FitSummary
 
-__all__ = ["PathLike", "check_weights", "make_imitator", "imitate_video", "novel_views", "swap", "fit", "text_to_pose"]
+__all__ = ["PathLike", "check_weights", "make_imitator", "imitate_video", "imitate_group", "novel_views", "swap", "fit", "text_to_pose"]
 
 PathLike = str | os.PathLike
 """A file or folder path: `str` or `pathlib.Path`."""
@@ -47,20 +49,27 @@ def make_imitator(
     device: str = "cpu",
     progress: bool = False,
     naked_body: bool = False,
+    person: int | None = None,
+    smooth: int = DEFAULT_LAG,
 ) -> Imitator:
     """An `Imitator` with the named generator (`mimic.GENERATOR_NAMES`; `checkpoint`: weights
     from `mimic train` or a subject file, default the shipped ones) and body model
     (`mimic.BODY_MODELS`; `model_dir` holds SMPL files), on a `size`-pixel square canvas with the
     driver's or the source's `placement` and the `background` of the source or the driver; the
-    subject wears its hair and clothes (`mimic.pipeline.clothing`) unless `naked_body`."""
-    from mimic.pipeline.body import load_body
+    subject wears its hair and clothes (`mimic.pipeline.clothing`) unless `naked_body`. Every
+    person of the driver is tracked (the multi-person pose model is built into the cache folder
+    on first use) and `person` followed (1-based, left to right where first seen; None: the
+    largest); the fitted motion is smoothed over `smooth` frames either side (0: not)."""
+    from mimic.pipeline.body import load_body, people_bundle
     from mimic.registry import GeneratorOptions, load_generator
 
-    config = ImitatorConfig(size=size, placement=placement, background=background)
+    config = ImitatorConfig(size=size, placement=placement, background=background, smooth=smooth)
     if naked_body:
         config.clothes = None
     chosen = load_generator(generator, GeneratorOptions(checkpoint=None if checkpoint is None else Path(checkpoint), device=device))
     model = load_body(body_model, model_dir, cache_dir, progress=progress)
+    # after the body model, whose cache-folder errors come first; `replace` checks `person`
+    config = dataclasses.replace(config, people_bundle=people_bundle(cache_dir), person=person)
     return Imitator(model.to(device), chosen, config, device)
 
 
@@ -101,6 +110,8 @@ def imitate_video(
     progress: bool = False,
     allow_short: bool = False,
     naked_body: bool = False,
+    person: int | None = None,
+    smooth: int = DEFAULT_LAG,
     imitator: Imitator | None = None,
 ) -> VideoSummary:
     """The person of the `source` photo(s) (front / back of one person) performing the motion of
@@ -114,7 +125,7 @@ def imitate_video(
     options are used; `generator` must then name its generator, `size`, ... are ignored). A
     driver cut short raises InputError before any work, or with `allow_short` is used as far as
     it goes (the summary's `ended_early`). An `out` that is one of the inputs, or cannot be
-    written, raises OutputError before any work."""
+    written, raises OutputError before any work. `person`, `smooth`: see `make_imitator`."""
     from mimic.media.files import check_outputs
     from mimic.media.images import read_image
     from mimic.media.video_read import probe_video
@@ -134,6 +145,7 @@ def imitate_video(
         imitator = make_imitator(
             generator, checkpoint=subject or checkpoint, size=size, body_model=body_model, model_dir=model_dir, cache_dir=cache_dir,
             device=device, progress=progress, placement=placement, background="driver" if full_frame else background, naked_body=naked_body,
+            person=person, smooth=smooth,
         )
     personalization = None
     if personalize and subject is None and generator in personalizable:
@@ -152,6 +164,47 @@ def imitate_video(
     summary = run(imitator, sources, driver, out, panels, max_frames, progress=progress, full_frame=full_frame, allow_short=allow_short)
     summary.personalization = personalization
     return summary
+
+
+def imitate_group(
+    sources: Sequence[PathLike],
+    driver: PathLike,
+    out: PathLike,
+    *,
+    generator: str = "warp",
+    checkpoint: PathLike | None = None,
+    size: int = 256,
+    max_frames: int | None = None,
+    body_model: str = "anny",
+    model_dir: PathLike | None = None,
+    cache_dir: PathLike | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+    allow_short: bool = False,
+    naked_body: bool = False,
+    smooth: int = DEFAULT_LAG,
+) -> VideoSummary:
+    """Every person of the `driver` (1, 2, ... left to right where first seen) performed by the
+    person of the matching `sources` photo (one photo a person; people beyond them stay as they
+    are), written to `out` at the driver's size (`mimic.tasks.group`). The generator runs as it is
+    (no personalization). Errors as `imitate_video`."""
+    from mimic.media.files import check_outputs
+    from mimic.media.images import read_image
+    from mimic.media.video_read import probe_video
+    from mimic.media.video_write import WRITABLE_VIDEO_EXTENSIONS
+    from mimic.tasks.group import imitate_group_video
+
+    sources, driver, out = _paths(sources), Path(driver), Path(out)
+    for path in sources:
+        read_image(path)
+    probe_video(driver, whole=not allow_short)
+    inputs = [*sources, driver, *([Path(checkpoint)] if checkpoint is not None else [])]
+    check_outputs(inputs, files=[out], extensions=WRITABLE_VIDEO_EXTENSIONS)
+    imitator = make_imitator(
+        generator, checkpoint=checkpoint, size=size, body_model=body_model, model_dir=model_dir, cache_dir=cache_dir, device=device,
+        progress=progress, background="driver", naked_body=naked_body, smooth=smooth,
+    )
+    return imitate_group_video(imitator, sources, driver, out, max_frames, progress=progress, allow_short=allow_short)
 
 
 def novel_views(
@@ -230,15 +283,19 @@ def fit(
     progress: bool = False,
 ) -> "FitSummary":
     """Fits the body model to the person of a photo or of every frame of a video; writes
-    fit.npz, summary.json and an overlay into the folder `out` (`mimic.tasks.fit`), an animated
+    fit.npz (a video's: every person's track), summary.json and an overlay into the folder `out`
+    (`mimic.tasks.fit`), an animated
     skinned glTF to `glb` and per-frame OBJs into `out/meshes/` (`obj`) when asked. Returns the
     `FitSummary`."""
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body, people_bundle
     from mimic.tasks.fit import FitExports, fit_file
 
     model = load_body(body_model, model_dir, cache_dir, progress=progress)
     exports = FitExports(None if glb is None else Path(glb), obj)
-    return fit_file(Path(input), Path(out), model.to(device), device=device, max_frames=max_frames, progress=progress, exports=exports)
+    return fit_file(
+        Path(input), Path(out), model.to(device), device=device, max_frames=max_frames, progress=progress, exports=exports,
+        people_bundle=people_bundle(cache_dir),
+    )
 
 
 def text_to_pose(

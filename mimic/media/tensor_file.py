@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import torch
 
 from mimic.media.files import PathLike, atomic_path, make_folder_for

@@ -16,6 +16,7 @@ import dataclasses
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,15 +24,18 @@ import torch
 from bodymesh.body_model import BodyModel, rest_vertices
 from bodymesh.camera import mesh_to_image
 from bodymesh.detect import BlazePoseDetector, Detection, another_person
+from bodymesh.detect_people import PeopleDetector
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
-from bodymesh.fit_video import VideoFitter
+from bodymesh.follow import FollowedPerson, OtherPeople, TrackedPeople
 from bodymesh.parts import PART_INDEX
+from bodymesh.smoothing import DEFAULT_LAG
 from mimic.core.bundles import Generator, SourceBundle, TargetBundle
-from mimic.core.tensors import to_image, to_tensor
+from mimic.core.tensors import to_tensor
 from mimic.errors import NoPersonError, OptionError
-from mimic.pipeline.background import Backdrop, TemporalPlate, clean_plate
+from mimic.pipeline.background import Backdrop, clean_plate
 from mimic.pipeline.clothing import ClothesConfig, fit_clothes
 from mimic.pipeline.crop import CropBox
+from mimic.pipeline.driver_stream import DriverStream
 from mimic.pipeline.memory import check_canvas_fits
 from mimic.pipeline.prefetch import prefetch
 from warping.correspondence import mesh_maps, uv_map
@@ -55,6 +59,11 @@ class ImitatorConfig:
     background: "source" (the first source photo, person removed) or "driver" (the driver's
     clean plate, built over its frames: `mimic.pipeline.background.TemporalPlate`). texture_size: side of the UV texture. clothes: how the subject's
     hair and clothes are fitted over the body (`mimic.pipeline.clothing`); None: the naked body.
+    smooth: frames either side over which the driver's fitted pose and camera are smoothed
+    (`bodymesh.smoothing`; 0: none). people_bundle: the multi-person pose model
+    (`bodymesh.pose_bundle.pose_bundle`): every person of the driver is tracked and `person`
+    followed (1-based, left to right where first seen; None: the largest); None: the
+    single-person BlazePose follows the most prominent person.
     """
 
     size: int = 256
@@ -64,8 +73,15 @@ class ImitatorConfig:
     texture_size: int = 256
     fit: FitConfig = field(default_factory=FitConfig)
     clothes: ClothesConfig | None = field(default_factory=ClothesConfig)
+    smooth: int = DEFAULT_LAG
+    people_bundle: Path | None = None
+    person: int | None = None
 
     def __post_init__(self) -> None:
+        if self.smooth < 0:
+            raise OptionError(f"smooth must be at least 0 frames, got {self.smooth}")
+        if self.person is not None and (self.person < 1 or self.people_bundle is None):
+            raise OptionError(f"person must be a number from 1, with the multi-person detector; got {self.person}")
         if self.placement not in PLACEMENTS:
             raise OptionError(f"placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
         if self.background not in BACKGROUNDS:
@@ -105,6 +121,7 @@ class ImitatedFrame:
     frame: np.ndarray
     box: CropBox | None
     several_people: bool = False  # the driver's first frame with a person showed others too
+    silhouette: np.ndarray | None = None  # (size, size) bool: where the subject is drawn in `image`
 
     def full_frame(self) -> np.ndarray:
         """The driver frame, at its own size, with the generated crop pasted back over it."""
@@ -154,7 +171,7 @@ class Imitator:
         image-space meshes `(B, V, 3)` of this body (`warping.correspondence.mesh_maps`)."""
         return mesh_maps(verts, self.topology, self.config.size)
 
-    def _height(self, shape: torch.Tensor) -> float:
+    def height(self, shape: torch.Tensor) -> float:
         """Standing height, metres, of the rest body of `shape (S,)`."""
         heights = rest_vertices(self.body, shape)[:, 1]
         return float(heights.max() - heights.min())
@@ -268,61 +285,46 @@ class Imitator:
             seconds["flow"] = time.perf_counter() - rasterized
         return TargetBundle(verts, fragments, uv, grids, weights, background, correspondence, parts, keypoints)
 
+    def _driver_detector(self) -> BlazePoseDetector | FollowedPerson:
+        """The driver's detector: with `config.people_bundle`, every person tracked and
+        `config.person` followed; else the single-person BlazePose (the most prominent person)."""
+        if self.config.people_bundle is None:
+            return BlazePoseDetector(video=True, max_side=DETECTION_SIDE)
+        found = PeopleDetector(self.config.people_bundle, max_side=DETECTION_SIDE)
+        return FollowedPerson(TrackedPeople(found), self.config.person)
+
     def imitate(self, subject: Subject, frames: Iterable[np.ndarray]) -> Iterator[ImitatedFrame]:
         """Streams the driver `frames` ((H, W, 3) uint8 RGB); yields one ImitatedFrame each.
 
         Frames before the driver's first person show the background; a later frame without a
-        person keeps the last pose. Raises NoPersonError if no frame has a person."""
-        size = self.config.size
-        fitter = VideoFitter(self.body, self.config.fit, self.device)
-        box: CropBox | None = None
-        first_cam: torch.Tensor | None = None
-        driver_plate = subject.bundle.background
-        temporal_plate = TemporalPlate()
-        driver_scale: float | None = None
+        person keeps the last pose. The fitted pose and camera are smoothed over
+        `config.smooth` frames either side (`bodymesh.smoothing`; frames come out that much
+        later). Other people of the driver stay as they are over its background, and those in
+        front of the followed one are laid over the subject (`mimic.pipeline.driver_stream`). Raises
+        NoPersonError if no frame has a person (the followed one)."""
+        stream = DriverStream(self, subject)
         several_people = False
-        with BlazePoseDetector(video=True, max_side=DETECTION_SIDE) as detector:
+        with self._driver_detector() as detector:
 
-            def detect(frame: np.ndarray) -> tuple[np.ndarray, Detection | None, float]:
+            def detect(frame: np.ndarray) -> tuple[np.ndarray, Detection | None, float, OtherPeople, bool]:
                 clock = time.perf_counter()
                 found = detector.detect(frame)
-                return frame, found, time.perf_counter() - clock
+                if not isinstance(detector, FollowedPerson):
+                    return frame, found, time.perf_counter() - clock, OtherPeople(None, None), False
+                return frame, found, time.perf_counter() - clock, detector.others_masks(), detector.people_seen > 1
 
-            for frame, detection, detect_seconds in prefetch(frames, detect):
-                seconds: dict[str, float] = {"detect": detect_seconds}
-                clock = time.perf_counter()
-                fit = fitter.step(detection)
-                seconds["fit"] = time.perf_counter() - clock
-                if fit is not None and box is None:
-                    box = CropBox.around(detection.bbox(), self.config.crop_margin)
+            for frame, detection, detect_seconds, others, others_seen in prefetch(frames, detect):
+                first = stream.box is None and detection is not None
+                several_people = several_people or others_seen
+                if first and not isinstance(detector, FollowedPerson):
                     # BlazePose takes the most prominent person and then tracks it by overlap
                     # from frame to frame; say when it had a choice.
                     with BlazePoseDetector(video=False, max_side=DETECTION_SIDE) as searcher:
                         several_people = another_person(searcher, frame, detection)
-                if box is None:
-                    driver = CropBox.around((0, 0, frame.shape[1], frame.shape[0]), 0.0).crop(frame, size)
-                    yield ImitatedFrame(to_image(subject.bundle.background), driver, False, seconds, frame, None, several_people)
-                    continue
-                driver = box.crop(frame, size)
-                cam = box.camera(fit.cam, size)
-                if driver_scale is None:
-                    driver_scale = self._height(fitter.shape) / self._height(subject.shape)
-                cam = cam * cam.new_tensor([driver_scale, 1.0, 1.0])
-                if first_cam is None:
-                    first_cam = cam
-                if self.config.placement == "source":
-                    anchor = subject.fits[0].cam
-                    cam = torch.cat((anchor[:1] * cam[:1] / first_cam[:1], anchor[1:] + cam[1:] - first_cam[1:]))
-                if self.config.background == "driver" and detection is not None and detection.mask is not None:
-                    # mirrored beyond the frame (never repeated edge rows), the mask likewise
-                    mirrored = box.crop(frame, size, "reflect"), box.crop(detection.mask, size, "reflect")
-                    driver_plate = to_tensor(temporal_plate.update(*mirrored), self.device)
-                background = driver_plate if self.config.background == "driver" else subject.bundle.background
-                target = self.target(subject, fit.pose, cam, background, seconds)
-                clock = time.perf_counter()
-                with torch.no_grad():
-                    image = to_image(self.generator.generate(subject.bundle, target))
-                seconds["generate"] = time.perf_counter() - clock
-                yield ImitatedFrame(image, driver, detection is not None, seconds, frame, box, several_people)
-        if box is None:
+                yield from stream.push(frame, detection, {"detect": detect_seconds}, others, several_people)
+            yield from stream.flush()
+            if stream.box is None and isinstance(detector, FollowedPerson) and detector.people_seen:
+                count = detector.people_seen
+                raise NoPersonError(f"the driver shows {count} {'person' if count == 1 else 'people'}: there is no person {detector.person} to follow")
+        if stream.box is None:
             raise NoPersonError("no person found in any frame of the driver")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from bodymesh.body_model import BodyModel, zero_pose, zero_shape
+from bodymesh.body_model import BodyModel, rest_vertices, zero_pose, zero_shape
 from mimic.core.tensors import to_image
 from mimic.media.images import write_image
 from mimic.media.video_write import VideoWriter
@@ -46,11 +46,10 @@ def dance_pose(body: BodyModel, phase: float) -> torch.Tensor:
     return pose
 
 
-def _camera(body: BodyModel, height: int, width: int, sway: float = 0.0) -> torch.Tensor:
+def standing_camera(body: BodyModel, height: int, width: int, sway: float = 0.0) -> torch.Tensor:
     """A camera showing the standing body at 70% of the image height, centred (+ `sway` px)."""
-    with torch.no_grad():
-        rest = body.forward(zero_pose(body, device=body.faces.device), zero_shape(body, device=body.faces.device)).vertices[0, :, 1]
-    scale = 0.7 * height / float(rest.max() - rest.min())
+    heights = rest_vertices(body)[:, 1]
+    scale = 0.7 * height / float(heights.max() - heights.min())
     return torch.tensor([[scale, width / 2 + sway, height / 2 + 0.05 * height]], device=body.faces.device)
 
 
@@ -58,7 +57,7 @@ def driver_motion(body: BodyModel, index: int, frames: int, height: int = 512, w
     """`(pose (1, J, 3), cam (1, 3))` of frame `index` of a `frames`-frame demo driver of
     `height` x `width` pixels: the ground truth of what `render_demo_inputs` draws."""
     phase = index / frames
-    return dance_pose(body, phase), _camera(body, height, width, sway=0.08 * width * math.sin(2 * math.pi * phase))
+    return dance_pose(body, phase), standing_camera(body, height, width, sway=0.08 * width * math.sin(2 * math.pi * phase))
 
 
 def render_demo_inputs(body: BodyModel, folder: Path, frames: int = 48, fps: int = 24, height: int = 512, width: int = 384) -> tuple[Path, Path]:
@@ -71,7 +70,7 @@ def render_demo_inputs(body: BodyModel, folder: Path, frames: int = 48, fps: int
         source_texture = procedural_texture(body, seed=1)
         source_pose = dance_pose(body, 0.0)
         image, _ = render_person(
-            body, source_pose, shape, _camera(body, height, width), source_texture,
+            body, source_pose, shape, standing_camera(body, height, width), source_texture,
             procedural_background(height, width, seed=1).to(source_texture.device), height, width,
         )
         write_image(source_path, to_image(image))

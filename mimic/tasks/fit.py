@@ -6,6 +6,10 @@ Writes into the output folder, all at once at the end (nothing half-written on f
   fitted keypoints in pixels, `found (T,)`; and `shape (S,)`, `joint_names`, `body_model`.
   With SMPL / SMPL-X also smplx's keys (`global_orient`, `body_pose`, `betas`, `transl`,
   `SMPLBody.smplx_parameters`): `smplx.create(dir, model_type=...)(**those)` gives the meshes.
+  A video fitted with the multi-person detector also holds every person's track (`people (P,)`
+  their numbers, `person` the one of the top-level arrays, the largest; `people_pose (P, T, J, 3)`,
+  `people_cam`, `people_keypoints`, `people_projected`, `people_found (P, T)` False before a
+  person appears and while away, `people_shape (P, S)`).
 - `summary.json`: counts, errors and times.
 - `overlay.png` (photo) or `overlay.mp4` (video, the input's audio and frame rate kept).
 - on request (`FitExports`): `meshes/frame_000000.obj` ... per frame, and an animated skinned
@@ -25,8 +29,10 @@ import torch
 from bodymesh.body_model import BodyModel
 from bodymesh.camera import to_image_space
 from bodymesh.detect import BlazePoseDetector
+from bodymesh.detect_people import PeopleDetector
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.fit_video import VideoFitter
+from bodymesh.follow import FollowedPerson, TrackedPeople
 from bodymesh.keypoints import NUM_KEYPOINTS, person_height
 from mimic.core.progress import track
 from mimic.errors import NoPersonError
@@ -83,7 +89,10 @@ def _errors(fit: BodyFit) -> tuple[float, float]:
     return error, error / max(person_height(fit.keypoints.cpu().numpy()), 1.0)
 
 
-def _save(staging: Path, model: BodyModel, fits: list[BodyFit | None], summary: FitSummary) -> None:
+def _save(
+    staging: Path, model: BodyModel, fits: list[BodyFit | None], summary: FitSummary, people: dict[int, list[BodyFit | None]] | None = None,
+    person: int | None = None,
+) -> None:
     present = [f for f in fits if f is not None]
     joints, shape = len(model.joint_names), model.num_shape
     empty = {
@@ -93,8 +102,20 @@ def _save(staging: Path, model: BodyModel, fits: list[BodyFit | None], summary: 
         "projected": np.zeros((NUM_KEYPOINTS, 2)),
     }
 
-    def stack(name: str) -> np.ndarray:
+    def stack(name: str, fits: list[BodyFit | None] = fits) -> np.ndarray:
         return np.stack([getattr(f, name).cpu().numpy() if f is not None else empty[name] for f in fits]).astype(np.float32)
+
+    if people:
+        numbers = sorted(people)
+        tracks = [people[n] for n in numbers]
+        extra_people = {
+            "people": np.array(numbers), "person": np.array(person),
+            **{f"people_{name}": np.stack([stack(name, track) for track in tracks]) for name in empty},
+            "people_found": np.array([[f is not None and f.found for f in track] for track in tracks]),
+            "people_shape": np.stack([next(f for f in reversed(t) if f is not None).shape.cpu().numpy() for t in tracks]).astype(np.float32),
+        }
+    else:
+        extra_people = {}
 
     extra = {}
     smplx_parameters = getattr(model, "smplx_parameters", None)
@@ -113,6 +134,7 @@ def _save(staging: Path, model: BodyModel, fits: list[BodyFit | None], summary: 
         joint_names=np.array(model.joint_names),
         body_model=np.array(model.name),
         **extra,
+        **extra_people,
     )
     (staging / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
 
@@ -171,17 +193,27 @@ def fit_video(
     progress: bool = False,
     allow_short: bool = False,
     exports: FitExports | None = None,
+    people_bundle: Path | None = None,
 ) -> FitSummary:
     """Fits every frame of the video at `path`, streaming; writes fit.npz, summary.json,
-    overlay.mp4 (and `exports`, the glb at the video's frame rate). A video cut short raises
-    InputError, or with `allow_short` is fitted as far as it goes (the summary says so)."""
+    overlay.mp4 (and `exports`, the glb at the video's frame rate). With `people_bundle` (the
+    multi-person pose model, `bodymesh.pose_bundle`) every person is tracked and fitted (fit.npz's
+    `people_*` arrays, all drawn in the overlay), the largest in the top-level arrays; else the
+    single-person BlazePose's most prominent person. A video cut short raises InputError, or
+    with `allow_short` is fitted as far as it goes (the summary says so)."""
     exports = exports or FitExports()
     start = time.perf_counter()
     fitter = VideoFitter(model, config, device)
     fits: list[BodyFit | None] = []
     errors: list[tuple[float, float]] = []
     fit_times: list[float] = []
-    with VideoReader(path, allow_short) as reader, BlazePoseDetector(video=True) as detector, staged_folder(out_dir) as staging:
+    others: dict[int, VideoFitter] = {}  # the fitter of each other person, by number
+    tracks: dict[int, list[BodyFit | None]] = {}  # their fits, one a frame (None before they appear)
+    if people_bundle is None:
+        detector = BlazePoseDetector(video=True)
+    else:
+        detector = FollowedPerson(TrackedPeople(PeopleDetector(people_bundle)))
+    with VideoReader(path, allow_short) as reader, detector, staged_folder(out_dir) as staging:
         total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
         with VideoWriter(staging / "overlay.mp4", reader.info.rate, audio_from=path) as writer:
             for index, frame in enumerate(track(reader, "fitting", total=total, enabled=progress)):
@@ -194,7 +226,15 @@ def fit_video(
                 fits.append(fit)
                 if fit is not None and fit.found:
                     errors.append(_errors(fit))
-                writer.write(frame if fit is None else render_fit(frame, model, fit))
+                shown = frame if fit is None else render_fit(frame, model, fit)
+                if isinstance(detector, FollowedPerson):
+                    for number in detector.everyone.keys() - others.keys() - {detector.person}:
+                        others[number], tracks[number] = VideoFitter(model, config, device), [None] * index
+                    for number, other in others.items():
+                        tracks[number].append(other.step(detector.everyone.get(number)))
+                        if tracks[number][-1] is not None and tracks[number][-1].found:
+                            shown = render_fit(shown, model, tracks[number][-1])
+                writer.write(shown)
             if not errors:
                 writer.abort()
                 raise NoPersonError(f"no person found in any frame of '{path}'")
@@ -207,7 +247,10 @@ def fit_video(
             fit_times[first], 1000 * float(np.mean(later)) if later else 0.0,
             time.perf_counter() - start, output_names(path) + meshes, reader.info.num_frames, reader.ended_early,
         )
-        _save(staging, model, fits, summary)
+        if isinstance(detector, FollowedPerson):
+            _save(staging, model, fits, summary, {detector.person: fits, **tracks}, detector.person)
+        else:
+            _save(staging, model, fits, summary)
     if glb is not None:
         write_bytes_atomic(exports.glb, glb)
     return summary
@@ -217,6 +260,6 @@ def fit_file(path: Path, out_dir: Path, model: BodyModel, **options) -> FitSumma
     """`fit_video` for video files, `fit_photo` for anything else."""
     if is_video_path(path):
         return fit_video(path, out_dir, model, **options)
-    for name in ("max_frames", "progress", "allow_short"):
+    for name in ("max_frames", "progress", "allow_short", "people_bundle"):
         options.pop(name, None)
     return fit_photo(path, out_dir, model, **options)

@@ -1,0 +1,131 @@
+"""Every person in an image: BlazePose through MediaPipe Tasks' `PoseLandmarker` (several poses,
+a segmentation mask each), offline, from the bundle `bodymesh.pose_bundle` builds out of
+mediapipe's wheel.
+
+`PeopleDetector` is a `bodymesh.detect.PersonDetector` (its `detect` gives the largest person)
+with `detect_all` besides. Each image is detected on its own (no tracking inside the detector):
+people who enter later are found, and identities across frames are `bodymesh.tracking`'s job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bodymesh.detect import Detection, blazepose_to_keypoints, mask_support
+from bodymesh.keypoints import TORSO_INDICES
+from bodymesh.quiet import native_stderr_silenced
+
+
+def box_area(detection: Detection) -> float:
+    """Area, pixels², of `detection.bbox()`."""
+    x0, y0, x1, y1 = detection.bbox()
+    return (x1 - x0) * (y1 - y0)
+
+
+class PeopleDetector:
+    """BlazePose full for several people, with a person mask each.
+
+    Args:
+        bundle: the Tasks bundle (`bodymesh.pose_bundle.pose_bundle(cache_dir)`).
+        max_people: at most this many people per image.
+        min_detection_confidence: the person detector's threshold.
+        min_torso_confidence, min_mask_support: a person whose torso keypoints (shoulders,
+            hips) are on average less confident than this, or lie on their own mask less than
+            this on average, is dropped (as in `bodymesh.detect.BlazePoseDetector`).
+        max_side: images larger than this (longest side, pixels) are shrunk before detection
+            and the results scaled back; None: full resolution.
+    Native stderr is silenced from now until the first image has gone through (TFLite prints
+    banners from its threads until then), as `bodymesh.detect.BlazePoseDetector` does.
+    """
+
+    def __init__(
+        self,
+        bundle: Path,
+        max_people: int = 6,
+        min_detection_confidence: float = 0.5,
+        min_torso_confidence: float = 0.3,
+        min_mask_support: float = 0.8,
+        max_side: int | None = None,
+    ) -> None:
+        if max_people < 1:
+            raise ValueError(f"max_people must be at least 1, got {max_people}")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")
+            import mediapipe as mp  # heavy import, deferred until a detector is made
+            from mediapipe.tasks.python import BaseOptions, vision
+
+        self._mp = mp
+        self.min_torso_confidence = min_torso_confidence
+        self.min_mask_support = min_mask_support
+        self.max_side = max_side
+        self._quiet: contextlib.ExitStack | None = contextlib.ExitStack()
+        self._quiet.enter_context(native_stderr_silenced())
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(bundle)),
+            running_mode=vision.RunningMode.IMAGE,
+            num_poses=max_people,
+            min_pose_detection_confidence=min_detection_confidence,
+            min_pose_presence_confidence=min_detection_confidence,
+            output_segmentation_masks=True,
+        )
+        try:
+            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        except BaseException:
+            self._end_quiet()
+            raise
+
+    def detect_all(self, image: np.ndarray) -> list[Detection]:
+        """`image (H, W, 3) uint8 RGB` -> every person found, left to right (by box centre);
+        keypoints in `image`'s pixels, masks `(H, W)`."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+        height, width = image.shape[:2]
+        scale = 1.0 if self.max_side is None else min(1.0, self.max_side / max(height, width))
+        if scale < 1.0:
+            image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")
+            try:
+                result = self._landmarker.detect(self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
+            finally:
+                self._end_quiet()
+        masks = result.segmentation_masks or [None] * len(result.pose_landmarks)
+        people = []
+        for landmarks, mask_image in zip(result.pose_landmarks, masks, strict=True):
+            points = np.array([(p.x, p.y, p.visibility) for p in landmarks], dtype=np.float32)
+            keypoints = blazepose_to_keypoints(points, width, height)
+            if keypoints[list(TORSO_INDICES), 2].mean() < self.min_torso_confidence:
+                continue
+            mask = None
+            if mask_image is not None:
+                mask = np.clip(mask_image.numpy_view(), 0.0, 1.0).astype(np.float32).reshape(image.shape[:2])
+                if scale < 1.0:
+                    mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
+                if mask_support(mask, keypoints[list(TORSO_INDICES)]) < self.min_mask_support:
+                    continue
+            people.append(Detection(keypoints=keypoints, mask=mask))
+        return sorted(people, key=lambda d: sum(d.bbox()[0::2]))
+
+    def detect(self, image: np.ndarray) -> Detection | None:
+        """`image (H, W, 3) uint8 RGB` -> the largest person (box area), or None."""
+        return max(self.detect_all(image), key=box_area, default=None)
+
+    def _end_quiet(self) -> None:
+        if self._quiet is not None:
+            self._quiet.close()
+            self._quiet = None
+
+    def close(self) -> None:
+        self._end_quiet()
+        self._landmarker.close()
+
+    def __enter__(self) -> "PeopleDetector":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
