@@ -100,7 +100,36 @@ def mask_support(mask: np.ndarray, keypoints: np.ndarray) -> float:
     return float(mask[y, x].mean())
 
 
-class BlazePoseDetector:
+class QuietNativeDetector:
+    """What the BlazePose detectors share: native stderr silenced from construction until the
+    first image has gone through (TFLite prints banners from its threads until then), `close()`
+    and `with`. Subclasses call `_silence()` first in `__init__`, `_end_quiet()` after their first
+    image, and give `_close_model()`."""
+
+    def _silence(self) -> None:
+        self._quiet: contextlib.ExitStack | None = contextlib.ExitStack()
+        self._quiet.enter_context(native_stderr_silenced())
+
+    def _end_quiet(self) -> None:
+        if self._quiet is not None:
+            self._quiet.close()
+            self._quiet = None
+
+    def _close_model(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._end_quiet()
+        self._close_model()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BlazePoseDetector(QuietNativeDetector):
     """BlazePose full (`model_complexity=1`) with its segmentation mask.
 
     Args:
@@ -135,8 +164,7 @@ class BlazePoseDetector:
         self.max_side = max_side
         # TFLite and absl print banners while the graph starts, from worker threads, until the
         # first image has gone through: stderr stays silenced until then.
-        self._quiet: contextlib.ExitStack | None = contextlib.ExitStack()
-        self._quiet.enter_context(native_stderr_silenced())
+        self._silence()
         try:
             self._pose = mp.solutions.pose.Pose(
                 static_image_mode=not video,
@@ -180,20 +208,8 @@ class BlazePoseDetector:
                 return None
         return Detection(keypoints=keypoints, mask=mask)
 
-    def _end_quiet(self) -> None:
-        if self._quiet is not None:
-            self._quiet.close()
-            self._quiet = None
-
-    def close(self) -> None:
-        self._end_quiet()
+    def _close_model(self) -> None:
         self._pose.close()
-
-    def __enter__(self) -> "BlazePoseDetector":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def another_person(detector: PersonDetector, image: np.ndarray, found: Detection, margin: float = 0.1) -> bool:

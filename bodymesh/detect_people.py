@@ -9,16 +9,14 @@ people who enter later are found, and identities across frames are `bodymesh.tra
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from bodymesh.detect import Detection, blazepose_to_keypoints, mask_support
+from bodymesh.detect import Detection, QuietNativeDetector, blazepose_to_keypoints, mask_support
 from bodymesh.keypoints import TORSO_INDICES
-from bodymesh.quiet import native_stderr_silenced
 
 
 def box_area(detection: Detection) -> float:
@@ -27,7 +25,7 @@ def box_area(detection: Detection) -> float:
     return (x1 - x0) * (y1 - y0)
 
 
-class PeopleDetector:
+class PeopleDetector(QuietNativeDetector):
     """BlazePose full for several people, with a person mask each.
 
     Args:
@@ -63,8 +61,7 @@ class PeopleDetector:
         self.min_torso_confidence = min_torso_confidence
         self.min_mask_support = min_mask_support
         self.max_side = max_side
-        self._quiet: contextlib.ExitStack | None = contextlib.ExitStack()
-        self._quiet.enter_context(native_stderr_silenced())
+        self._silence()
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(bundle)),
             running_mode=vision.RunningMode.IMAGE,
@@ -115,17 +112,5 @@ class PeopleDetector:
         """`image (H, W, 3) uint8 RGB` -> the largest person (box area), or None."""
         return max(self.detect_all(image), key=box_area, default=None)
 
-    def _end_quiet(self) -> None:
-        if self._quiet is not None:
-            self._quiet.close()
-            self._quiet = None
-
-    def close(self) -> None:
-        self._end_quiet()
+    def _close_model(self) -> None:
         self._landmarker.close()
-
-    def __enter__(self) -> "PeopleDetector":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -138,5 +138,5 @@ def test_app_without_gradio_says_how_to_install(monkeypatch: pytest.MonkeyPatch,
     from mimic.webapp import build_page
 
     monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio now raises ImportError
-    with pytest.raises(OptionError, match=r"pip install 'mimic\[app\]'"):
+    with pytest.raises(OptionError, match=r"pip install 'mimic-lwgan\[app\]'"):
         build_page(MimicApp(AppConfig(work_dir=tmp_path)))
