@@ -100,6 +100,18 @@ def mask_support(mask: np.ndarray, keypoints: np.ndarray) -> float:
     return float(mask[y, x].mean())
 
 
+def detection_input(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
+    """`image (H, W, 3) uint8 RGB` shrunk (area) to at most `max_side` pixels on its longest
+    side (None: as it is), and the scale applied; ValueError for anything but such an image."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    height, width = image.shape[:2]
+    scale = 1.0 if max_side is None else min(1.0, max_side / max(height, width))
+    if scale < 1.0:
+        image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    return image, scale
+
+
 class QuietNativeDetector:
     """What the BlazePose detectors share: native stderr silenced from construction until the
     first image has gone through (TFLite prints banners from its threads until then), `close()`
@@ -181,16 +193,12 @@ class BlazePoseDetector(QuietNativeDetector):
 
     def detect(self, image: np.ndarray) -> Detection | None:
         """`image (H, W, 3) uint8 RGB` -> the person, or None when BlazePose finds none."""
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+        shrunk, scale = detection_input(image, self.max_side)
         height, width = image.shape[:2]
-        scale = 1.0 if self.max_side is None else min(1.0, self.max_side / max(height, width))
-        if scale < 1.0:
-            image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")
             try:
-                result = self._pose.process(np.ascontiguousarray(image))
+                result = self._pose.process(np.ascontiguousarray(shrunk))
             finally:
                 self._end_quiet()
         if result.pose_landmarks is None:

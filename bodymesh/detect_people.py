@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bodymesh.detect import Detection, QuietNativeDetector, blazepose_to_keypoints, mask_support
+from bodymesh.detect import Detection, QuietNativeDetector, blazepose_to_keypoints, detection_input, mask_support
 from bodymesh.keypoints import TORSO_INDICES
 
 
@@ -79,16 +79,12 @@ class PeopleDetector(QuietNativeDetector):
     def detect_all(self, image: np.ndarray) -> list[Detection]:
         """`image (H, W, 3) uint8 RGB` -> every person found, left to right (by box centre);
         keypoints in `image`'s pixels, masks `(H, W)`."""
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+        shrunk, scale = detection_input(image, self.max_side)
         height, width = image.shape[:2]
-        scale = 1.0 if self.max_side is None else min(1.0, self.max_side / max(height, width))
-        if scale < 1.0:
-            image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")
             try:
-                result = self._landmarker.detect(self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
+                result = self._landmarker.detect(self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(shrunk)))
             finally:
                 self._end_quiet()
         masks = result.segmentation_masks or [None] * len(result.pose_landmarks)
@@ -100,7 +96,7 @@ class PeopleDetector(QuietNativeDetector):
                 continue
             mask = None
             if mask_image is not None:
-                mask = np.clip(mask_image.numpy_view(), 0.0, 1.0).astype(np.float32).reshape(image.shape[:2])
+                mask = np.clip(mask_image.numpy_view(), 0.0, 1.0).astype(np.float32).reshape(shrunk.shape[:2])
                 if scale < 1.0:
                     mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
                 if mask_support(mask, keypoints[list(TORSO_INDICES)]) < self.min_mask_support:
