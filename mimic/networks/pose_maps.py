@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from bodymesh.heatmaps import keypoints_to_heatmaps
 from bodymesh.keypoints import KEYPOINT_INDEX
+from warping.checks import check_shape
 
 __all__ = ["OPENPOSE18_NAMES", "NUM_POSE_CHANNELS", "PG2_LIMBS", "openpose18", "pose_heatmaps", "pose_mask"]
 
@@ -39,8 +40,7 @@ _TORSO = (2, 5, 11, 8)
 def openpose18(keypoints: torch.Tensor) -> torch.Tensor:
     """`(B, 23, 3)` project keypoints -> `(B, 18, 3)` in OpenPose-18 order; the neck is the
     shoulders' midpoint, with the lower of their confidences."""
-    if keypoints.dim() != 3 or keypoints.shape[1] != len(KEYPOINT_INDEX) or keypoints.shape[2] != 3:
-        raise ValueError(f"keypoints must be (B, {len(KEYPOINT_INDEX)}, 3), got {tuple(keypoints.shape)}")
+    check_shape(keypoints, "B K 3", "keypoints", sizes={"K": len(KEYPOINT_INDEX)})
     mapped = keypoints[:, [max(i, 0) for i in _FROM_PROJECT]].clone()
     left, right = keypoints[:, _SHOULDERS[0]], keypoints[:, _SHOULDERS[1]]
     mapped[:, _NECK, :2] = (left[:, :2] + right[:, :2]) / 2

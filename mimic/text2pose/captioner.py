@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from bodymesh.keypoints import KEYPOINT_INDEX
+from warping.checks import check_shape
 
 MIN_CONFIDENCE = 0.2  # a keypoint below it is absent (the text-to-pose heatmap threshold)
 SIDES = ("left", "right")
@@ -132,8 +133,7 @@ def pose_facts(keypoints: torch.Tensor) -> frozenset[str]:
         The set of facts. Lengths are judged against the body's own scale (`body_scale`), so
         any image size works.
     """
-    if keypoints.dim() != 2 or keypoints.shape[-1] != 3:
-        raise ValueError(f"keypoints must be (K, 3), got {tuple(keypoints.shape)}")
+    check_shape(keypoints, "K 3", "keypoints")
     k = keypoints.detach().float().cpu()
     p = {name: _point(k, name) for name in KEYPOINT_INDEX}
     sh = {s: p[f"{s}_shoulder"] for s in SIDES}
