@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from bodymesh.body_model import BodyModel
-from mimic.pipeline.body import load_body
+from mimic.pipeline.body import load_body_model
 from bodymesh.detect import BlazePoseDetector
 from mimic.pipeline.clothing import ClothesConfig, silhouette_overlap
 from mimic.core.bundles import SourceBundle, TargetBundle
@@ -97,7 +97,7 @@ def main() -> None:
     if not SHARED.exists():
         print(f"no shared media at {SHARED}")
         return
-    body = load_body()
+    body = load_body_model()
     photos(body, args.size)
     videos(body, args.size, args.max_frames)
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from bodymesh.body_model import BodyModel
-from mimic.pipeline.body import load_body
+from mimic.pipeline.body import load_body_model
 from bodymesh.detect import BlazePoseDetector
 from bodymesh.fit import fit_detection, fit_keypoints
 from bodymesh.fit_video import VideoFitter
@@ -97,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    body = load_body()
+    body = load_body_model()
     print(f"torch threads: {torch.get_num_threads()}")
     synthetic(body, args.synthetic)
     if SHARED.exists():

@@ -84,13 +84,13 @@ def training_steps_per_second(config: LWGANTrainConfig, size: int, device: torch
 
 def personalization(size: int, photo: Path) -> dict:
     """Runs the default personalization of `photo` with the shipped base model; its info."""
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body_model
     from mimic.generators.warp_only import WarpOnlyGenerator
     from mimic.media.images import read_image
     from mimic.tasks.personalize import PersonalizeConfig, personalize, personalizing_model
     from mimic.pipeline.imitator import Imitator, ImitatorConfig
 
-    imitator = Imitator(load_body(), WarpOnlyGenerator(), ImitatorConfig(size=size))
+    imitator = Imitator(load_body_model(), WarpOnlyGenerator(), ImitatorConfig(size=size))
     subject = imitator.prepare([read_image(photo)])
     model, _ = personalizing_model("lwgan")
     return personalize(imitator, subject, model, PersonalizeConfig())

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from bodymesh.anny_body import AnnyBody
-from mimic.core.paths import default_cache_dir
 from bodymesh.detect import BlazePoseDetector
 from bodymesh.detect_people import PeopleDetector
 from bodymesh.fit import BodyFit
@@ -35,6 +34,7 @@ from bodymesh.smoothing import FitSmoother, mean_acceleration
 from mimic.media.video_read import VideoReader
 from mimic.networks.metrics import pck
 from mimic.pipeline.imitator import DETECTION_SIDE
+from mimic.core.paths import resolve_cache_dir
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONFIDENT = 0.5
@@ -85,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     lags = [int(v) for v in args.lags.split(",")]
     degrees = [int(v) for v in args.degrees.split(",")]
-    cache = args.cache_dir or default_cache_dir()
+    cache = resolve_cache_dir(args.cache_dir)
     body = AnnyBody.load(cache)
     totals: dict[str, list[tuple[int, tuple[float, float, float]]]] = {}
     for path in sorted((SHARED / "videos").glob("*.mp4")):

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from bodymesh.body_model import BodyModel
-from mimic.pipeline.body import load_body
+from mimic.pipeline.body import load_body_model
 from mimic.generators.warp_only import WarpOnlyGenerator
 from mimic.pipeline.imitator import Imitator, ImitatorConfig
 from mimic.tasks.video import imitate_video
@@ -44,7 +44,7 @@ def main() -> None:
         raise SystemExit(f"shared media not found at {SHARED}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    body = load_body()
+    body = load_body_model()
     source = SHARED / "images" / args.source
     print(f"torch threads: {torch.get_num_threads()}; source photo: {source.name}; generator: warp\n")
     print("| video | size | frames | " + " | ".join(f"{s} (ms)" for s in STAGES) + " | end-to-end frames/s | peak RSS (MiB) |")

@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mimic.pipeline.body import load_body  # noqa: E402
+from mimic.pipeline.body import load_body_model  # noqa: E402
 from mimic.text2pose.captioner import body_scale, caption, pose_facts  # noqa: E402
 from mimic.text2pose.data import sampled_keypoints  # noqa: E402
 from mimic.text2pose.evaluation import nearest_pose_distance, text_fidelity  # noqa: E402
@@ -80,7 +80,7 @@ def main() -> None:
     if args.regression is not None:
         models["text2pose-regression"] = load_text2pose(args.regression)
     encoder = shared_encoder()
-    body = load_body("anny")
+    body = load_body_model("anny")
     poses = sampled_keypoints(body, args.count, HELD_OUT_SEED)
     rng = random.Random(HELD_OUT_SEED)
     captions = [caption(pose_facts(k), rng) for k in poses]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from mimic.pipeline.body import load_body
+from mimic.pipeline.body import load_body_model
 from mimic.training.synthetic_pairs import SyntheticConfig, SyntheticPairs
 from mimic.training.video_pairs import VideoPairs, prepare_video
 
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--max-frames", type=int, default=30)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    body = load_body("anny").to(args.device)
+    body = load_body_model("anny").to(args.device)
     rows = []
     for size in (128, 256):
         rate = pairs_per_second(SyntheticPairs(body, SyntheticConfig(size=size), seed=0), args.pairs)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mimic.pipeline.body import load_body
+from mimic.pipeline.body import load_body_model
 from mimic.generators.warp_only import WarpOnlyGenerator
 from mimic.media.images import read_image
 from mimic.tasks.novel_view import render_view, turntable_angles
@@ -37,7 +37,7 @@ def main() -> None:
         raise SystemExit(f"shared media not found at {SHARED}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    body = load_body()
+    body = load_body_model()
     photo = read_image(SHARED / "images" / args.source)
     print(f"torch threads: {torch.get_num_threads()}; source photo: {args.source}; generator: warp; {args.views} views per size\n")
     print("| size | prepare (s) | " + " | ".join(f"{s} (ms)" for s in STAGES) + " | per view (ms, median) | views/s |")

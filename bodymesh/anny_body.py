@@ -121,7 +121,8 @@ def _anny_pose_prior() -> PosePrior:
 class AnnyBody(torch.nn.Module):
     """The Anny body model (13,718 vertices, 27,420 triangles, 104 bones, UVs) as a BodyModel.
 
-    Build it with `AnnyBody.load()`; the first call on a machine builds Anny's data (~2 min).
+    Build it with `AnnyBody.load(cache_dir)`; the first call in a cache folder builds Anny's data
+    there (~2 min).
     """
 
     name = "anny"

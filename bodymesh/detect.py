@@ -134,7 +134,7 @@ class QuietNativeDetector:
         self._end_quiet()
         self._close_model()
 
-    def __enter__(self):
+    def __enter__(self) -> "QuietNativeDetector":
         return self
 
     def __exit__(self, *exc: object) -> None:

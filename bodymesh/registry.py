@@ -15,8 +15,9 @@ BODY_MODELS = ("anny", "smpl", "smplx")
 
 
 def load_body_model(
-    name: str,
-    model_dir: Path | None,
+    name: str = "anny",
+    model_dir: Path | None = None,
+    *,
     cache_dir: Path,
     report: "BuildReport | None" = None,
 ) -> BodyModel:

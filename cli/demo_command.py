@@ -18,14 +18,14 @@ def demo(
 ) -> None:
     """Run mimic on inputs it renders itself: a synthetic person imitates a synthetic dancer."""
     from mimic.core.progress import spinner
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body_model
     from mimic.pipeline.imitator import Imitator
     from mimic.registry import load_generator
     from mimic.tasks.demo import render_demo_inputs
     from mimic.tasks.video import SIDE_BY_SIDE, imitate_video
 
     device = check_device(device)
-    model = load_body("anny", None, cache_dir, progress=True).to(device)
+    model = load_body_model("anny", None, cache_dir, progress=True).to(device)
     with spinner("rendering the demo's source photo and driver video"):
         source, driver = render_demo_inputs(model, out / "inputs", frames=frames)
     result = out / "demo.mp4"

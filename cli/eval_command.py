@@ -44,7 +44,7 @@ def evaluate(
     from mimic.core.paths import resolve_cache_dir
     from mimic.errors import OptionError, OutputError
     from mimic.media.files import check_outputs, write_text_atomic
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body_model
     from mimic.pipeline.imitator import ImitatorConfig
     from mimic.pipeline.memory import check_canvas_fits
     from mimic.registry import GeneratorOptions, load_generator
@@ -70,7 +70,7 @@ def evaluate(
         except OSError as error:
             raise OutputError(f"cannot write contact sheets to '{sheet}': {error.strerror or error}") from None
     generators = [load_generator(name, GeneratorOptions(device=device)) for name in names]
-    model = load_body("anny", None, cache_dir, progress=True).to(device)
+    model = load_body_model("anny", None, cache_dir, progress=True).to(device)
     settings = PersonalizeConfig(steps=personalize_steps, seconds=personalize_budget) if personalize else None
     results = [
         row

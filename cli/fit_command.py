@@ -34,7 +34,7 @@ def fit(
     from mimic.media.files import check_outputs
     from mimic.media.images import read_image
     from mimic.media.video_read import is_video_path, probe_video
-    from mimic.pipeline.body import load_body, people_bundle
+    from mimic.pipeline.body import load_body_model, people_bundle
     from mimic.tasks.fit import FitExports, fit_file, output_names
 
     device = check_device(device)
@@ -48,7 +48,7 @@ def fit(
         read_image(input)
     exports = [glb] if glb is not None else []
     check_outputs([input], files=[out / name for name in output_names(input)] + exports, folders=[out])
-    model = load_body(body_model, model_dir, cache_dir, progress=True).to(device)
+    model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     options = (
         {"max_frames": max_frames, "progress": True, "allow_short": allow_short, "people_bundle": people_bundle(cache_dir)}  # every person fitted
         if is_video_path(input) else {}

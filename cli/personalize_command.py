@@ -38,7 +38,7 @@ def personalize(
     from mimic.generators.warp_only import WarpOnlyGenerator
     from mimic.media.files import copy_atomic
     from mimic.media.images import read_image
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body_model
     from mimic.pipeline.imitator import Imitator, ImitatorConfig
     from mimic.registry import personalization
     from mimic.tasks.personalize import PersonalizeConfig, personalized_generator
@@ -51,7 +51,7 @@ def personalize(
     for path in source:
         read_image(path)
     config = PersonalizeConfig(steps=steps, seconds=budget)
-    model = load_body(body_model, model_dir, cache_dir, progress=True).to(device)
+    model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, WarpOnlyGenerator(), ImitatorConfig(size=size, clothes=clothes(naked_body)), device)
     _, cached, reused = personalized_generator(imitator, source, resolve_cache_dir(cache_dir), checkpoint, config, progress=True, generator=generator)
     copy_atomic(cached, out)

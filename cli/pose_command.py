@@ -40,7 +40,7 @@ def pose(
 
     from mimic.core.progress import spinner, track
     from mimic.media.images import read_image, write_image
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body_model
     from mimic.pipeline.imitator import Imitator, ImitatorConfig
     from mimic.registry import GeneratorOptions, load_generator
     from mimic.tasks.pose import check_text, interpolated_texts, load_text2pose, pose_person
@@ -64,7 +64,7 @@ def pose(
         samples = steps
     noise = text2pose.noise(1 if to_text is not None else samples, torch.Generator().manual_seed(seed)).expand(samples, -1)
     generated = text2pose.keypoints(texts, noise)
-    body = load_body(body_model, model_dir, cache_dir, progress=True).to(device)
+    body = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(body, load_generator(generator, GeneratorOptions(device=device)), ImitatorConfig(size=size, clothes=clothes(naked_body)), device)
     with spinner("preparing the source person"):
         subject = imitator.prepare([photo])

@@ -36,7 +36,7 @@ def swap(
     from mimic.errors import OptionError, OutputError
     from mimic.media.images import read_image, write_image
     from mimic.media.video_read import is_video_path, probe_video
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body_model
     from mimic.pipeline.imitator import Imitator, ImitatorConfig
     from mimic.registry import GeneratorOptions, load_generator
     from mimic.tasks.swap import parse_parts, swap_photo, swap_video
@@ -57,7 +57,7 @@ def swap(
     if driver is not None:
         probe_video(driver)
     chosen = load_generator(generator, GeneratorOptions(checkpoint=checkpoint, device=device))
-    model = load_body(body_model, model_dir, cache_dir, progress=True).to(device)
+    model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, chosen, ImitatorConfig(size=size, clothes=clothes(naked_body)), device)
     if driver is None:
         start = time.perf_counter()

@@ -55,15 +55,15 @@ def train(
     ] = None,
 ) -> None:
     """Train a generator; resumes from the newest checkpoint in --out after an interruption."""
-    from mimic.tasks.train import check_training_inputs, train_model
+    from mimic.tasks.train import train_model
     from mimic.training.data_options import DataOptions
+    from mimic.training.distributed import rank_device
     from mimic.training.trainer import TrainOptions
 
-    check_training_inputs(generator, videos, images)  # before anything is loaded
     overrides = parse_overrides(config or [])
     if lr is not None:
         overrides["lr"] = lr
-    device = check_device(device)
+    device = check_device(rank_device(device))
     data = DataOptions(
         batch_size=batch_size, size=size, seed=seed, videos=videos, images=images,
         synthetic_fraction=synthetic_fraction if videos is not None else 1.0,

@@ -39,7 +39,7 @@ def view(
     from mimic.errors import OptionError
     from mimic.media.images import read_image
     from mimic.media.video_read import is_video_path
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body_model
     from mimic.pipeline.imitator import Imitator, ImitatorConfig
     from mimic.registry import GeneratorOptions, load_generator
     from mimic.tasks.novel_view import parse_angles, view_rotation, write_turntable, write_views
@@ -55,7 +55,7 @@ def view(
     view_rotation(0.0, tilt)  # checks the tilt before the slow part
     photos = [read_image(path) for path in source]
     chosen = load_generator(generator, GeneratorOptions(checkpoint=checkpoint, device=device))
-    model = load_body(body_model, model_dir, cache_dir, progress=True).to(device)
+    model = load_body_model(body_model, model_dir, cache_dir, progress=True).to(device)
     imitator = Imitator(model, chosen, ImitatorConfig(size=size, clothes=clothes(naked_body)), device)
     start = time.perf_counter()
     if turntable is not None:

@@ -8,7 +8,7 @@ The public Python API (see the README, "Python API"); names load on first use, s
 - the pipeline: `Imitator` (`prepare(photos) -> Subject`, `imitate(subject, frames)`),
   `ImitatorConfig`, `Subject`, `ImitatedFrame`;
 - generators by name: `GENERATOR_NAMES`, `load_generator`, `GeneratorOptions`;
-- body models: `BODY_MODELS`, `load_body` (by name, in mimic's cache folder), `BodyModel` (the protocol);
+- body models: `BODY_MODELS`, `load_body_model` (by name, in mimic's cache folder), `BodyModel` (the protocol);
 - media: `read_image`, `write_image`, `VideoReader`, `VideoWriter`;
 - errors: `MimicError` and its kinds (`NoPersonError`, `InputError`, `OptionError`,
   `OutputError`, `ModelFilesError`).
@@ -39,7 +39,7 @@ _PUBLIC = {
     "GeneratorOptions": "mimic.registry",
     "load_generator": "mimic.registry",
     "BODY_MODELS": "bodymesh.registry",
-    "load_body": "mimic.pipeline.body",
+    "load_body_model": "mimic.pipeline.body",
     "BodyModel": "bodymesh.body_model",
     "read_image": "mimic.media.images",
     "write_image": "mimic.media.images",

@@ -60,14 +60,14 @@ def make_imitator(
     person of the driver is tracked (the multi-person pose model is built into the cache folder
     on first use) and `person` followed (1-based, left to right where first seen; None: the
     largest); the fitted motion is smoothed over `smooth` frames either side (0: not)."""
-    from mimic.pipeline.body import load_body, people_bundle
+    from mimic.pipeline.body import load_body_model, people_bundle
     from mimic.registry import GeneratorOptions, load_generator
 
     config = ImitatorConfig(size=size, placement=placement, background=background, smooth=smooth)
     if naked_body:
         config.clothes = None
     chosen = load_generator(generator, GeneratorOptions(checkpoint=None if checkpoint is None else Path(checkpoint), device=device))
-    model = load_body(body_model, model_dir, cache_dir, progress=progress)
+    model = load_body_model(body_model, model_dir, cache_dir, progress=progress)
     # after the body model, whose cache-folder errors come first; `replace` checks `person`
     config = dataclasses.replace(config, people_bundle=people_bundle(cache_dir), person=person)
     return Imitator(model.to(device), chosen, config, device)
@@ -287,14 +287,15 @@ def fit(
     (`mimic.tasks.fit`), an animated
     skinned glTF to `glb` and per-frame OBJs into `out/meshes/` (`obj`) when asked. Returns the
     `FitSummary`."""
-    from mimic.pipeline.body import load_body, people_bundle
+    from mimic.media.video_read import is_video_path
+    from mimic.pipeline.body import load_body_model, people_bundle
     from mimic.tasks.fit import FitExports, fit_file
 
-    model = load_body(body_model, model_dir, cache_dir, progress=progress)
+    model = load_body_model(body_model, model_dir, cache_dir, progress=progress)
     exports = FitExports(None if glb is None else Path(glb), obj)
     return fit_file(
         Path(input), Path(out), model.to(device), device=device, max_frames=max_frames, progress=progress, exports=exports,
-        people_bundle=people_bundle(cache_dir),
+        people_bundle=people_bundle(cache_dir) if is_video_path(input) else None,
     )
 
 

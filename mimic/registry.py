@@ -196,6 +196,7 @@ def load_model(
         nets: load only these networks (the others keep their fresh weights); None: every
             network the file holds (a checkpoint must hold all of them).
         overrides: config fields changed from the file's (a personalization's).
+        device: where the networks are built.
         inference: put every network in eval mode without gradients.
     Raises:
         ModelFilesError: the weights are missing, unreadable or of another model.
@@ -216,10 +217,8 @@ def load_model(
     elif name is None:
         raise ModelFilesError(f"no weights at '{source}': give a `mimic train` checkpoint (or run) folder or a `.mimic` subject file")
     else:
-        raise ModelFilesError(
-            f"no weights for generator {name!r} at '{source}': train them with "
-            f"`mimic train --generator {name} --out DIR` and ship DIR's last checkpoint in mimic/weights/{name}/"
-        )
+        shipping = f" and ship DIR's last checkpoint in mimic/weights/{name}/" if path is None else ""
+        raise ModelFilesError(f"no weights for generator {name!r} at '{source}': train them with `mimic train --generator {name} --out DIR`{shipping}")
     if name is not None and subject:
         check_generator(source, held, name)
     elif name is not None and held != name:

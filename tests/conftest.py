@@ -36,9 +36,9 @@ needs_lpips = pytest.mark.skipif(
 @pytest.fixture(scope="session")
 def anny_body():
     """The Anny body model, built at most once per test run (about two minutes on a new machine)."""
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body_model
 
-    return load_body(cache_dir=cache_dir())
+    return load_body_model(cache_dir=cache_dir())
 
 
 @pytest.fixture(scope="session")

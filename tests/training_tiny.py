@@ -71,10 +71,10 @@ POOL = 12
 @functools.lru_cache(maxsize=4)
 def _pool(size: int, seed: int, cache_dir) -> tuple[PairBatch, ...]:
     """`POOL` synthetic pairs without shading (drawn once per process: the tests stay fast)."""
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body_model
     from mimic.training.synthetic_pairs import SyntheticConfig, SyntheticPairs
 
-    pairs = SyntheticPairs(load_body(cache_dir=cache_dir), SyntheticConfig(size=size, texture_size=64, shading=False), seed=seed)
+    pairs = SyntheticPairs(load_body_model(cache_dir=cache_dir), SyntheticConfig(size=size, texture_size=64, shading=False), seed=seed)
     return tuple(pairs.pair(n) for n in range(POOL))
 
 

@@ -24,6 +24,8 @@ def uv_map(fragments: Fragments, topology: "TexturedMesh") -> torch.Tensor:
         `(B, H, W, 2)` uv in [0, 1]; zeros on background.
     """
     face_id = fragments.face_id
+    if topology.uv_coords is None or topology.uv_faces is None:
+        raise ValueError("the mesh has no texture coordinates (uv_coords, uv_faces)")
     uv_coords, uv_faces = topology.uv_coords.to(face_id.device), topology.uv_faces.to(face_id.device)
     corners = uv_coords[uv_faces[face_id.clamp(min=0)]]  # (B, H, W, 3, 2)
     uv = (fragments.bary.unsqueeze(-1).to(corners.dtype) * corners).sum(-2)
@@ -87,9 +89,6 @@ def mesh_maps(verts: torch.Tensor, topology: "MeshTopology", size: int) -> tuple
     """Rasterizes image-space meshes `verts (B, V, 3)` of `topology` on a `size` square: the
     fragments, the correspondence map `(B, 4, H, W)` (`correspondence_map` of its codes) and
     the part map `(B, H, W)` (`part_map` of its part labels)."""
+    topology = topology.to(verts.device)
     fragments = rasterize(verts, topology.faces, size, size)
-    return (
-        fragments,
-        correspondence_map(fragments, topology.codes.to(verts), topology.faces),
-        part_map(fragments, topology.part_labels.to(verts.device), topology.faces),
-    )
+    return fragments, correspondence_map(fragments, topology.codes, topology.faces), part_map(fragments, topology.part_labels, topology.faces)

@@ -65,6 +65,8 @@ def sample_texture(texture: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     bilinearly, the islands' edge texels beyond them. A texture of batch 1 serves every `uv`."""
     check_shape(texture, "B C T T", "texture", floating=True)
     check_shape(uv, "B H W 2", "uv", floating=True)
+    if uv.device != texture.device:
+        raise ValueError(f"uv is on {uv.device} but texture on {texture.device}")
     if texture.shape[0] == 1 and uv.shape[0] > 1:
         texture = texture.expand(uv.shape[0], *texture.shape[1:])
     return F.grid_sample(texture, uv_to_grid(uv).to(texture.dtype), mode="bilinear", padding_mode="border", align_corners=False)

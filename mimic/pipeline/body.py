@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bodymesh import registry as body_models
 from bodymesh.body_model import BodyModel
-from bodymesh.registry import load_body_model
 from mimic.core.paths import resolve_cache_dir
 from mimic.core.progress import ConsoleReport
 from mimic.errors import OutputError
 
-__all__ = ["load_body", "people_bundle"]
+__all__ = ["load_body_model", "people_bundle"]
 
 
-def load_body(name: str = "anny", model_dir: Path | str | None = None, cache_dir: Path | str | None = None, progress: bool = False) -> BodyModel:
+def load_body_model(name: str = "anny", model_dir: Path | str | None = None, cache_dir: Path | str | None = None, progress: bool = False) -> BodyModel:
     """`bodymesh.registry.load_body_model` with mimic's defaults: `cache_dir` None is
     `~/.cache/mimic`; `progress` shows anny's one-time build (~2 min) with a spinner."""
-    return load_body_model(name, None if model_dir is None else Path(model_dir), resolve_cache_dir(cache_dir), ConsoleReport(progress))
+    return body_models.load_body_model(name, None if model_dir is None else Path(model_dir), cache_dir=resolve_cache_dir(cache_dir), report=ConsoleReport(progress))
 
 
 def people_bundle(cache_dir: Path | str | None = None) -> Path:

@@ -20,6 +20,7 @@ from bodymesh.fit import BodyFit
 from bodymesh.fit_video import VideoFitter
 from bodymesh.follow import OtherPeople
 from bodymesh.smoothing import FitSmoother
+from mimic.core.tensors import to_image, to_tensor
 from mimic.pipeline.background import TemporalPlate
 from mimic.pipeline.crop import CropBox
 
@@ -62,7 +63,6 @@ class DriverStream:
         """The next driver `frame (H, W, 3)` uint8 RGB with the person's `detection` and the
         `others`' masks; `seconds` (per stage, "detect" already in) gets "fit", then the
         rendering stages. Returns the frames now finished, oldest first."""
-        from mimic.core.tensors import to_image
         from mimic.pipeline.imitator import ImitatedFrame
 
         clock = time.perf_counter()
@@ -85,7 +85,6 @@ class DriverStream:
     def _render(
         self, fit: BodyFit, frame: np.ndarray, detection: Detection | None, seconds: dict[str, float], others: OtherPeople, several_people: bool
     ) -> "ImitatedFrame":
-        from mimic.core.tensors import to_image, to_tensor
         from mimic.pipeline.imitator import ImitatedFrame
 
         imitator, subject, box = self.imitator, self.subject, self.box

@@ -46,7 +46,7 @@ from mimic.core.pairs import PairBatch, collate_pairs, resize_pairs
 from mimic.core.progress import track
 from mimic.core.tensors import to_image, to_tensor
 from mimic.core.trainable import Trainable
-from mimic.errors import OptionError
+from mimic.errors import ModelFilesError, OptionError
 from mimic.media.images import read_image
 from mimic.networks.lwgan import warp_sources
 from mimic.pipeline.background import remove_person
@@ -305,10 +305,14 @@ def personalized_generator(
     clothed = imitator.config.clothes is not None
     key = subject_key(generator, [_photo_bytes(s) for s in sources], base, imitator.config.size, config, clothed)
     path = cache_path(cache_dir, generator, key)
-    reused = path.is_file()
-    if not reused:
-        if subject is None:
-            subject = imitator.prepare([s if isinstance(s, np.ndarray) else read_image(s) for s in sources])
-        info = personalize(imitator, subject, model, config, progress)
-        save_subject(path, model, registry.personalization(generator).nets, base, key, info)
-    return load_generator(generator, GeneratorOptions(checkpoint=path, device=imitator.device)), path, reused
+    options = GeneratorOptions(checkpoint=path, device=imitator.device)
+    if path.is_file():
+        try:
+            return load_generator(generator, options), path, True
+        except ModelFilesError:  # a damaged (or older mimic's) cache entry: made again below
+            pass
+    if subject is None:
+        subject = imitator.prepare([s if isinstance(s, np.ndarray) else read_image(s) for s in sources])
+    info = personalize(imitator, subject, model, config, progress)
+    save_subject(path, model, registry.personalization(generator).nets, base, key, info)
+    return load_generator(generator, options), path, False

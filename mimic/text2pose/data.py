@@ -25,6 +25,7 @@ import torch
 from bodymesh.body_model import BodyModel, zero_pose, zero_shape
 from bodymesh.heatmaps import keypoints_to_heatmaps
 from bodymesh.synthetic import random_pose, random_shape
+from mimic.core.paths import resolve_cache_dir
 from mimic.errors import InputError
 from mimic.media.files import atomic_path
 from mimic.text2pose.captioner import Caption, caption, pose_facts
@@ -325,20 +326,19 @@ def text_pose_batches(options: "DataOptions", rank: int = 0, world: int = 1, syn
     random batches of `options.batch_size`, batch `i` of a rank drawn from a seed of
     `(options.seed, rank, i)` (`pair_generator`) from `options.start` on (a resumed run sees
     the batches it would have seen). `world` is unused: ranks differ by their seed stream."""
-    from mimic.core.paths import default_cache_dir
     from mimic.core.progress import spinner
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body_model
     from mimic.text2pose.text_encoder import shared_encoder
     from mimic.training.synthetic_pairs import pair_generator
 
-    model = load_body(options.body_model, None, options.cache_dir, progress=options.progress)
+    model = load_body_model(options.body_model, None, options.cache_dir, progress=options.progress)
     with spinner("captioning training poses", enabled=options.progress):
         keypoints = [sampled_keypoints(model, synthetic, options.seed)]
         fits = sorted(options.videos.rglob("fit.npz")) if options.videos is not None else []
         if fits:
             poses, shapes = fitted_poses(fits, model)
             keypoints.append(body_keypoints(model, poses, shapes))
-        cache = Path(options.cache_dir or default_cache_dir()) / "text2pose"
+        cache = resolve_cache_dir(options.cache_dir) / "text2pose"
         data = captioned_set(torch.cat(keypoints), shared_encoder(), options.seed, cache=cache)
     weights = caption_weights(data.captions).flatten()
     per_pose = data.embeddings.shape[1]

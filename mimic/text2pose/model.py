@@ -25,6 +25,7 @@ from torch import nn
 
 from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
 from bodymesh.keypoints import NUM_KEYPOINTS
+from mimic.core.configs import config_with
 from mimic.core.trainable import unwrap
 from mimic.text2pose.data import FRAME, SIGMA, PoseTextBatch
 from mimic.text2pose.text_encoder import EMBEDDING_SIZE
@@ -432,6 +433,4 @@ class Text2Pose:
 def create_text2pose(overrides: dict | None = None, device: torch.device | str = "cpu", cache_dir: Path | None = None) -> Text2Pose:
     """The model with the default config updated by `overrides` (the registry's factory; it
     needs no one-time build, so `cache_dir` is unused)."""
-    from mimic.core.configs import config_with
-
     return Text2Pose(config_with(Text2PoseConfig(), overrides), device)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
+from mimic.core.configs import config_with
 from mimic.text2pose.data import FRAME, SIGMA, PoseTextBatch
 from mimic.text2pose.model import CONFIDENCE_THRESHOLD, Text2Pose, TextCompressor, WGANTextConfig
 
@@ -111,6 +112,4 @@ def create_text2pose_regression(
 ) -> Text2PoseRegression:
     """The model with the default config updated by `overrides` (the registry's factory; it
     needs no one-time build, so `cache_dir` is unused)."""
-    from mimic.core.configs import config_with
-
     return Text2PoseRegression(config_with(RegressionConfig(), overrides), device)

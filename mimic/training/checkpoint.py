@@ -194,8 +194,6 @@ def load_nets(model: Trainable, weights: dict[str, dict], source: Path | str, ev
     """Loads `{net name: state dict}` into `model.nets` (each strictly); ModelFilesError on a
     mismatch. `every`: `weights` must name every network of the model (else a subset of them
     is loaded, as a subject file holds only the networks that draw)."""
-    from mimic.core.trainable import unwrap
-
     fits = set(weights) == set(model.nets) if every else set(weights) <= set(model.nets)
     if not fits:
         raise ModelFilesError(f"checkpoint '{source}' holds networks {sorted(weights)}, the model has {sorted(model.nets)}")

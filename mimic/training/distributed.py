@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["Ranks", "distributed_run"]
+__all__ = ["Ranks", "rank_device", "distributed_run"]
 
 
 @dataclass(frozen=True)
@@ -24,16 +24,27 @@ class Ranks:
     device: str
 
 
+def _ranks() -> tuple[int, int, int]:
+    """RANK, WORLD_SIZE and LOCAL_RANK from torchrun's environment (0, 1, 0 without it)."""
+    return tuple(int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))
+
+
+def rank_device(device: str) -> str:
+    """The device this process trains on: under torchrun, "cuda" is this rank's GPU
+    (`cuda:<LOCAL_RANK>`); anything else as given."""
+    _, world, local_rank = _ranks()
+    return f"cuda:{local_rank}" if world > 1 and device.startswith("cuda") and ":" not in device else device
+
+
 @contextlib.contextmanager
 def distributed_run(device: str) -> Iterator[Ranks]:
     """The ranks of this process (from torchrun's environment) with the process group open
-    while the block runs. `device`: "cuda" becomes this rank's GPU (`cuda:<LOCAL_RANK>`)."""
+    while the block runs, on `rank_device(device)`."""
     import torch
     import torch.distributed as dist
 
-    rank, world, local_rank = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))
-    if world > 1 and device.startswith("cuda") and ":" not in device:
-        device = f"cuda:{local_rank}"
+    rank, world, _ = _ranks()
+    device = rank_device(device)
     if world > 1:
         if torch.device(device).type == "cuda":
             torch.cuda.set_device(torch.device(device))

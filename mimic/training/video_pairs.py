@@ -29,6 +29,7 @@ from bodymesh.camera import mesh_to_image
 from bodymesh.detect import BlazePoseDetector
 from bodymesh.fit_video import VideoFitter
 from mimic.core.pairs import PairBatch, collate_pairs
+from mimic.core.paths import resolve_cache_dir
 from mimic.core.progress import track
 from mimic.core.tensors import to_tensor
 from mimic.errors import InputError, NoPersonError
@@ -264,15 +265,14 @@ def pair_batches(options: DataOptions, rank: int = 0, world: int = 1) -> Iterato
     """
     import torch.distributed as dist
 
-    from mimic.core.paths import default_cache_dir
-    from mimic.pipeline.body import load_body
+    from mimic.pipeline.body import load_body_model
 
-    body = load_body(options.body_model, None, options.cache_dir)
+    body = load_body_model(options.body_model, None, options.cache_dir)
     images = read_images(options.images) if options.images is not None else []
     synthetic = SyntheticPairs(body, SyntheticConfig(size=options.size), options.seed, images)
     videos = None
     if options.videos is not None:
-        cache = Path(options.cache_dir or default_cache_dir()) / "video_pairs"
+        cache = resolve_cache_dir(options.cache_dir) / "video_pairs"
         distributed = dist.is_available() and dist.is_initialized()
         if distributed and rank != 0:
             dist.barrier()
