@@ -73,6 +73,22 @@ def make_imitator(
     return Imitator(model.to(device), chosen, config, device)
 
 
+def _check_video_job(sources: list[Path], driver: Path, out: Path, weights: Sequence[PathLike | None], allow_short: bool) -> None:
+    """Before any work: every source photo reads, the driver is whole (or `allow_short`), and
+    `out` is a writable video path that is none of the inputs (the photos, the driver, the
+    `weights` files given)."""
+    from mimic.media.files import check_outputs
+    from mimic.media.images import read_image
+    from mimic.media.video_read import probe_video
+    from mimic.media.video_write import WRITABLE_VIDEO_EXTENSIONS
+
+    for path in sources:
+        read_image(path)
+    probe_video(driver, whole=not allow_short)
+    inputs = [*sources, driver, *(Path(path) for path in weights if path is not None)]
+    check_outputs(inputs, files=[out], extensions=WRITABLE_VIDEO_EXTENSIONS)
+
+
 def check_weights(generator: str, checkpoint: PathLike | None, subject: PathLike | None) -> None:
     """OptionError unless the generator's weights are given at most once: a `checkpoint`, or a
     `subject` file of `mimic personalize` (which needs the personalizable generator it was made for)."""
@@ -126,19 +142,11 @@ def imitate_video(
     driver cut short raises InputError before any work, or with `allow_short` is used as far as
     it goes (the summary's `ended_early`). An `out` that is one of the inputs, or cannot be
     written, raises OutputError before any work. `person`, `smooth`: see `make_imitator`."""
-    from mimic.media.files import check_outputs
-    from mimic.media.images import read_image
-    from mimic.media.video_read import probe_video
-    from mimic.media.video_write import WRITABLE_VIDEO_EXTENSIONS
     from mimic.registry import personalizable_names
     from mimic.tasks.video import imitate_video as run
 
     sources, driver, out = _paths(source), Path(driver), Path(out)
-    for path in sources:
-        read_image(path)
-    probe_video(driver, whole=not allow_short)
-    inputs = [*sources, driver, *(Path(path) for path in (checkpoint, subject) if path is not None)]
-    check_outputs(inputs, files=[out], extensions=WRITABLE_VIDEO_EXTENSIONS)
+    _check_video_job(sources, driver, out, (checkpoint, subject), allow_short)
     check_weights(generator, checkpoint, subject)
     personalizable = personalizable_names()
     if imitator is None:
@@ -188,18 +196,10 @@ def imitate_group(
     person of the matching `sources` photo (one photo a person; people beyond them stay as they
     are), written to `out` at the driver's size (`mimic.tasks.group`). The generator runs as it is
     (no personalization). Errors as `imitate_video`."""
-    from mimic.media.files import check_outputs
-    from mimic.media.images import read_image
-    from mimic.media.video_read import probe_video
-    from mimic.media.video_write import WRITABLE_VIDEO_EXTENSIONS
     from mimic.tasks.group import imitate_group_video
 
     sources, driver, out = _paths(sources), Path(driver), Path(out)
-    for path in sources:
-        read_image(path)
-    probe_video(driver, whole=not allow_short)
-    inputs = [*sources, driver, *([Path(checkpoint)] if checkpoint is not None else [])]
-    check_outputs(inputs, files=[out], extensions=WRITABLE_VIDEO_EXTENSIONS)
+    _check_video_job(sources, driver, out, (checkpoint,), allow_short)
     imitator = make_imitator(
         generator, checkpoint=checkpoint, size=size, body_model=body_model, model_dir=model_dir, cache_dir=cache_dir, device=device,
         progress=progress, background="driver", naked_body=naked_body, smooth=smooth,
