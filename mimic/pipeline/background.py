@@ -10,8 +10,9 @@ smeared blobs.
 
 A subject's plate (`clean_plate`) also removes the person's fringe generously (a wider ring,
 and further below the person for shoes and contact shadows), takes the clothed mesh's own
-silhouette into the hole, and fills the canvas beyond the photo with the photo mirrored about
-its edge, fading into a blur of itself away from the edge (never repeated edge rows).
+silhouette into the hole, and fills the canvas beyond the photo with the clean plate mirrored
+about the photo's edge, fading into a blur of itself away from the edge (never repeated edge
+rows, never a mirrored ghost of the person).
 
 A driver's plate (`TemporalPlate`) is built over time instead: the per-pixel median of recent
 frames where that pixel is not the person, so what the dancer uncovers as they move is the real
@@ -29,6 +30,7 @@ __all__ = ["METHODS", "Backdrop", "remove_person", "clean_plate", "TemporalPlate
 
 METHODS = ("telea", "fsr")
 _WORK_SIDE = {"telea": 256, "fsr": 128}  # longest side (pixels) each inpainting runs at
+_FSR_ZERO = 8  # grey levels: an FSR channel below this where the diffusion fill is bright is a failed block
 
 
 class Backdrop(NamedTuple):
@@ -44,19 +46,27 @@ class Backdrop(NamedTuple):
 def clean_plate(backdrop: Backdrop, silhouette: np.ndarray | None = None) -> np.ndarray:
     """`(S, S, 3)` uint8 RGB: the backdrop without its person (and without `silhouette (S, S)`
     bool, the subject's rendered mesh, when given), inpainted with "fsr"; the hole grown by 3%
-    of the side all round and 5% more downwards; beyond the photo, the mirror image fades into
-    its blur over a fifth of the side."""
+    of the side all round and 5% more downwards. Beyond the photo the canvas is the clean
+    part inside it mirrored about the photo's edge (so a person standing near the edge leaves
+    no mirrored ghost there), fading into its blur over a fifth of the side."""
     size = backdrop.image.shape[0]
     hole = backdrop.person.astype(np.float32)
     if silhouette is not None:
         hole = np.maximum(hole, silhouette.astype(np.float32))
+    rows, columns = np.nonzero(backdrop.inside.any(1))[0], np.nonzero(backdrop.inside.any(0))[0]
+    if len(rows) == 0:
+        raise ValueError("the backdrop's canvas has no pixel inside the photo")
+    top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
+    # inpainted over the whole canvas (the mirrored surroundings are context for holes that
+    # reach the photo's edge), then only the part inside the photo kept and mirrored outwards
     plate = remove_person(backdrop.image, hole, round(0.03 * size), method="fsr", below_px=round(0.05 * size))
     if backdrop.inside.all():
         return plate
+    mirrored = cv2.copyMakeBorder(plate[top:bottom, left:right], top, size - bottom, left, size - right, cv2.BORDER_REFLECT)
     distance = cv2.distanceTransform((~backdrop.inside).astype(np.uint8), cv2.DIST_L2, 5)
     alpha = np.clip(distance / (0.2 * size), 0.0, 1.0)[..., None]
-    blurred = cv2.GaussianBlur(plate, (0, 0), 0.06 * size, borderType=cv2.BORDER_REFLECT)
-    return np.round(plate * (1 - alpha) + blurred * alpha).astype(np.uint8)
+    blurred = cv2.GaussianBlur(mirrored, (0, 0), 0.06 * size, borderType=cv2.BORDER_REFLECT)
+    return np.round(mirrored * (1 - alpha) + blurred * alpha).astype(np.uint8)
 
 
 def remove_person(
@@ -134,11 +144,16 @@ def remove_person(
 
 def _inpaint(image: np.ndarray, hole: np.ndarray, method: str) -> np.ndarray:
     """`image (h, w, 3)` uint8 with the `hole (h, w)` uint8 (non-zero) filled by `method`."""
+    diffused = cv2.inpaint(image, hole, 3.0, cv2.INPAINT_TELEA)
     if method == "telea":
-        return cv2.inpaint(image, hole, 3.0, cv2.INPAINT_TELEA)
+        return diffused
     filled = np.zeros_like(image)
     cv2.xphoto.inpaint(image, np.where(hole > 0, 0, 255).astype(np.uint8), filled, cv2.xphoto.INPAINT_FSR_FAST)
-    return filled
+    # FSR leaves blocks it cannot reconstruct at zero in some channels (seen on flat,
+    # low-texture walls): where a channel is near zero but the diffusion fill's is not, the
+    # diffusion fill stands
+    failed = ((filled < _FSR_ZERO) & (diffused > 6 * _FSR_ZERO)).any(-1)
+    return np.where(failed[..., None], diffused, filled)
 
 
 class TemporalPlate:
