@@ -133,6 +133,34 @@ def test_softargmax_head_draws_one_clean_peak_per_keypoint():
     assert maps.grad.abs().sum() > 0 and torch.isfinite(maps.grad).all() and head.log_sharpness.grad is not None
 
 
+def test_spread_penalty_concentrates_the_softargmax_head():
+    """The head's spread is the softmax's variance (two bumps apart: large; one: small), and
+    generator steps on the spread penalty alone shrink it."""
+    ys, xs = torch.meshgrid(torch.arange(FRAME) + 0.5, torch.arange(FRAME) + 0.5, indexing="ij")
+    bump = lambda x: torch.exp(-((xs - x) ** 2 + (ys - 32) ** 2) / 8)  # noqa: E731
+    head = SoftArgmaxHeatmaps()
+    head.positions((bump(10) + bump(52))[None, None])
+    apart = float(head.spread[0, 0])
+    head.positions(bump(52)[None, None])
+    assert apart > 300 and float(head.spread[0, 0]) < 0.1 * apart  # (21 px)^2 either side vs one peak
+    config = Text2PoseConfig(**{**TINY.__dict__, "spread_weight": 1.0})
+    model = Text2Pose(config)
+    generator, noise = model.nets["generator"], model.noise(4, torch.Generator().manual_seed(0))
+    text = torch.randn(4, config.text_size, generator=torch.Generator().manual_seed(1))
+    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-2)
+    spreads = []
+    for _ in range(15):
+        optimizer.zero_grad()
+        generator(noise, text)
+        penalty = model._spread_penalty(generator)
+        penalty.backward()
+        optimizer.step()
+        spreads.append(float(penalty))
+    assert spreads[-1] < 0.5 * spreads[0], spreads
+    with pytest.raises(ValueError, match="spread_weight"):
+        Text2PoseConfig(output="tanh", spread_weight=0.1)
+
+
 def _batch(count: int = 4, text_size: int = TINY.text_size, keypoints: int = TINY.keypoints) -> PoseTextBatch:
     generator = torch.Generator().manual_seed(0)
     keypoints = normalize_keypoints(torch.rand(count, keypoints, 2, generator=generator) * 40)

@@ -79,7 +79,8 @@ class Text2PoseConfig(WGANTextConfig):
     "projection" (the default: that, plus the pooled features' inner product with a map of the
     text, as in Miyato and Koyama's projection discriminator). critic_keypoints: width of the
     critic's keypoint branch (`KeypointCritic`; 0: none, the paper's critic). The defaults of
-    both are what learnt to follow the text on a CPU (README, "Text to pose").
+    both are what learnt to follow the text on a CPU (README, "Text to pose"). spread_weight: of
+    the generator's penalty on the head's mean spread (pixels squared; `SoftArgmaxHeatmaps`).
     """
 
     generator_channels: tuple[int, ...] = (256, 128, 64, 32)
@@ -87,6 +88,7 @@ class Text2PoseConfig(WGANTextConfig):
     output: str = "softargmax"
     critic_text: str = "projection"
     critic_keypoints: int = 256
+    spread_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.generator_channels) != 4 or len(self.discriminator_channels) != 4:
@@ -97,6 +99,8 @@ class Text2PoseConfig(WGANTextConfig):
             raise ValueError(f"critic_text must be one of {', '.join(CRITIC_TEXTS)}, got {self.critic_text!r}")
         if self.critic_keypoints < 0:
             raise ValueError(f"critic_keypoints must be >= 0, got {self.critic_keypoints}")
+        if self.spread_weight < 0 or (self.spread_weight > 0 and self.output != "softargmax"):
+            raise ValueError(f"spread_weight must be >= 0, and 0 unless output is softargmax, got {self.spread_weight}")
 
 
 class TextStandardiser(nn.Module):
@@ -153,11 +157,16 @@ class SoftArgmaxHeatmaps(nn.Module):
     expected position under a spatial softmax of each map, standardised (zero mean, unit
     deviation: the position does not depend on the maps' scale, which small initial weights and
     Adam's small steps would take long to grow) and multiplied by a learned sharpness.
-    Differentiable in the maps through the positions."""
+    Differentiable in the maps through the positions. Each call keeps `spread`, the softmax's
+    variance about its expected position (`(B, K)` pixels squared, with gradients): a broad
+    softmax puts a keypoint at the average of several places (hands drawn between the hips
+    and the chest instead of at either), which `Text2PoseConfig.spread_weight` penalises (as
+    DSNT's variance regularisation does)."""
 
     def __init__(self, sigma: float = SIGMA, sharpness: float = SHARPNESS) -> None:
         super().__init__()
         self.sigma = sigma
+        self.spread: torch.Tensor | None = None  # (B, K) of the last call, pixels squared
         self.log_sharpness = nn.Parameter(torch.tensor(float(sharpness)).log())
 
     def positions(self, maps: torch.Tensor) -> torch.Tensor:
@@ -168,7 +177,10 @@ class SoftArgmaxHeatmaps(nn.Module):
         weights = torch.softmax(flat * self.log_sharpness.exp(), -1).view(batch, count, height, width)
         xs = torch.arange(width, dtype=maps.dtype, device=maps.device) + 0.5
         ys = torch.arange(height, dtype=maps.dtype, device=maps.device) + 0.5
-        return torch.stack(((weights.sum(2) * xs).sum(-1), (weights.sum(3) * ys).sum(-1)), -1)
+        column, row = weights.sum(2), weights.sum(3)  # (B, K, W), (B, K, H) marginals
+        mean_x, mean_y = (column * xs).sum(-1), (row * ys).sum(-1)
+        self.spread = (column * (xs - mean_x[..., None]) ** 2).sum(-1) + (row * (ys - mean_y[..., None]) ** 2).sum(-1)
+        return torch.stack((mean_x, mean_y), -1)
 
     def forward(self, maps: torch.Tensor) -> torch.Tensor:
         points = self.positions(maps)
@@ -387,16 +399,23 @@ class Text2Pose:
             for parameter in critic.parameters():
                 parameter.requires_grad_(False)
             loss_g = -critic(generator(self.noise(count), text), text)
+            spread = self._spread_penalty(generator)
             if conditional:
                 mixed = config.interpolation * batch.text + (1 - config.interpolation) * batch.other_text
                 loss_g = loss_g - critic(generator(self.noise(count), mixed), mixed)
-            loss_g = loss_g.mean()
+            loss_g = loss_g.mean() + spread
             loss_g.backward()
             for parameter in critic.parameters():
                 parameter.requires_grad_(True)
             self._optimizers["generator"].step()
             losses["g"] = float(loss_g.detach())
         return losses
+
+    def _spread_penalty(self, generator: nn.Module) -> torch.Tensor | float:
+        """The spread penalty of the generator's last forward (`Text2PoseConfig.spread_weight`
+        times the softargmax head's mean spread), 0 without one (the regression baseline)."""
+        weight = getattr(self.config, "spread_weight", 0.0)
+        return weight * unwrap(generator).main[-1].spread.mean() if weight > 0 else 0.0
 
     @torch.no_grad()
     def generate(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
