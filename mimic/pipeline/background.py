@@ -53,15 +53,15 @@ def clean_plate(backdrop: Backdrop, silhouette: np.ndarray | None = None) -> np.
     hole = backdrop.person.astype(np.float32)
     if silhouette is not None:
         hole = np.maximum(hole, silhouette.astype(np.float32))
-    rows, columns = np.nonzero(backdrop.inside.any(1))[0], np.nonzero(backdrop.inside.any(0))[0]
-    if len(rows) == 0:
-        raise ValueError("the backdrop's canvas has no pixel inside the photo")
-    top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
     # inpainted over the whole canvas (the mirrored surroundings are context for holes that
     # reach the photo's edge), then only the part inside the photo kept and mirrored outwards
     plate = remove_person(backdrop.image, hole, round(0.03 * size), method="fsr", below_px=round(0.05 * size))
     if backdrop.inside.all():
         return plate
+    rows, columns = np.nonzero(backdrop.inside.any(1))[0], np.nonzero(backdrop.inside.any(0))[0]
+    if len(rows) == 0:
+        raise ValueError("the backdrop's canvas has no pixel inside the photo")
+    top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
     mirrored = cv2.copyMakeBorder(plate[top:bottom, left:right], top, size - bottom, left, size - right, cv2.BORDER_REFLECT)
     distance = cv2.distanceTransform((~backdrop.inside).astype(np.uint8), cv2.DIST_L2, 5)
     alpha = np.clip(distance / (0.2 * size), 0.0, 1.0)[..., None]
