@@ -139,9 +139,10 @@ def test_spread_penalty_concentrates_the_softargmax_head():
     ys, xs = torch.meshgrid(torch.arange(FRAME) + 0.5, torch.arange(FRAME) + 0.5, indexing="ij")
     bump = lambda x: torch.exp(-((xs - x) ** 2 + (ys - 32) ** 2) / 8)  # noqa: E731
     head = SoftArgmaxHeatmaps()
-    head.positions((bump(10) + bump(52))[None, None])
-    apart = float(head.spread[0, 0])
-    head.positions(bump(52)[None, None])
+    with torch.no_grad():
+        head.positions((bump(10) + bump(52))[None, None])
+        apart = float(head.spread[0, 0])
+        head.positions(bump(52)[None, None])
     assert apart > 300 and float(head.spread[0, 0]) < 0.1 * apart  # (21 px)^2 either side vs one peak
     config = Text2PoseConfig(**{**TINY.__dict__, "spread_weight": 1.0})
     model = Text2Pose(config)
