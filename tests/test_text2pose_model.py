@@ -156,7 +156,7 @@ def test_spread_penalty_concentrates_the_softargmax_head():
         penalty = model._spread_penalty(generator)
         penalty.backward()
         optimizer.step()
-        spreads.append(float(penalty))
+        spreads.append(float(penalty.detach()))
     assert spreads[-1] < 0.5 * spreads[0], spreads
     with pytest.raises(ValueError, match="spread_weight"):
         Text2PoseConfig(output="tanh", spread_weight=0.1)
