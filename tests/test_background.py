@@ -70,16 +70,22 @@ def test_canvas_beyond_the_photo_has_no_edge_row_streaks():
     assert np.array_equal(plate[inside], box.crop(photo, size, "reflect")[inside])  # the photo kept
 
 
+def _person_near_the_right_edge() -> tuple[np.ndarray, np.ndarray]:
+    """A `(120, 90, 3)` nearly flat wall (180 +- 10) with a red person 6 px from its right edge,
+    and the person's `(120, 90)` mask."""
+    rng = np.random.default_rng(1)
+    photo = np.clip(180 + rng.integers(-10, 11, (120, 90, 3)), 0, 255).astype(np.uint8)
+    photo[30:110, 70:84] = (220, 20, 20)
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[30:110, 70:84] = 1.0
+    return photo, mask
+
+
 def test_a_person_at_the_photos_edge_leaves_no_mirrored_ghost_beyond_it():
     """The person stands close to the photo's right edge and the crop reaches past it: beyond
     the edge the plate is the clean background mirrored, with none of the person's colour (a
     mirror of the raw photo would put a second, inpainted person there)."""
-    photo = np.full((120, 90, 3), 180, np.uint8)
-    rng = np.random.default_rng(1)
-    photo = np.clip(photo.astype(int) + rng.integers(-10, 11, photo.shape), 0, 255).astype(np.uint8)
-    photo[30:110, 70:84] = (220, 20, 20)  # the person, 6 px from the right edge
-    mask = np.zeros(photo.shape[:2], np.float32)
-    mask[30:110, 70:84] = 1.0
+    photo, mask = _person_near_the_right_edge()
     box = CropBox(0.0, 0.0, 120.0)
     size = 120
     inside = box.inside(photo.shape, size)
@@ -126,10 +132,6 @@ def test_driver_plate_over_time_shows_the_real_background_behind_a_moving_person
 def test_fsr_failing_on_a_flat_wall_falls_back_to_diffusion():
     """FSR leaves a tall hole in a nearly flat wall near black (its unreconstructed blocks);
     the fill there is the diffusion fill instead, close to the wall."""
-    rng = np.random.default_rng(1)
-    photo = np.clip(180 + rng.integers(-10, 11, (120, 90, 3)), 0, 255).astype(np.uint8)
-    photo[30:110, 70:84] = (220, 20, 20)
-    mask = np.zeros(photo.shape[:2], np.float32)
-    mask[30:110, 70:84] = 1.0
+    photo, mask = _person_near_the_right_edge()
     out = remove_person(photo, mask, dilation_px=4, method="fsr", below_px=6)
     assert np.abs(out[26:116, 66:88].astype(int) - 180).max() < 30
