@@ -21,13 +21,13 @@ import numpy as np
 import torch
 
 from bodymesh.body_model import BodyModel
-from mimic.pipeline.body import load_body_model
 from bodymesh.detect import BlazePoseDetector
-from mimic.pipeline.clothing import ClothesConfig, silhouette_overlap
 from mimic.core.bundles import SourceBundle, TargetBundle
 from mimic.generators.warp_only import WarpOnlyGenerator
-from mimic.media.video_read import VideoReader
 from mimic.media.images import read_image
+from mimic.media.video_read import VideoReader
+from mimic.pipeline.body import load_body_model
+from mimic.pipeline.clothing import ClothesConfig, silhouette_overlap
 from mimic.pipeline.imitator import Imitator, ImitatorConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -15,14 +15,14 @@ import numpy as np
 import torch
 
 from bodymesh.body_model import BodyModel
-from mimic.pipeline.body import load_body_model
 from bodymesh.detect import BlazePoseDetector
 from bodymesh.fit import fit_detection, fit_keypoints
 from bodymesh.fit_video import VideoFitter
 from bodymesh.keypoints import person_height
 from bodymesh.synthetic import procrustes_error, synthetic_detection
-from mimic.media.video_read import VideoReader
 from mimic.media.images import read_image
+from mimic.media.video_read import VideoReader
+from mimic.pipeline.body import load_body_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

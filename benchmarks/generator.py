@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
+from mimic.core.pairs import PairBatch
 from mimic.networks.lwgan import LWGAN, LWGANConfig
 from mimic.networks.lwgan_training import LWGANTrainable, LWGANTrainConfig
-from mimic.core.pairs import PairBatch
 from warping.sampler import identity_grid
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -37,7 +37,7 @@ def random_pair(size: int, batch: int) -> PairBatch:
     parts = torch.where(mask[:, 0] > 0, 0, -1).long()
     keypoints = torch.rand(batch, 23, 3, generator=generator) * size
     grid = identity_grid(batch, size, size) + 0.02 * torch.randn(batch, size, size, 2, generator=generator)
-    return PairBatch(image(), mask, correspondence, parts, keypoints, image(), mask, correspondence, parts, keypoints, grid, mask, image())
+    return PairBatch(image(), mask, correspondence, parts, keypoints, image(), mask, correspondence, parts, keypoints, grid, mask, image() * mask, image())
 
 
 def _sync(device: torch.device) -> None:
@@ -57,7 +57,7 @@ def inference_ms(config: LWGANConfig, size: int, device: torch.device, sources: 
         visibility = pair.visibility[None]
 
         def frame() -> None:
-            model.transfer(features, pair.source_image, grids, visibility, pair.target_correspondence[:1], pair.background[:1])
+            model.transfer(features, pair.source_image, grids, visibility, pair.target_correspondence[:1], pair.background[:1], pair.fill[:1])
 
         for _ in range(2):
             frame()
@@ -84,11 +84,11 @@ def training_steps_per_second(config: LWGANTrainConfig, size: int, device: torch
 
 def personalization(size: int, photo: Path) -> dict:
     """Runs the default personalization of `photo` with the shipped base model; its info."""
-    from mimic.pipeline.body import load_body_model
     from mimic.generators.warp_only import WarpOnlyGenerator
     from mimic.media.images import read_image
-    from mimic.tasks.personalize import PersonalizeConfig, personalize, personalizing_model
+    from mimic.pipeline.body import load_body_model
     from mimic.pipeline.imitator import Imitator, ImitatorConfig
+    from mimic.tasks.personalize import PersonalizeConfig, personalize, personalizing_model
 
     imitator = Imitator(load_body_model(), WarpOnlyGenerator(), ImitatorConfig(size=size))
     subject = imitator.prepare([read_image(photo)])

@@ -31,10 +31,10 @@ from bodymesh.fit_video import VideoFitter
 from bodymesh.keypoints import person_height
 from bodymesh.pose_bundle import pose_bundle
 from bodymesh.smoothing import FitSmoother, mean_acceleration
+from mimic.core.paths import resolve_cache_dir
 from mimic.media.video_read import VideoReader
 from mimic.networks.metrics import pck
 from mimic.pipeline.imitator import DETECTION_SIDE
-from mimic.core.paths import resolve_cache_dir
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONFIDENT = 0.5

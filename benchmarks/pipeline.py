@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from bodymesh.body_model import BodyModel
-from mimic.pipeline.body import load_body_model
 from mimic.generators.warp_only import WarpOnlyGenerator
+from mimic.pipeline.body import load_body_model
 from mimic.pipeline.imitator import Imitator, ImitatorConfig
 from mimic.tasks.video import imitate_video
 
@@ -61,8 +61,8 @@ def main() -> None:
 
 def memory_over_length(body: BodyModel, source: Path, video: Path) -> None:
     """Resident memory while streaming the longest video: it must stay flat."""
-    from mimic.media.video_read import VideoReader
     from mimic.media.images import read_image
+    from mimic.media.video_read import VideoReader
 
     imitator = Imitator(body, WarpOnlyGenerator())
     subject = imitator.prepare([read_image(source)])

@@ -26,10 +26,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mimic.pipeline.body import load_body_model  # noqa: E402
+from mimic.tasks.pose import load_text2pose, plausible  # noqa: E402
 from mimic.text2pose.captioner import body_scale, caption, pose_facts  # noqa: E402
 from mimic.text2pose.data import sampled_keypoints  # noqa: E402
 from mimic.text2pose.evaluation import nearest_pose_distance, text_fidelity  # noqa: E402
-from mimic.tasks.pose import load_text2pose, plausible  # noqa: E402
 from mimic.text2pose.text_encoder import shared_encoder  # noqa: E402
 
 HELD_OUT_SEED = 1_000_003  # training uses seeds 0, 1, ...: this one draws poses it never saw

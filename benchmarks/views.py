@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mimic.pipeline.body import load_body_model
 from mimic.generators.warp_only import WarpOnlyGenerator
 from mimic.media.images import read_image
-from mimic.tasks.novel_view import render_view, turntable_angles
+from mimic.pipeline.body import load_body_model
 from mimic.pipeline.imitator import Imitator, ImitatorConfig
+from mimic.tasks.novel_view import render_view, turntable_angles
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 STAGES = ("rasterize", "flow", "generate")

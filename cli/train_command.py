@@ -38,6 +38,10 @@ def train(
     images: Annotated[Optional[Path], typer.Option("--images", help="Folder of images whose crops texture and back the synthetic people.")] = None,
     max_video_frames: Annotated[Optional[int], typer.Option("--max-video-frames", help="Use only the first frames of each video.", min=2)] = None,
     synthetic_fraction: Annotated[float, typer.Option("--synthetic-fraction", help="Share of synthetic pairs when --videos is given.", min=0.0, max=1.0)] = 0.5,
+    pair_pool: Annotated[
+        int,
+        typer.Option("--pair-pool", help="Make this many pairs once, keep them in the cache folder and train on them (a step is then the network's alone); 0: make every pair when it is used.", min=0),
+    ] = 0,
     steps: Annotated[int, typer.Option("--steps", help="Total optimisation steps.", min=1)] = 10000,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (per process under torchrun).", min=1)] = 8,
     size: Annotated[int, typer.Option("--size", help="Side of the square training canvas, pixels.", min=32)] = 256,
@@ -67,7 +71,7 @@ def train(
     data = DataOptions(
         batch_size=batch_size, size=size, seed=seed, videos=videos, images=images,
         synthetic_fraction=synthetic_fraction if videos is not None else 1.0,
-        cache_dir=cache_dir, max_video_frames=max_video_frames, progress=True,
+        cache_dir=cache_dir, max_video_frames=max_video_frames, progress=True, pool=pair_pool,
     )
     options = TrainOptions(steps=steps, checkpoint_every=checkpoint_every, sample_every=sample_every, keep=keep, progress=True)
     run = train_model(

@@ -70,6 +70,7 @@ def toy_pairs(count: int = 2, size: int = 32, seed: int = 0) -> PairBatch:
         target_keypoints=cat(p[3] for p in pairs),
         grid=torch.zeros(count, size, size, 2),
         visibility=torch.zeros(count, 1, size, size),
+        fill=torch.zeros(count, 3, size, size),
         background=cat(p[4][None, :, None, None].expand(1, 3, size, size) for p in pairs),
     )
 

@@ -42,5 +42,5 @@ def toy_pair(size: int = 32, batch: int = 1, shift: int = 4, seed: int = 0) -> P
         source_parts=parts(source_mask), source_keypoints=keypoints,
         target_image=target_image, target_mask=target_mask, target_correspondence=target_correspondence,
         target_parts=parts(target_mask), target_keypoints=keypoints + shift * torch.tensor([1.0, 1.0, 0.0]),
-        grid=grid, visibility=target_mask.clone(), background=background,
+        grid=grid, visibility=target_mask.clone(), fill=target_mask * texture.mean((2, 3), keepdim=True), background=background,
     )

@@ -99,7 +99,7 @@ def test_every_stream_has_its_shapes_and_gradients():
     hole = pair.target_mask
     output, reconstruction, background = model(
         pair.source_image, pair.source_mask, pair.source_correspondence, pair.grid[:, None],
-        pair.visibility[:, None], pair.target_correspondence, pair.background, hole,
+        pair.visibility[:, None], pair.target_correspondence, pair.background, hole, pair.fill,
     )
     for name in ("image", "generated", "warped"):
         assert getattr(output, name).shape == (2, 3, 32, 32), name
@@ -127,7 +127,7 @@ def test_multi_source_inference_matches_batching():
         features, _ = model.encode_sources(pair.source_image, pair.source_correspondence, pair.source_mask)
         grids = pair.grid[None].expand(1, 2, 32, 32, 2).clone()
         visibility = pair.visibility[None].clone()
-        out = model.transfer(features, pair.source_image, grids, visibility, pair.target_correspondence[:1], pair.background[:1])
+        out = model.transfer(features, pair.source_image, grids, visibility, pair.target_correspondence[:1], pair.background[:1], pair.fill[:1])
     assert out.image.shape == (1, 3, 32, 32)
     assert [tuple(a.shape) for a in out.attention] == [(1, 2, 1, 4, 4), (1, 2, 1, 8, 8), (1, 2, 1, 16, 16)]
     seen = out.attention[-1].sum(1) > 0
@@ -164,6 +164,7 @@ def test_face_crop_covers_the_face():
 def test_tiny_model_overfits_one_pair(gan):
     torch.manual_seed(0)
     pair = toy_pair(32, batch=1, seed=5)
+    pair.visibility[..., 16:, :] = 0  # the lower half unseen: the warp shows the texture's mean colour there
     config = LWGANTrainConfig(generator=TINY, disc_width=8, face_size=16, gan=gan, lr_g=3e-3, lr_d=1e-3)
     model = LWGANTrainable(config, cache_dir=cache_dir())
     assert set(model.nets) == {"generator", "discriminator", "face_discriminator"}  # the LPIPS network is no model's
@@ -172,7 +173,12 @@ def test_tiny_model_overfits_one_pair(gan):
     assert sum(log["lpips"] for log in logs[-3:]) < sum(log["lpips"] for log in logs[:3])
     first = sum(log["l1"] for log in logs[:3]) / 3
     last = sum(log["l1"] for log in logs[-3:]) / 3
-    assert last < first / 5, (first, last)  # the frame's L1 falls by at least 5x in 60 steps (about 9x measured)
+    assert last < first / 2.5, (first, last)  # the frame's L1 falls by at least 2.5x in 60 steps (2.9x measured)
+    # The mask opens where the warp is wrong (the unseen half), and stays nearly shut where it is right.
+    mask = model.run_generator(pair)[0].mask.detach()[0, 0]
+    body = pair.target_mask[0, 0] > 0
+    unseen, seen = mask[16:][body[16:]].mean(), mask[:16][body[:16]].mean()
+    assert float(unseen) > 2 * float(seen), (float(unseen), float(seen))
     strip = model.samples(pair)
     assert strip.shape == (1, 3, 32, 6 * 32)
     assert torch.equal(strip[..., 5 * 32 :], pair.target_image)

@@ -43,6 +43,20 @@ def test_synthetic_pairs_have_exact_correspondences(anny_body):
     assert float(_warp_error(shaded).median()) < 0.1  # the headlight changes with the pose
 
 
+def test_fill_is_the_source_texture_on_the_target_body(anny_body):
+    """The fill shows the target's colours where the source sees them (the texture was unwrapped
+    from the source), something filled on the body the source does not see, nothing off it."""
+    pair = SyntheticPairs(anny_body, SyntheticConfig(size=128, texture_size=32, shading=False), seed=3).pair(0)
+    body = pair.target_parts >= 0
+    assert float(pair.fill[:, :, ~body[0]].abs().max()) == 0
+    seen = body & (pair.visibility[:, 0] > 0)
+    unseen = body & (pair.visibility[:, 0] == 0)
+    assert int(seen.sum()) > 1000 and int(unseen.sum()) > 50
+    error = (pair.fill - pair.target_image).abs().mean(1)
+    assert float(error[seen].median()) < 0.05
+    assert float(pair.fill.abs().sum(1)[unseen].gt(0).float().mean()) > 0.99
+
+
 def test_synthetic_pairs_shapes_determinism_and_shards(anny_body):
     pairs = SyntheticPairs(anny_body, SyntheticConfig(size=SIZE, texture_size=64), seed=1)
     batch = next(pairs.batches(3))

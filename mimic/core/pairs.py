@@ -33,6 +33,9 @@ class PairBatch:
     grid: `(B, H, W, 2)` for each target pixel, where its surface point lies in the source
         (grid_sample coordinates, align_corners=False).
     visibility: `(B, 1, H, W)` in [0, 1]: 1 where the source sees that point.
+    fill: `(B, 3, H, W)` in [-1, 1]: on the target's body, the colour of the source's filled
+        UV texture (`mimic.pipeline.subject_texture`) at each pixel's surface point, what the
+        warp shows where the source does not see (0 off the body).
     background: `(B, 3, H, W)` in [-1, 1]: the target's background without the person
         (exact for synthetic pairs, inpainted for video pairs).
     """
@@ -49,6 +52,7 @@ class PairBatch:
     target_keypoints: torch.Tensor
     grid: torch.Tensor
     visibility: torch.Tensor
+    fill: torch.Tensor
     background: torch.Tensor
 
     def __post_init__(self) -> None:
@@ -57,7 +61,7 @@ class PairBatch:
             ("target_image", "B 3 H W"), ("source_mask", "B 1 H W"), ("target_mask", "B 1 H W"),
             ("source_correspondence", "B 4 H W"), ("target_correspondence", "B 4 H W"),
             ("source_parts", "B H W"), ("target_parts", "B H W"), ("grid", "B H W 2"),
-            ("visibility", "B 1 H W"), ("background", "B 3 H W"),
+            ("visibility", "B 1 H W"), ("fill", "B 3 H W"), ("background", "B 3 H W"),
             ("source_keypoints", "B K 3"), ("target_keypoints", "B K' 3"),
         ):
             check_shape(getattr(self, name), dims, f"PairBatch.{name}", sizes=sizes)
@@ -95,7 +99,8 @@ def resize_pairs(batch: PairBatch, size: int) -> PairBatch:
     if batch.size == size:
         return batch
     images = {name: resize_image(getattr(batch, name), size) for name in (
-        "source_image", "source_mask", "source_correspondence", "target_image", "target_mask", "target_correspondence", "visibility", "background",
+        "source_image", "source_mask", "source_correspondence", "target_image", "target_mask", "target_correspondence", "visibility", "fill",
+        "background",
     )}
     scale = size / batch.size
     return PairBatch(

@@ -12,6 +12,7 @@ import torch
 from mimic.core.bundles import SourceBundle, TargetBundle, check_bundles
 from mimic.core.trainable import Trainable
 from mimic.networks.lwgan import LWGAN, SourceFeatures, body_mask
+from warping.texture import sample_texture
 
 __all__ = ["LWGANGenerator"]
 
@@ -59,14 +60,17 @@ class LWGANGenerator:
 
     def generate(self, source: SourceBundle, target: TargetBundle) -> torch.Tensor:
         """`(1, 3, H, W)` in [-1, 1]: the subject in the target's pose over `target.background`
-        (the background stream's output where that is the source background)."""
+        (the background stream's output where that is the source background), refining the
+        warp-only frame of the same sources and texture."""
         check_bundles(source, target)
         with torch.no_grad():
             self._prepare(source)
             device = self._background.device
             background = self._background if target.background is source.background else target.background.to(device)
+            covered = (target.fragments.face_id >= 0)[:, None].to(source.images.dtype)
+            fill = sample_texture(source.texture, target.uv) * covered
             output = self.model.transfer(
                 self._features, source.images.to(device), target.grids[None].to(device), target.weights[None, :, None].to(device),
-                target.correspondence.to(device), background,
+                target.correspondence.to(device), background, fill.to(device),
             )
         return output.image.clamp(-1.0, 1.0).to(source.images.device)

@@ -5,15 +5,18 @@
   the inpainted background (kept as given outside the hole).
 - source identity stream: a source image + its correspondence map -> its reconstruction. Its
   features at 1/2, 1/4 and 1/8 of the canvas are what the transfer stream borrows.
-- transfer stream: the sources warped to the target pose (visibility-weighted), their
-  visibility, the target's correspondence map and the background -> an RGB image and a blending
-  mask. Its decoder fuses, at 1/8, 1/4 and 1/2, every source's features warped by that
-  source's flow, with an `AttentionalLWB`.
+- transfer stream: the warp-only frame (the sources warped to the target pose,
+  visibility-weighted, the subject's UV texture where no source sees, the background off the
+  body), the sources' visibility, the target's correspondence map and the background -> an RGB
+  image and a blending mask. Its decoder fuses, at 1/8, 1/4 and 1/2, every source's features
+  warped by that source's flow, with an `AttentionalLWB`.
 
-Output: `person = mask * generated + (1 - mask) * warped` (`warped`: the sources where seen,
-the background off the mesh), laid over the background stream's output with the target's body
-mask (the mesh's coverage, grown by a few pixels so that hair and
-loose clothes have room). Images are `(B, 3, H, W)` in [-1, 1]; H and W divisible by 8.
+Output: `person = mask * generated + (1 - mask) * warped` (`warped`: that warp-only frame), laid
+over the background stream's output with the target's body mask (the mesh's coverage, grown by
+a few pixels so that hair and loose clothes have room). The network thus refines what the
+no-network warp draws (`mimic.generators.warp_only` shows the same sources and texture) rather
+than drawing the unseen body from nothing. Images are `(B, 3, H, W)` in [-1, 1]; H and W
+divisible by 8.
 
 Sources: `S` per target. Training uses `S = 1` (one source per pair); inference any `S`. Flows
 are `grids (B, S, H, W, 2)` in grid_sample coordinates (align_corners=False) with `visibility
@@ -247,9 +250,10 @@ class LWGANOutput(NamedTuple):
     """What the transfer stream gives, all `(B, C, H, W)`.
 
     image: the final frame (3 ch). generated: the transfer stream's RGB (3). mask: its
-    blending mask (1), 1 = generated. warped: what the mask blends with (3): the
-    visibility-weighted warp of the sources where some source sees the pixel, the background
-    off the target mesh, 0 on the unseen body. known: where `warped` holds something (1).
+    blending mask (1), 1 = generated. warped: what the mask blends with (3), the warp-only
+    frame: the visibility-weighted warp of the sources where some source sees the pixel, the
+    subject's texture (`fill`) on the rest of the body, the background off the target mesh.
+    known: where `warped` shows what the sources or the background hold (1; 0 on the texture).
     body: where the composite shows the person (1). attention: per AttLWB level,
     `(B, S, 1, h, w)`.
     """
@@ -287,6 +291,9 @@ class LWGAN(nn.Module):
         self.tsf_decoder = _Decoder(width, norm)
         self.attlwb = nn.ModuleList(AttentionalLWB(width * 2 ** (_LEVELS - 1 - i), width * 2 ** (_LEVELS - 1 - i)) for i in range(_LEVELS))
         self.tsf_head = _head(width, 4)
+        # The blending mask starts nearly shut (sigmoid(-3) = 0.05): untrained, the network
+        # draws close to the warp-only frame and learns where to draw instead.
+        nn.init.constant_(self.tsf_head[0].bias[3:], -3.0)
 
     def background(self, image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
         """Background stream: `image (B, 3, H, W)` with `hole (B, 1, H, W)` in [0, 1] to fill
@@ -318,8 +325,10 @@ class LWGAN(nn.Module):
         visibility: torch.Tensor,
         correspondence: torch.Tensor,
         background: torch.Tensor,
+        fill: torch.Tensor,
     ) -> LWGANOutput:
-        """Transfer stream: the subject in `B` target poses.
+        """Transfer stream: the subject in `B` target poses, drawn over the warp-only frame
+        (the network starts from what the warp shows and learns where to draw instead).
 
         Args:
             sources: `encode_sources` of the `B * S` sources (sources of a target consecutive).
@@ -329,6 +338,8 @@ class LWGAN(nn.Module):
             correspondence: `(B, 4, H, W)` the targets' correspondence maps (channel 3: the
                 mesh's coverage).
             background: `(B, 3, H, W)` the background stream's output.
+            fill: `(B, 3, H, W)` the subject's UV texture at each target body pixel (what the
+                warp shows where no source sees).
         """
         batch, count, height, width = grids.shape[:4]
         if height % 2**_LEVELS or width % 2**_LEVELS:
@@ -340,7 +351,12 @@ class LWGAN(nn.Module):
         weight = weight.view(batch, count, 1, height, width)
         seen = weight.sum(1).clamp(max=1.0)
         warped = (warped.view(batch, count, 3, height, width) * weight).sum(1) / weight.sum(1).clamp(min=1e-6)
-        features = self.tsf_encoder(torch.cat((warped, seen, correspondence, background), 1))
+        # The warp-only frame: the sources where seen, the texture on the rest of the body, the
+        # background off it; `known` leaves out the texture (the mask is free to replace it).
+        coverage = correspondence[:, 3:]
+        known = seen + (1.0 - seen) * (1.0 - coverage)
+        base = seen * warped + (1.0 - seen) * (coverage * fill + (1.0 - coverage) * background)
+        features = self.tsf_encoder(torch.cat((base, seen, correspondence, background), 1))
         attention: list[torch.Tensor] = []
 
         def fuse(level: int, x: torch.Tensor) -> torch.Tensor:
@@ -351,11 +367,8 @@ class LWGAN(nn.Module):
         x = self.tsf_decoder(self.tsf_res(features[-1]), features, fuse)
         head = self.tsf_head(x)
         generated, mask = torch.tanh(head[:, :3]), torch.sigmoid(head[:, 3:])
-        # What blending falls back on: the sources where seen, the background off the mesh.
-        known = seen + (1.0 - seen) * (1.0 - correspondence[:, 3:])
-        base = seen * warped + (known - seen) * background
         person = mask * generated + (1.0 - mask) * base
-        body = body_mask(correspondence[:, 3:], self.config.body_dilation)
+        body = body_mask(coverage, self.config.body_dilation)
         image = body * person + (1.0 - body) * background
         return LWGANOutput(image, generated, mask, base, known, body, tuple(attention))
 
@@ -369,6 +382,7 @@ class LWGAN(nn.Module):
         target_correspondence: torch.Tensor,
         plate: torch.Tensor,
         hole: torch.Tensor,
+        fill: torch.Tensor,
     ) -> tuple[LWGANOutput, torch.Tensor, torch.Tensor]:
         """All three streams at once (training): `B` targets with `S` sources each.
 
@@ -378,11 +392,12 @@ class LWGAN(nn.Module):
             grids: `(B, S, H, W, 2)`. visibility: `(B, S, 1, H, W)`.
             target_correspondence: `(B, 4, H, W)`.
             plate: `(B, 3, H, W)` the background; hole: `(B, 1, H, W)` the part of it to fill.
+            fill: `(B, 3, H, W)` the subject's texture on the target's body (`transfer`).
         Returns:
             the transfer stream's output, the sources' reconstructions `(B * S, 3, H, W)` and
             the background stream's output `(B, 3, H, W)`.
         """
         background = self.background(plate, hole)
         features, reconstruction = self.encode_sources(source_image, source_correspondence, source_person)
-        output = self.transfer(features, source_image, grids, visibility, target_correspondence, background)
+        output = self.transfer(features, source_image, grids, visibility, target_correspondence, background, fill)
         return output, reconstruction, background

@@ -157,7 +157,7 @@ class LWGANTrainable:
         person = batch.source_correspondence[:, 3:] * (batch.source_mask >= 0.5).to(body.dtype)
         output, reconstruction, background = self.nets["generator"](
             batch.source_image, person, batch.source_correspondence, batch.grid[:, None],
-            batch.visibility[:, None], batch.target_correspondence, batch.background, hole,
+            batch.visibility[:, None], batch.target_correspondence, batch.background, hole, batch.fill,
         )
         return output, reconstruction, background, hole
 

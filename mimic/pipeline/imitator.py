@@ -27,7 +27,6 @@ from bodymesh.detect import BlazePoseDetector, Detection, another_person
 from bodymesh.detect_people import PeopleDetector
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.follow import FollowedPerson, OtherPeople, TrackedPeople
-from bodymesh.parts import PART_INDEX
 from bodymesh.smoothing import DEFAULT_LAG
 from mimic.core.bundles import Generator, SourceBundle, TargetBundle
 from mimic.core.tensors import to_tensor
@@ -38,10 +37,10 @@ from mimic.pipeline.crop import CropBox
 from mimic.pipeline.driver_stream import DriverStream
 from mimic.pipeline.memory import check_canvas_fits
 from mimic.pipeline.prefetch import prefetch
+from mimic.pipeline.subject_texture import TextureMaker
 from warping.correspondence import mesh_maps, uv_map
 from warping.flow import combine_sources, transfer_flow
 from warping.raster import Fragments
-from warping.texture import depth_mirror_vertex_map, fill_texture, mirror_vertex_map, rasterize_uv, unwrap_texture
 from warping.topology import MeshTopology
 
 PLACEMENTS = ("driver", "source")
@@ -145,12 +144,8 @@ class Imitator:
         self.config = config or ImitatorConfig()
         self.device = torch.device(device)
         check_canvas_fits(self.config.size, self.device)
-        rest = rest_vertices(body)
-        self.topology = MeshTopology.of(body, rest)
-        self.uv_fragments = rasterize_uv(self.topology, self.config.texture_size)
-        self._mirror = mirror_vertex_map(rest)
-        # The back of the clothes from their front; not the back of the head from the face.
-        self._depth_mirror = depth_mirror_vertex_map(rest, body.part_labels, skip=(PART_INDEX["head"],))
+        self.topology = MeshTopology.of(body, rest_vertices(body))
+        self.textures = TextureMaker(body, self.topology, self.config.texture_size)
 
     def _mesh(
         self, body: BodyModel, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor, rotation: torch.Tensor | None = None
@@ -240,10 +235,7 @@ class Imitator:
         verts, keypoints = self._mesh(body, poses, shape, cams)
         fragments, correspondence, parts = self.maps(verts)
         images = torch.cat([to_tensor(c, self.device) for c in crops])
-        texture, coverage = unwrap_texture(
-            images, fragments, verts, self.topology, self.config.texture_size, uv_fragments=self.uv_fragments, masks=mask_tensor
-        )
-        texture = fill_texture(texture, coverage, self.uv_fragments, self.topology, self._mirror, depth_mirror=self._depth_mirror)
+        texture = self.textures(images, fragments, verts, mask_tensor)
         if backdrop is None:
             backdrop = Backdrop(crops[0], masks[0], np.ones(masks[0].shape, dtype=bool))
         silhouette = (fragments.face_id[0] >= 0).cpu().numpy()

@@ -65,7 +65,7 @@ def parse_parts(text: str) -> tuple[int, ...]:
 def texel_parts(imitator: Imitator) -> torch.Tensor:
     """`(1, T, T)` int64 body part of every texel of the imitator's UV texture, -1 outside the
     UV islands (a texel takes the part of its face, as `warping.correspondence.part_map`)."""
-    face_id = imitator.uv_fragments.face_id.to(imitator.device)
+    face_id = imitator.textures.uv_fragments.face_id.to(imitator.device)
     face_parts = imitator.body.part_labels[imitator.body.faces[:, 0]].to(imitator.device)
     return torch.where(face_id >= 0, face_parts[face_id.clamp(min=0)], face_id.new_full((), -1))
 

@@ -33,10 +33,13 @@ class TrainRun:
     rank: int
 
 
-def check_training_inputs(generator: str, videos: Path | None, images: Path | None) -> None:
-    """Before anything is loaded: an unknown model name, a missing or empty `videos` folder and
-    an `images` path that is not a folder fail with one line."""
+def check_training_inputs(generator: str, videos: Path | None, images: Path | None, pool: int = 0) -> None:
+    """Before anything is loaded: an unknown model name, a missing or empty `videos` folder, an
+    `images` path that is not a folder and a pair pool for a model that trains on no pairs fail
+    with one line."""
     chosen = registry.trainable_entry(generator)
+    if pool and chosen.batches != registry.ModelEntry.batches:
+        raise OptionError(f"--pair-pool is for the models that train on image pairs; {generator} makes its own data")
     if videos is not None and chosen.batches == registry.ModelEntry.batches:
         from mimic.training.video_pairs import video_files
 
@@ -72,7 +75,7 @@ def train_model(
     The networks start from `data.seed` on every rank; each rank's data and other randomness
     from `data.seed + rank`.
     """
-    check_training_inputs(generator, data.videos, data.images)
+    check_training_inputs(generator, data.videos, data.images, data.pool)
     overrides = dict(overrides or {})
     start_weights = None
     if init is not None:

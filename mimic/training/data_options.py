@@ -20,6 +20,8 @@ class DataOptions:
     cache_dir: where per-video detection and fits are cached (None: ~/.cache/mimic).
     max_video_frames: use only the first frames of each video (None: all).
     body_model: the body model meshes come from. progress: show progress bars (rank 0).
+    pool: make this many pairs once, keep them on disk and train on them
+    (`mimic.training.pair_pool`); 0: every pair is made when it is used.
     """
 
     batch_size: int = 8
@@ -33,3 +35,4 @@ class DataOptions:
     max_video_frames: int | None = None
     body_model: str = "anny"
     progress: bool = False
+    pool: int = 0

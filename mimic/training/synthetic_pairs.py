@@ -26,9 +26,12 @@ from bodymesh.camera import mesh_to_image
 from bodymesh.synthetic import random_pose, random_shape
 from mimic.core.pairs import PairBatch, collate_pairs
 from mimic.core.tensors import to_tensor
+from mimic.pipeline.subject_texture import TextureMaker
 from mimic.training.synthetic_person import GARMENTS, procedural_background, procedural_texture, render_person
-from warping.correspondence import mesh_maps
+from warping.correspondence import mesh_maps, uv_map
 from warping.flow import transfer_flow
+from warping.raster import Fragments
+from warping.texture import sample_texture
 from warping.topology import MeshTopology
 
 __all__ = ["PairMaker", "SyntheticConfig", "SyntheticPairs", "shard_indices", "pair_generator"]
@@ -63,6 +66,7 @@ class PairMaker:
         self.body = body
         self.size = size
         self.topology = MeshTopology.of(body, rest_vertices(body))
+        self.textures = TextureMaker(body, self.topology, size)
 
     def pair(
         self,
@@ -86,7 +90,9 @@ class PairMaker:
                 coverage.
         Returns:
             The PairBatch: correspondence and part maps of both meshes, the target-to-source
-            grid and the visibility (`warping.flow.transfer_flow`).
+            grid and the visibility (`warping.flow.transfer_flow`), and the fill: each source's
+            texture (unwrapped from its person pixels, filled as the pipeline fills a
+            subject's) on the target's body.
         """
         source_frags, source_corr, source_parts = mesh_maps(source_verts, self.topology, self.size)
         target_frags, target_corr, target_parts = mesh_maps(target_verts, self.topology, self.size)
@@ -96,13 +102,26 @@ class PairMaker:
             source_mask = (source_frags.face_id >= 0)[:, None].to(dtype)
         if target_mask is None:
             target_mask = (target_frags.face_id >= 0)[:, None].to(dtype)
+        fill = self._fill(source_image, source_mask, source_frags, source_verts, target_frags)
         return PairBatch(
             source_image=source_image, source_mask=source_mask, source_correspondence=source_corr,
             source_parts=source_parts, source_keypoints=source_keypoints.to(dtype),
             target_image=target_image, target_mask=target_mask, target_correspondence=target_corr,
             target_parts=target_parts, target_keypoints=target_keypoints.to(dtype),
-            grid=flow.grid.to(dtype), visibility=flow.visible[:, None].to(dtype), background=background,
+            grid=flow.grid.to(dtype), visibility=flow.visible[:, None].to(dtype), fill=fill, background=background,
         )
+
+    def _fill(
+        self, images: torch.Tensor, masks: torch.Tensor, source_frags: Fragments, source_verts: torch.Tensor, target_frags: Fragments
+    ) -> torch.Tensor:
+        """`(B, 3, H, W)`: each source's filled texture read on its target's body (0 off it)."""
+        person = masks * (source_frags.face_id >= 0)[:, None].to(masks.dtype)
+        textures = torch.cat([
+            self.textures(images[b : b + 1], Fragments(*(t[b : b + 1] for t in source_frags)), source_verts[b : b + 1], person[b : b + 1])
+            for b in range(images.shape[0])
+        ])
+        covered = (target_frags.face_id >= 0)[:, None].to(images.dtype)
+        return sample_texture(textures.to(images.dtype), uv_map(target_frags, self.topology)) * covered
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -40,6 +40,7 @@ from mimic.pipeline.background import remove_person
 from mimic.pipeline.crop import CropBox
 from mimic.pipeline.imitator import DETECTION_SIDE, ImitatorConfig
 from mimic.training.data_options import DataOptions
+from mimic.training.pair_pool import PairPool, build_pool, pool_batches, pool_folder
 from mimic.training.synthetic_pairs import PairMaker, SyntheticConfig, SyntheticPairs, pair_generator, shard_indices
 
 __all__ = ["VideoClip", "prepare_video", "load_videos", "VideoPairs", "pair_batches", "mixed_batches", "read_images", "video_files",
@@ -259,10 +260,30 @@ def pair_batches(options: DataOptions, rank: int = 0, world: int = 1) -> Iterato
     """The PairBatch stream of `mimic train` (the registry's default data factory).
 
     Pair `n` (`shard_indices` of this rank) is synthetic with chance `options.synthetic_fraction`
-    (always without videos), else a video pair; deterministic by `options.seed`. Under an
-    initialised process group, rank 0 prepares (and caches) the videos while the others wait,
-    then they read its cache.
+    (always without videos), else a video pair; deterministic by `options.seed`. With
+    `options.pool`, the first that many pairs of that stream are made once into a pool on disk
+    (`mimic.training.pair_pool`, reused by later runs) and batches are drawn from it. Under an
+    initialised process group, rank 0 prepares (and caches) the videos and the pool while the
+    others wait, then they read its cache.
     """
+    import torch.distributed as dist
+
+    if not options.pool:
+        return _made_batches(options, rank, world)
+    folder = pool_folder(options, options.pool, resolve_cache_dir(options.cache_dir) / "pair_pools")
+    distributed = dist.is_available() and dist.is_initialized()
+    if distributed and rank != 0:
+        dist.barrier()
+    if not folder.is_dir() and rank == 0:
+        made = _made_batches(replace(options, batch_size=1, start=0, pool=0), 0, 1)
+        build_pool(made, options.pool, folder, options.progress)
+    if distributed and rank == 0:
+        dist.barrier()
+    return pool_batches(PairPool(folder), options, rank, world)
+
+
+def _made_batches(options: DataOptions, rank: int, world: int) -> Iterator[PairBatch]:
+    """`pair_batches` without a pool: every pair made when it is drawn."""
     import torch.distributed as dist
 
     from mimic.pipeline.body import load_body_model
