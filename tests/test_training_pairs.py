@@ -9,10 +9,12 @@ import pytest
 import torch
 from conftest import SHARED_VIDEOS, shared_file
 
+from bodymesh.camera import mesh_to_image
 from mimic.core.pairs import PairBatch
 from mimic.training.data_options import DataOptions
 from mimic.training.synthetic_pairs import SyntheticConfig, SyntheticPairs, shard_indices
 from mimic.training.video_pairs import VideoPairs, mixed_batches, pair_batches, prepare_video
+from warping.correspondence import mesh_maps
 from warping.sampler import warp
 
 SIZE = 64
@@ -118,6 +120,19 @@ def test_video_pairs_are_cached(anny_body, tmp_path):
     on_mesh = (pair.target_parts >= 0)[:, None].float()
     assert float((pair.target_mask * on_mesh).sum() / pair.target_mask.sum()) > 0.6
     assert _same(pair, VideoPairs(anny_body, [cached], SIZE, seed=0).pair(0))
+    # the person is clothed as the pipeline clothes a subject: on its first frame the clothed
+    # mesh covers more of the mask than the naked body does
+    naked = VideoPairs(anny_body, [cached], SIZE, seed=0, clothes=None)
+    assert naked.subject(0) is anny_body and pairs.subject(0) is not anny_body
+
+    def covered(subject) -> float:
+        with torch.no_grad():
+            verts = subject.forward(torch.from_numpy(cached.pose[:1]), torch.from_numpy(cached.shape)[None]).vertices
+        coverage = mesh_maps(mesh_to_image(verts, verts[:, :1], torch.from_numpy(cached.cam[:1]))[0], pairs.maker.topology, SIZE)[1][:, 3]
+        mask = torch.from_numpy(cached.frame(0)[1]) > 0.5
+        return float((coverage[0] > 0)[mask].float().mean())
+
+    assert covered(pairs.subject(0)) > covered(anny_body) + 0.05
 
     synthetic = SyntheticPairs(anny_body, SyntheticConfig(size=SIZE, texture_size=64), seed=0)
     mixed = next(mixed_batches(synthetic, pairs, DataOptions(batch_size=8, size=SIZE, synthetic_fraction=0.5)))

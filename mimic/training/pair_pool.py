@@ -32,7 +32,7 @@ from mimic.training.synthetic_pairs import pair_generator, shard_indices
 
 __all__ = ["build_pool", "pool_folder", "pool_batches", "PairPool"]
 
-_POOL_VERSION = 1
+_POOL_VERSION = 2
 _LABELS = ("source_parts", "target_parts")  # int64 labels in [-1, 127]: stored as int8
 
 

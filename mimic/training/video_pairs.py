@@ -37,6 +37,7 @@ from mimic.media.files import atomic_path
 from mimic.media.images import read_image
 from mimic.media.video_read import VIDEO_EXTENSIONS, VideoReader, is_video_path
 from mimic.pipeline.background import remove_person
+from mimic.pipeline.clothing import ClothesConfig, fit_clothes
 from mimic.pipeline.crop import CropBox
 from mimic.pipeline.imitator import DETECTION_SIDE, ImitatorConfig
 from mimic.training.data_options import DataOptions
@@ -206,12 +207,20 @@ def video_files(folder: Path) -> list[Path]:
 class VideoPairs:
     """Pairs of two frames of one person, deterministic by `(seed, index)`.
 
+    The person's meshes are those the pipeline makes of a subject: the body clothed
+    (`mimic.pipeline.clothing.fit_clothes`) to the person mask of the clip's first frame, as
+    `mimic video` clothes a subject to its photo, so a generator learns on the silhouettes it is
+    shown at run time (hair and loose clothes inside the mesh, not beside it).
+
     Args:
         body: the body model the clips were fitted with (pairs are built on its device).
         clips: the prepared videos. size: canvas side (the clips'). seed: the data seed.
+        clothes: the clothes fit's settings; None: the naked body.
     """
 
-    def __init__(self, body: BodyModel, clips: Sequence[VideoClip], size: int, seed: int = 0) -> None:
+    def __init__(
+        self, body: BodyModel, clips: Sequence[VideoClip], size: int, seed: int = 0, clothes: ClothesConfig | None = ClothesConfig()
+    ) -> None:
         if not clips:
             raise ValueError("VideoPairs needs at least one clip")
         if any(c.size != size for c in clips):
@@ -219,19 +228,34 @@ class VideoPairs:
         self.body = body
         self.clips = list(clips)
         self.seed = seed
+        self.clothes = clothes
         self.maker = PairMaker(body, size)
+        self._subjects: dict[int, BodyModel] = {}
+
+    def subject(self, index: int) -> BodyModel:
+        """The body of clip `index`'s person (made at first use): clothed to its first frame."""
+        if index not in self._subjects:
+            body, clip = self.body, self.clips[index]
+            if self.clothes is not None:
+                device = body.faces.device
+                mask = torch.from_numpy(clip.frame(0)[1]).to(device)[None]
+                shape = torch.from_numpy(clip.shape).to(device)
+                body = fit_clothes(body, shape, torch.from_numpy(clip.pose[:1]).to(device), torch.from_numpy(clip.cam[:1]).to(device), mask, self.clothes)
+            self._subjects[index] = body
+        return self._subjects[index]
 
     def pair(self, index: int) -> PairBatch:
         """Pair number `index` (a batch of one): a random video, two different random frames."""
         gen = pair_generator(self.seed, index, stream=2)
-        clip = self.clips[int(torch.randint(len(self.clips), (1,), generator=gen))]
+        number = int(torch.randint(len(self.clips), (1,), generator=gen))
+        clip = self.clips[number]
         first, second = torch.randperm(len(clip), generator=gen)[:2].tolist()
         device = self.body.faces.device
         pose = torch.from_numpy(clip.pose[[first, second]]).to(device)
         shape = torch.from_numpy(clip.shape).to(device)[None].expand(2, -1)
         cam = torch.from_numpy(clip.cam[[first, second]]).to(device)
         with torch.no_grad():
-            output = self.body.forward(pose, shape)
+            output = self.subject(number).forward(pose, shape)
         verts, keypoints = mesh_to_image(output.vertices, output.keypoints, cam)
         (source, source_mask, _), (target, target_mask, plate) = clip.frame(first), clip.frame(second)
         masks = torch.from_numpy(np.stack((source_mask, target_mask))).to(device)[:, None]
