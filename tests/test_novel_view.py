@@ -25,7 +25,7 @@ def rest_vertices(body) -> torch.Tensor:
 def face_texture(imitator: Imitator, faces: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
     """`(1, 3, T, T)`: colour `inside (3,)` on the texels of the faces where `faces (F,)` is
     True, `outside (3,)` elsewhere."""
-    face_id = imitator.uv_fragments.face_id
+    face_id = imitator.textures.uv_fragments.face_id
     chosen = faces[face_id.clamp(min=0)][:, None]
     return pad_islands(torch.where(chosen, inside[:, None, None], outside[:, None, None]), (face_id >= 0)[:, None], 4)
 
