@@ -108,6 +108,28 @@ def test_shipped_model_follows_the_text():
         assert asked >= 0.6 and elsewhere <= asked - 0.4, (sentence, fact, asked, elsewhere)
 
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "sentence, facts",
+    [
+        ("a man standing upright with arms down", {"standing", "arms_down"}),
+        ("someone with arms stretched out to the sides", {"arms_to_sides"}),
+        ("a person raising the right knee", {"right_leg_raised"}),
+    ],
+)
+def test_shipped_model_answers_the_common_poses(sentence, facts):
+    """The poses people ask for most (arms down, arms out to the sides, a knee raised): at least
+    12 of 16 samples of the shipped model state every fact of the sentence, by the captioner."""
+    from mimic.tasks.pose import load_text2pose, plausible
+    from mimic.text2pose.captioner import pose_facts
+    from mimic.text2pose.text_encoder import shared_encoder
+
+    model, encoder = load_text2pose(), shared_encoder()
+    poses = model.keypoints(encoder.encode([sentence]).expand(16, -1), model.noise(16, torch.Generator().manual_seed(0)))
+    answered = sum(plausible(k) and facts <= pose_facts(k) for k in poses)
+    assert answered >= 12, (sentence, answered)
+
 @pytest.mark.slow
 def test_interpolation_strip_ends_answer_both_sentences():
     """The paper's interpolation test with the shipped model: poses for sentence embeddings from

@@ -98,6 +98,11 @@ class Text2PoseRegression(Text2Pose):
         """`(B, K, 2)` the real poses' coordinates in [-1, 1]."""
         return to_unit(heatmaps_to_keypoints((batch.heatmaps + 1) / 2, CONFIDENCE_THRESHOLD))
 
+    def pose_distance(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """`(B,)` mean L1 distance between generated and real coordinates `(B, K, 2)`, in
+        frame units ([-1, 1] across)."""
+        return (fake - real).abs().sum(-1).mean(1)
+
     def keypoints(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """`(B, K, 3)` generated keypoints in the 64 x 64 frame (pixels) + confidence 1."""
         return from_unit(self.generate(text, noise))
