@@ -7,7 +7,8 @@ embedding replicated over its last 4 x 4 feature map. Discriminator loss (per sa
 `D(fake, t) + a * D(real, wrong t) - (1 + a) * D(real, t) + lambda * max(0, |grad| - 1)^2`, the
 gradient taken at random interpolates of real and generated heatmaps with respect to the
 heatmaps and the text; generator loss `-D(G(z, t), t) - D(G(z', t_i), t_i)` with `t_i` an
-interpolation of two sentences. `pretrain_steps` first train unconditionally (the text input
+interpolation of two sentences, plus (on request, `reconstruction_weight`) the distance from
+`G(z, t)` to the captioned pose. `pretrain_steps` first train unconditionally (the text input
 held at the mean sentence, no mismatching or interpolated text), then the same networks go on
 conditioned. Sentences are standardised by the training sentences' statistics before the
 compression (`TextStandardiser`), and the penalty measures the text gradient in those units.
@@ -401,11 +402,11 @@ class Text2Pose:
             self._optimizers["generator"].zero_grad(set_to_none=True)
             for parameter in critic.parameters():
                 parameter.requires_grad_(False)
-            fake = generator(self.noise(count), text)
-            loss_g = -critic(fake, text)
+            generated = generator(self.noise(count), text)
+            loss_g = -critic(generated, text)
             spread = self._spread_penalty(generator)
             if conditional and config.reconstruction_weight > 0:
-                reconstruction = self.pose_distance(fake, real)
+                reconstruction = self.pose_distance(generated, real)
                 loss_g = loss_g + config.reconstruction_weight * reconstruction
                 losses["reconstruction"] = float(reconstruction.mean().detach())
             if conditional:
