@@ -153,8 +153,10 @@ class AnnyBody(torch.nn.Module):
         self.pose_prior = _anny_pose_prior()
         if model.bone_orientation != "cached" or model.rest_orientation_refiner is not None:
             raise ValueError("AnnyBody expects Anny's default rig (cached bone orientations)")
-        self._rest_cache: tuple | None = None
-        self._reduced_cache: tuple | None = None
+        # Skeletons of the last few shapes: a video run alternates between the driver's and the
+        # subject's shape every frame, and a one-entry cache missed twice a frame.
+        self._rest_cache = _ShapeCache()
+        self._reduced_cache = _ShapeCache()
         # Each bone's nearest posed ancestor (or itself), as an index into POSED_BONES, and the
         # reduced chain: each posed bone's nearest posed ancestor (-1 for the root), by depth.
         position = {int(b): i for i, b in enumerate(self.posed_bones)}
@@ -294,9 +296,9 @@ class AnnyBody(torch.nn.Module):
         moves as `W_j = W_a C_aj`. Both constants are read off the chain at rest (all `D = I`).
         Returns `Z (20, 4, 4)` and the keypoint mixes `e (K, 20, 4)` (keypoint k = sum_a Y_a e_ka).
         """
-        key = ("reduced", shape.data_ptr(), shape._version, shape.device)
-        if self._reduced_cache is not None and self._reduced_cache[0] == key:
-            return self._reduced_cache[1]
+        cached = self._reduced_cache.get(shape)
+        if cached is not None:
+            return cached
         with torch.no_grad():
             rest_poses, offsets = self._rest_skeleton(shape)
             identity = torch.eye(4, dtype=rest_poses.dtype, device=rest_poses.device).expand_as(rest_poses)
@@ -313,14 +315,14 @@ class AnnyBody(torch.nn.Module):
             per_bone = torch.einsum("jxy,kjy->kjx", carry, weighted)
             mixes = torch.zeros(per_bone.shape[0], len(POSED_BONES), 4, dtype=per_bone.dtype, device=per_bone.device)
             mixes.index_add_(1, self._owner, per_bone)
-        self._reduced_cache = (key, (links, mixes))
+        self._reduced_cache.put(shape, (links, mixes))
         return links, mixes
 
     def _rest_skeleton(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rest bone poses `(B, 104, 4, 4)` and keypoint offsets `(B, K, 104, 3)` of `shape`."""
-        key = (shape.data_ptr(), shape._version, tuple(shape.shape), shape.device)
-        if not shape.requires_grad and self._rest_cache is not None and self._rest_cache[0] == key:
-            return self._rest_cache[1]
+        cached = None if shape.requires_grad else self._rest_cache.get(shape)
+        if cached is not None:
+            return cached
         coefficients = self._coefficients(shape)
         model = self.anny
         heads = model.template_bone_heads + torch.einsum("bn,njd->bjd", coefficients, model.bone_heads_blendshapes)
@@ -333,8 +335,36 @@ class AnnyBody(torch.nn.Module):
         rest_poses = roma.Rigid(linear=orientation, translation=heads).to_homogeneous()
         offsets = self.keypoint_basis_template + torch.einsum("bn,nkjd->bkjd", coefficients, self.keypoint_basis_blend)
         if not shape.requires_grad:
-            self._rest_cache = (key, (rest_poses, offsets))
+            self._rest_cache.put(shape, (rest_poses, offsets))
         return rest_poses, offsets
+
+
+class _ShapeCache:
+    """What was computed for the last `size` shapes, keyed by the shape's values (device, dtype,
+    size and bytes), so a new tensor holding the same shape hits and a freed one's reused
+    storage never does."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._entries: dict[tuple, tuple] = {}
+
+    @staticmethod
+    def _key(shape: torch.Tensor) -> tuple:
+        return (shape.device, shape.dtype, tuple(shape.shape), shape.detach().cpu().numpy().tobytes())
+
+    def get(self, shape: torch.Tensor) -> tuple | None:
+        """The value stored for `shape`'s values, or None."""
+        key = self._key(shape)
+        value = self._entries.pop(key, None)
+        if value is not None:
+            self._entries[key] = value  # most recently used last
+        return value
+
+    def put(self, shape: torch.Tensor, value: tuple) -> None:
+        """Stores `value` for `shape`'s values, dropping the least recently used beyond `size`."""
+        self._entries[self._key(shape)] = value
+        while len(self._entries) > self.size:
+            self._entries.pop(next(iter(self._entries)))
 
 
 def _keypoint_bone_basis(

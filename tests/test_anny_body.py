@@ -106,3 +106,26 @@ def test_shape_changes_the_body(anny_body):
     rest = anny_body(zero_pose(anny_body), zero_shape(anny_body)).vertices[0, :, 1]
     taller = anny_body(zero_pose(anny_body), tall).vertices[0, :, 1]
     assert float(taller.max() - taller.min()) > float(rest.max() - rest.min()) + 0.05
+
+
+def test_keypoints_of_alternating_shapes_reuse_their_skeletons_and_follow_in_place_changes(anny_body):
+    """A video run asks for the driver's and the subject's keypoints in turn: each shape's
+    reduced skeleton is built once (value-keyed cache), a new tensor with the same values hits,
+    and a shape changed in place gets its own skeleton (the full chain's keypoints again)."""
+    generator = torch.Generator().manual_seed(3)
+    pose = random_pose(anny_body, 2, generator)
+    driver, subject = random_shape(anny_body, 1, generator), random_shape(anny_body, 1, generator)
+    calls = []
+    build = anny_body._rest_skeleton
+    anny_body._rest_skeleton = lambda shape: calls.append(1) or build(shape)
+    try:
+        for _ in range(3):
+            for shape in (driver, subject, driver.clone()):
+                anny_body.keypoints(pose, shape)
+        assert len(calls) <= 2
+        subject.add_(0.3)
+        with torch.no_grad():
+            expected = anny_body._keypoints_full(pose, subject)
+        assert torch.allclose(anny_body.keypoints(pose, subject), expected, atol=1e-5)
+    finally:
+        del anny_body._rest_skeleton
