@@ -108,7 +108,6 @@ def test_shipped_model_follows_the_text():
         assert asked >= 0.6 and elsewhere <= asked - 0.4, (sentence, fact, asked, elsewhere)
 
 
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "sentence, facts",
