@@ -10,7 +10,7 @@ the body's size (`body_scale`), of each sample's keypoints to the samples' mean 
 Beside the captioner, the paper's two measures (`mimic/text2pose/evaluation.py`): realism and
 text fidelity, for the model, the regression baseline (`--regression FOLDER`) and random poses.
 
-    python benchmarks/text2pose.py [--checkpoint FOLDER] [--regression FOLDER] [--count 300]
+    python benchmarks/text2pose.py [--checkpoint FOLDER] [--regression FOLDER] [--count 300] [--held-out-seed N]
 """
 
 from __future__ import annotations
