@@ -306,13 +306,16 @@ def _stop(process: subprocess.Popen, signum: int) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_while_writing_leaves_nothing(tmp_path, media, signum):
+def test_signal_while_writing_leaves_nothing(tmp_path, tmp_path_factory, media, signum):
     """Issue #17 item 6: SIGTERM during `mimic fit` left hidden `.partial` files and an empty
     output folder; Ctrl-C (SIGINT) exited without a word."""
     out = tmp_path / "deep" / "fit"
-    process = _start(["fit", str(media / "driver.mp4"), "-o", str(out)])
+    driver = tmp_path_factory.mktemp("long") / "driver.mp4"  # the demo's 10 frames 6 times: seconds left to interrupt
+    with VideoReader(media / "driver.mp4") as reader:
+        write_video(driver, list(reader) * 6, 10)
+    process = _start(["fit", str(driver), "-o", str(out)])
     _wait_for(lambda: out.exists() and any(out.glob(".partial-*/*")), process, 120)
-    time.sleep(0.3)  # frames are being written (the 48-frame fit ends about 2 s after its first frame)
+    time.sleep(0.3)  # frames are being written
     _stop(process, signum)
     assert tree(tmp_path) == []
 
