@@ -189,7 +189,6 @@ def test_train_step_updates_both_networks_and_pretrains_unconditionally():
     assert set(model.optimizers()) == {"generator", "discriminator"}
 
 
-
 def test_reconstruction_term_measures_and_pulls_towards_the_captioned_pose():
     """`pose_distance` is the mean L1 keypoint distance in frame units (a pose shifted by 4 px
     of the 64-px frame in u and v: 2 * 4 / 32), and generator steps with
@@ -204,6 +203,7 @@ def test_reconstruction_term_measures_and_pulls_towards_the_captioned_pose():
     distances = [model.train_step(batch, step)["reconstruction"] for step in range(80)]
     assert distances[-1] < 0.5 * distances[0], distances
     assert "reconstruction" not in Text2Pose(Text2PoseConfig(**{**TINY.__dict__, "critic_steps": 1})).train_step(batch, 0)
+
 
 @pytest.mark.parametrize(
     "critic, margin", [({"critic_text": "concat", "critic_keypoints": 0}, 1.0), ({}, 0.5)], ids=["paper", "default"]

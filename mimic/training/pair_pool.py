@@ -3,10 +3,10 @@ forward and backward only.
 
 Making a pair (posing and rasterizing two meshes, composing the flow, unwrapping and filling the
 source's texture; for synthetic pairs also rendering two people) takes about 130 ms of CPU at
-128 px: the four pairs of a batch cost three times a small LWGAN's whole training step. `build_pool` draws the first `count`
-pairs of the pair stream (`mimic.training.video_pairs`) once and writes each `PairBatch` field
-as one array of `count` rows (floats as float16, labels as int8) into a folder under
-`<cache>/pair_pools/`, named by everything that made them (the videos' and images' contents, the
+128 px: the four pairs of a batch cost three times a small LWGAN's whole training step.
+`build_pool` draws the first `count` pairs of the pair stream (`mimic.training.video_pairs`)
+once and writes each `PairBatch` field as one array of `count` rows (floats as float16, labels
+as int8) into a folder under `<cache>/pair_pools/`, named by everything that made them (the videos' and images' contents, the
 canvas, the seed, the synthetic share, the count); the folder appears whole or not at all.
 `pool_batches` then reads batches of pool pairs, memory-mapped: pair `n` of the run is pool
 pair `hash(seed, n) mod count`, so a resumed run sees the same batches, and ranks never share one.
