@@ -75,27 +75,70 @@ def test_offsets_recover_the_silhouette_of_skirt_and_hair_in_both_views(anny_bod
     assert float(clothed.offsets[head].max()) > 0.04  # the hair is volume on the head
 
 
-def test_skirt_stays_one_piece_when_the_legs_part(anny_body, dressed):
-    poses, cams, _, clothed = dressed
-    spread = poses[:1].clone()
+def _legs_together(body: BodyModel) -> torch.Tensor:
+    """`(1, J, 3)` the zero pose with the thighs turned in until the legs touch."""
+    pose = zero_pose(body).clone()
+    pose[0, POSED_BONES.index("upperleg01.L"), 1] = 0.2
+    pose[0, POSED_BONES.index("upperleg01.R"), 1] = -0.2
+    return pose
+
+
+def _between_the_legs_covered(body: BodyModel, fitted: torch.Tensor, cam: torch.Tensor) -> float:
+    """Share of the rows below the crotch and above a knee-length hem of `fitted (1, J, 3)` whose
+    middle pixels `body` covers once its legs are spread (`cam (1, 3)`)."""
+    spread = fitted.clone()
     spread[0, POSED_BONES.index("upperleg01.L"), 1] = -0.35
     spread[0, POSED_BONES.index("upperleg01.R"), 1] = 0.35
-    torn = ClothedBody(anny_body, clothed.offsets, torch.zeros_like(clothed.hang), clothed.hung, clothed.anchors, clothed.anchor_points)
-    s = float(cams[0, 0])
+    s = float(cam[0, 0])
     with torch.no_grad():
-        key = to_image_space(anny_body.forward(poses[:1], zero_shape(anny_body)).keypoints, cams[:1])[0]
-    hip_y = float(key[[KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]], 1].mean())
+        key = to_image_space(body.forward(fitted, zero_shape(body)).keypoints, cam)[0]
+    hips = key[[KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]]
+    hip_y, centre = float(hips[:, 1].mean()), int(hips[:, 0].mean())
     knee_y = float(key[[KEYPOINT_INDEX["left_knee"], KEYPOINT_INDEX["right_knee"]], 1].mean())
-    centre = int(key[[KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]], 0].mean())
-    rows = slice(int(hip_y + 0.12 * s), int(knee_y - 0.03 * s))  # below the crotch, above the hem
+    rows = slice(int(hip_y + 0.12 * s), int(knee_y - 0.03 * s))
+    middle = _silhouette(body, spread, cam)[0, rows, centre - 1 : centre + 2] >= 0
+    return float(middle.all(1).float().mean())
 
-    def covered(body: BodyModel) -> float:
-        middle = _silhouette(body, spread, cams[:1])[0, rows, centre - 1 : centre + 2] >= 0
-        return float(middle.all(1).float().mean())
 
-    assert covered(anny_body) < 0.2  # the legs are apart
-    assert covered(torn) < 0.6  # a skirt on the thighs alone tears between them
-    assert covered(clothed) > 0.95  # hanging from the pelvis, it stays whole
+def _torn(clothed: ClothedBody) -> ClothedBody:
+    """The same clothes with nothing hanging from the pelvis (each side on its own thigh)."""
+    return ClothedBody(clothed.base, clothed.offsets, torch.zeros_like(clothed.hang), clothed.hung, clothed.anchors, clothed.anchor_points)
+
+
+def test_skirt_stays_one_piece_when_the_legs_part(anny_body, dressed):
+    poses, cams, _, clothed = dressed
+    assert _between_the_legs_covered(anny_body, poses[:1], cams[:1]) < 0.2  # the legs are apart
+    assert _between_the_legs_covered(_torn(clothed), poses[:1], cams[:1]) < 0.6  # a skirt on the thighs alone tears between them
+    assert _between_the_legs_covered(clothed, poses[:1], cams[:1]) > 0.95  # hanging from the pelvis, it stays whole
+
+
+def test_skirt_fitted_on_legs_standing_together_stays_one_piece_when_they_part(anny_body):
+    """Legs together under a skirt bridge nothing (they meet bare at the midline): the skirt is
+    found by its hem, and its inner side hangs from the pelvis."""
+    pose, cam = _legs_together(anny_body), front_camera(anny_body, SIZE)
+    mask = torch.from_numpy(_dressed_mask(anny_body, pose, cam))[None]
+    clothed = fit_clothes(anny_body, zero_shape(anny_body)[0], pose, cam, mask)
+    assert float(silhouette_overlap(_silhouette(clothed, pose, cam), mask)[0][0]) >= 0.93
+    assert _between_the_legs_covered(_torn(clothed), pose, cam) < 0.6
+    assert _between_the_legs_covered(clothed, pose, cam) > 0.9
+
+
+def test_wide_trousers_on_legs_standing_together_follow_the_legs(anny_body):
+    """Trousers standing off the legs down to the ankles have no hem: nothing hangs, so each
+    leg keeps its own trouser leg when the legs part."""
+    pose, cam = _legs_together(anny_body), front_camera(anny_body, SIZE)
+    naked = (_silhouette(anny_body, pose, cam)[0] >= 0).numpy().astype(np.uint8)
+    with torch.no_grad():
+        key = to_image_space(anny_body.forward(pose, zero_shape(anny_body)).keypoints, cam)[0]
+    hip_y = int(key[[KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]], 1].mean())
+    reach = round(0.04 * float(cam[0, 0]))  # 4 cm of cloth about each leg
+    trousers = naked.copy()
+    trousers[hip_y:] = cv2.dilate(naked, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))[hip_y:]
+    mask = torch.from_numpy(trousers.astype(np.float32))[None]
+    clothed = fit_clothes(anny_body, zero_shape(anny_body)[0], pose, cam, mask)
+    legs = torch.isin(anny_body.part_labels, torch.tensor([PART_INDEX[f"{s}_{p}"] for s in ("left", "right") for p in ("upper_leg", "lower_leg")]))
+    assert float(torch.quantile(clothed.offsets[legs], 0.9)) > 0.02  # the trousers are worn
+    assert float(clothed.hang.max()) == 0.0
 
 
 def test_clothes_config_checks_its_range():

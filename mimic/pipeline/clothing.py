@@ -17,7 +17,8 @@ iteration (conjugate gradients, matrix-free) finds all offsets at once, with
 
 Afterwards, the legs' cloth at and above where it bridges the legs (a skirt, a dress) hangs from
 the pelvis (`bodymesh.clothed_body`), with weights diffused over the mesh so the skirt moves as one
-piece.
+piece. Over legs standing together, which bridge nothing, a skirt or a coat is found by its hem,
+and the legs' inner halves above it hang.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class ClothesConfig:
     the body's midline, by an offset of at least bridge_offset, bridges the legs; with at least
     bridge_count such vertices on a leg, the leg's cloth from the lowest of them up hangs from
     the pelvis.
+    hem_offset, hem_drop: cloth that stands off the outer side of both legs by at least
+    hem_offset (the 90th percentile of a height band) and ends above the ankle, where it drops to
+    at most hem_drop x that (a skirt, a dress or a coat's hem over legs standing together):
+    the legs' inner halves hang from the pelvis down to that hem.
     hang_spread: smoothing rounds that spread the hang weights over the mesh.
     """
 
@@ -68,8 +73,10 @@ class ClothesConfig:
     min_facing: float = 0.3
     small_gap: float = 0.06
     midline: float = 0.03
-    bridge_offset: float = 0.035
+    bridge_offset: float = 0.045
     bridge_count: int = 20
+    hem_offset: float = 0.03
+    hem_drop: float = 0.4
     hang_spread: int = 24
 
     def __post_init__(self) -> None:
@@ -231,7 +238,7 @@ def _solve(weight: torch.Tensor, target: torch.Tensor, last: torch.Tensor, edges
 def _hang(body: BodyModel, rest: torch.Tensor, posed: torch.Tensor, offsets: torch.Tensor, normals: torch.Tensor, config: ClothesConfig) -> ClothedBody:
     """The ClothedBody of fitted `offsets (V,)`, its hang weights found in the first view
     (`posed (V, 3)` base vertices, `normals (V, 3)`): the legs' cloth under a bridge between
-    them hangs from the pelvis, weights spread over the mesh."""
+    them, or above a hem that both legs show, hangs from the pelvis, weights spread over the mesh."""
     clothed = posed + offsets[:, None] * normals
     anchors = pelvis_anchors(rest, body.part_labels, PART_INDEX["torso"])
     rotation, translation = (t[0] for t in roma.rigid_points_registration(rest[None, anchors], posed[None, anchors]))
@@ -248,6 +255,66 @@ def _hang(body: BodyModel, rest: torch.Tensor, posed: torch.Tensor, offsets: tor
         heights = rest[bridging & leg, 1]
         if heights.numel() >= config.bridge_count:
             under |= leg & (rest[:, 1] >= torch.quantile(heights, 0.05))
-    raw = (under & (offsets > 0.005)).float()
-    hang = (2 * smooth_on_mesh(raw[:, None], body.faces, config.hang_spread)[:, 0]).clamp(0, 1) * legs
+    hang = (2 * smooth_on_mesh((under & (offsets > 0.005)).float()[:, None], body.faces, config.hang_spread)[:, 0]).clamp(0, 1)
+    # Legs standing together under a skirt reach the midline bare, and bridge nothing: there
+    # the cloth shows as a hem, standing off both legs' outer sides above it and not below.
+    # Above the hem the inner sides hang (they close the skirt between the legs when they
+    # part) and the outer sides follow the thighs (the legs push the skirt out).
+    bands = [_leg_bands(rest, legs & (side == sign)) for sign in (-1.0, 1.0)]
+    hems = [_hem_height(rest, offsets, leg_bands, sign, config) for leg_bands, sign in zip(bands, (-1.0, 1.0))]
+    if None not in hems:
+        above = (legs & (rest[:, 1] >= min(hems))).float()
+        inner = sum(_inner_side(rest, leg_bands, sign) for leg_bands, sign in zip(bands, (-1.0, 1.0)))
+        hem_hang = (2 * smooth_on_mesh(above[:, None], body.faces, config.hang_spread)[:, 0]).clamp(0, 1) * inner
+        hang = torch.maximum(hang, hem_hang)
+    hang = hang * legs
     return ClothedBody(body, offsets, hang, clothed, anchors, posed[anchors])
+
+
+def _leg_bands(rest: torch.Tensor, leg: torch.Tensor, count: int = 10) -> list[torch.Tensor]:
+    """`count` `(V,)` bool masks cutting `leg (V,)` bool into equal height bands of the rest body
+    `rest (V, 3)`, from the hip down."""
+    height = rest[:, 1]
+    top, bottom = height[leg].max(), height[leg].min()
+    edges = top - (top - bottom) * torch.arange(count + 1, device=rest.device) / count
+    edges[-1] = bottom - 1.0  # the lowest vertex belongs to the last band
+    return [leg & (height <= edges[band]) & (height > edges[band + 1]) for band in range(count)]
+
+
+def _inner_side(rest: torch.Tensor, bands: list[torch.Tensor], sign: float) -> torch.Tensor:
+    """`(V,)` in [0, 1]: 1 on a leg's inner half (towards the body's midline, front and back
+    included), falling to 0 on its outer side, from each vertex's direction about its height
+    band's centre in the rest body `rest (V, 3)`; 0 off the leg (`bands` from `_leg_bands`,
+    `sign` its side)."""
+    inner = rest.new_zeros(rest.shape[0])
+    for band in bands:
+        if not bool(band.any()):
+            continue
+        around = rest[band][:, [0, 2]] - rest[band][:, [0, 2]].mean(0)
+        outward = sign * around[:, 0] / around.norm(dim=1).clamp(min=1e-6)
+        inner[band] = (1 - outward).clamp(0, 1)
+    return inner
+
+
+def _hem_height(rest: torch.Tensor, offsets: torch.Tensor, bands: list[torch.Tensor], sign: float, config: ClothesConfig) -> float | None:
+    """The rest height (metres) of the hem of cloth that stands off the outer side of a leg
+    (its height `bands` from `_leg_bands`, `sign` its side of the body's x axis) and ends above
+    the ankle, or None.
+
+    Each band's outer offset is the 90th percentile of `offsets (V,)` on its outer half. A hem
+    is a band whose outer offset is at least `config.hem_offset` and 0.7 x the largest above
+    it, below which (after one band of transition, down to the band above the ankle) no outer
+    offset exceeds `config.hem_drop` x that largest: a skirt or a coat, not trousers (they
+    stand off down to the ankle) or shorts (they stand off less)."""
+    outer = []
+    for band in bands:
+        outside = band & (sign * (rest[:, 0] - rest[band, 0].mean()) > 0)
+        if not bool(outside.any()):
+            return None
+        outer.append(float(torch.quantile(offsets[outside], 0.9)))
+    count = len(bands)
+    for band in range(1, count - 3):
+        peak = max(outer[: band + 1])
+        if outer[band] >= max(config.hem_offset, 0.7 * peak) and max(outer[band + 2 : count - 1]) <= config.hem_drop * peak:
+            return float(rest[bands[band + 1], 1].min())
+    return None
