@@ -10,7 +10,9 @@ import torch
 from torch import nn
 
 from bodymesh.heatmaps import heatmaps_to_keypoints, keypoints_to_heatmaps
+from mimic.text2pose.captioner import Caption
 from mimic.text2pose.data import FRAME, PoseTextBatch, PoseTextSet, normalize_keypoints
+from mimic.text2pose.fact_loss import fact_mask
 from mimic.text2pose.model import (
     KeypointCritic, PoseDiscriminator, PoseGenerator, SoftArgmaxHeatmaps, Text2Pose, Text2PoseConfig, TextStandardiser, lipschitz_penalty,
 )
@@ -205,6 +207,21 @@ def test_reconstruction_term_measures_and_pulls_towards_the_captioned_pose():
     assert "reconstruction" not in Text2Pose(Text2PoseConfig(**{**TINY.__dict__, "critic_steps": 1})).train_step(batch, 0)
 
 
+def test_fact_term_brings_generated_poses_to_the_stated_facts():
+    """Generator steps with `fact_weight` lower the distance of generated poses from the facts
+    their batch states (arms down and hands together, which random poses miss), and a batch
+    that does not carry its facts is refused."""
+    torch.manual_seed(0)
+    batch = _batch()
+    batch.facts = fact_mask([("arms_down", "hands_together")] * len(batch))
+    model = Text2Pose(Text2PoseConfig(**{**TINY.__dict__, "critic_steps": 1, "lr": 2e-3, "fact_weight": 100.0}))
+    distances = [model.train_step(batch, step)["facts"] for step in range(60)]
+    assert distances[-1] < 0.3 * distances[0], distances
+    batch.facts = None
+    with pytest.raises(ValueError, match="facts"):
+        model.train_step(batch, 60)
+
+
 @pytest.mark.parametrize(
     "critic, margin", [({"critic_text": "concat", "critic_keypoints": 0}, 1.0), ({}, 0.5)], ids=["paper", "default"]
 )
@@ -240,12 +257,17 @@ def test_heatmap_round_trip_in_the_frame():
 def test_pose_text_set_batches():
     keypoints = normalize_keypoints(torch.rand(5, TINY.keypoints, 2) * 10)
     embeddings = torch.randn(5, 2, 16)
-    data = PoseTextSet(keypoints, [[None, None]] * 5, embeddings)
+    captions = [[Caption("a person with arms down", ("arms_down",)), Caption("a person squatting", ("squatting",))]] * 5
+    data = PoseTextSet(keypoints, captions, embeddings)
     batch = data.batch(torch.tensor([0, 3]), torch.Generator().manual_seed(0))
     assert batch.heatmaps.shape == (2, TINY.keypoints, FRAME, FRAME) and batch.text.shape == (2, 16)
     assert batch.heatmaps.min() >= -1 and batch.heatmaps.max() <= 1
     assert any(torch.equal(batch.text[1], e) for e in embeddings[3])
     assert not any(torch.equal(batch.wrong_text[1], e) for e in embeddings[3])  # another pose's text
+    # the facts each chosen caption states travel with it
+    chosen = data.batch(torch.tensor([0, 3]), torch.Generator().manual_seed(0), torch.tensor([1, 0]))
+    assert torch.equal(chosen.text, torch.stack((embeddings[0, 1], embeddings[3, 0])))
+    assert torch.equal(chosen.facts, fact_mask([("squatting",), ("arms_down",)]))
 
 
 def test_sentence_encoder_matches_bert_tokenisation_and_ranks_paraphrases():

@@ -21,6 +21,23 @@ from warping.checks import check_shape
 MIN_CONFIDENCE = 0.2  # a keypoint below it is absent (the text-to-pose heatmap threshold)
 SIDES = ("left", "right")
 
+# Where each fact starts, in body units (`body_scale`) and degrees; `pose_facts` decides by
+# them and `fact_loss` measures how far a pose is from them.
+VIEW_ACROSS = 0.3  # shoulders this far apart across the image: facing (or away from) the camera
+HEAD_ABOVE = 0.15  # the top of the head above the highest head keypoint
+HEAD_FALLBACK = 0.45  # without head keypoints: the top of the head above the shoulders
+ARM_RAISED = 0.1  # the wrist above its shoulder
+TO_SIDE_HEIGHT, TO_SIDE_REACH, TO_SIDE_LATERAL = 0.3, 0.75, 0.5  # wrist level, share of the arm's reach outwards, and outwards
+STRAIGHT_ARM = 140.0  # degrees at the elbow
+ARMS_DOWN_DROP, ARMS_DOWN_WIDTH = 0.6, 0.4  # each wrist below and beside its shoulder
+HANDS_TOGETHER = 0.25
+KNEE_BENT = 140.0  # degrees at the knee
+SQUAT_KNEE, SQUAT_DEPTH = 120.0, 0.9  # both knees bent more, the lowest ankle this close below the hips
+LEG_RAISED = 0.4  # the ankle above the other
+LEGS_APART = 1.0  # the ankles this far apart across the image
+LEAN_SIDE_VIEW, LEAN_FRONT_VIEW = 20.0, 15.0  # degrees of the hip-to-shoulder line from the vertical
+SHORT_TORSO = 0.6  # a torso this short (of the body unit) leans towards or away from the camera
+
 # Fact -> phrases that say it ({pos}: the subject's possessive). A phrase follows a subject:
 # "a man raising both arms above his head".
 PHRASES: dict[str, tuple[str, ...]] = {
@@ -150,18 +167,18 @@ def pose_facts(keypoints: torch.Tensor) -> frozenset[str]:
 
     # view: which way the shoulders run in the image
     across = float(sh["left"][0] - sh["right"][0]) / unit
-    view = "facing_camera" if across > 0.3 else "facing_away" if across < -0.3 else "side_view"
+    view = "facing_camera" if across > VIEW_ACROSS else "facing_away" if across < -VIEW_ACROSS else "side_view"
     facts.add(view)
 
     # arms
     heads = [p[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear") if p[n] is not None]
-    head_top = min(float(h[1]) for h in heads) - 0.15 * unit if heads else float(mid_shoulder[1]) - 0.45 * unit
+    head_top = min(float(h[1]) for h in heads) - HEAD_ABOVE * unit if heads else float(mid_shoulder[1]) - HEAD_FALLBACK * unit
     wrists = {s: p[f"{s}_wrist"] for s in SIDES}
     for s in SIDES:
         wrist, elbow, shoulder = wrists[s], p[f"{s}_elbow"], sh[s]
         if wrist is None or elbow is None:
             continue
-        if wrist[1] < shoulder[1] - 0.1 * unit:
+        if wrist[1] < shoulder[1] - ARM_RAISED * unit:
             facts.add(f"{s}_arm_raised")
         if wrist[1] < head_top:
             facts.add(f"{s}_hand_above_head")
@@ -169,10 +186,10 @@ def pose_facts(keypoints: torch.Tensor) -> frozenset[str]:
         outward = float(torch.sign(shoulder[0] - mid_shoulder[0]))
         lateral = float(wrist[0] - shoulder[0]) * outward
         if (
-            abs(float(wrist[1] - shoulder[1])) < 0.3 * unit
-            and lateral > 0.75 * reach
-            and lateral > 0.5 * unit
-            and _angle(shoulder, elbow, wrist) > 140
+            abs(float(wrist[1] - shoulder[1])) < TO_SIDE_HEIGHT * unit
+            and lateral > TO_SIDE_REACH * reach
+            and lateral > TO_SIDE_LATERAL * unit
+            and _angle(shoulder, elbow, wrist) > STRAIGHT_ARM
         ):
             facts.add(f"{s}_arm_to_side")
     if {"left_arm_raised", "right_arm_raised"} <= facts:
@@ -182,28 +199,30 @@ def pose_facts(keypoints: torch.Tensor) -> frozenset[str]:
     if {"left_arm_to_side", "right_arm_to_side"} <= facts:
         facts.add("arms_to_sides")
     if all(w is not None for w in wrists.values()):
-        low = all(wrists[s][1] > sh[s][1] + 0.6 * unit and abs(float(wrists[s][0] - sh[s][0])) < 0.4 * unit for s in SIDES)
+        low = all(
+            wrists[s][1] > sh[s][1] + ARMS_DOWN_DROP * unit and abs(float(wrists[s][0] - sh[s][0])) < ARMS_DOWN_WIDTH * unit for s in SIDES
+        )
         if low:
             facts.add("arms_down")
-        if float((wrists["left"] - wrists["right"]).norm()) < 0.25 * unit:
+        if float((wrists["left"] - wrists["right"]).norm()) < HANDS_TOGETHER * unit:
             facts.add("hands_together")
 
     # legs
     knees, ankles = {s: p[f"{s}_knee"] for s in SIDES}, {s: p[f"{s}_ankle"] for s in SIDES}
     bend = {s: _angle(hip[s], knees[s], ankles[s]) for s in SIDES if knees[s] is not None and ankles[s] is not None}
     for s, angle in bend.items():
-        if angle < 140:
+        if angle < KNEE_BENT:
             facts.add(f"{s}_knee_bent")
     if {"left_knee_bent", "right_knee_bent"} <= facts:
         facts.add("knees_bent")
     if len(bend) == 2:
         lowest = max(float(ankles[s][1]) for s in SIDES)
-        if max(bend.values()) < 120 and lowest - float(mid_hip[1]) < 0.9 * unit:
+        if max(bend.values()) < SQUAT_KNEE and lowest - float(mid_hip[1]) < SQUAT_DEPTH * unit:
             facts.add("squatting")
         for s, other in zip(SIDES, reversed(SIDES)):
-            if ankles[s][1] < ankles[other][1] - 0.4 * unit:
+            if ankles[s][1] < ankles[other][1] - LEG_RAISED * unit:
                 facts.add(f"{s}_leg_raised")
-        if abs(float(ankles["left"][0] - ankles["right"][0])) > 1.0 * unit:
+        if abs(float(ankles["left"][0] - ankles["right"][0])) > LEGS_APART * unit:
             facts.add("legs_apart")
 
     # torso: tilt of the hip -> shoulder line from the vertical, or a short (foreshortened) torso
@@ -212,13 +231,13 @@ def pose_facts(keypoints: torch.Tensor) -> frozenset[str]:
     if view == "side_view":
         toes = [p[f"{s}_big_toe"] - p[f"{s}_heel"] for s in SIDES if p[f"{s}_big_toe"] is not None and p[f"{s}_heel"] is not None]
         facing = float(sum(t[0] for t in toes)) if toes else 0.0  # the feet point the way the person faces
-        if abs(tilt) > 20 and facing != 0.0:
+        if abs(tilt) > LEAN_SIDE_VIEW and facing != 0.0:
             facts.add("leaning_forward" if (tilt > 0) == (facing > 0) else "leaning_back")
     else:
-        if abs(tilt) > 15:
+        if abs(tilt) > LEAN_FRONT_VIEW:
             right_in_image = (tilt > 0) == (view == "facing_camera")  # facing the camera, the person's left is the image's right
             facts.add("leaning_left" if right_in_image else "leaning_right")
-        if torso < 0.6 * unit:
+        if torso < SHORT_TORSO * unit:
             facts.add("leaning_forward")
     leaning = any(f.startswith("leaning") for f in facts)
     legs_bent = any(f.endswith("knee_bent") or f.endswith("leg_raised") for f in facts) or "squatting" in facts

@@ -29,6 +29,7 @@ from mimic.core.paths import resolve_cache_dir
 from mimic.errors import InputError
 from mimic.media.files import atomic_path
 from mimic.text2pose.captioner import Caption, caption, pose_facts
+from mimic.text2pose.fact_loss import fact_mask
 
 if TYPE_CHECKING:
     from mimic.text2pose.text_encoder import SentenceEncoder
@@ -219,17 +220,20 @@ class PoseTextBatch:
     heatmaps: `(B, K, 64, 64)` in [-1, 1] (the generator's range; -1 where no keypoint).
     text: `(B, 384)` embedding of each pose's caption. wrong_text: `(B, 384)` a caption of
     another pose (the mismatching text). other_text: `(B, 384)` a third caption, for the
-    generator's text interpolation.
+    generator's text interpolation. facts: `(B, F)` bool, the facts (`captioner.FACTS`) each
+    caption states (`fact_loss.fact_mask`), or None when unknown.
     """
 
     heatmaps: torch.Tensor
     text: torch.Tensor
     wrong_text: torch.Tensor
     other_text: torch.Tensor
+    facts: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> "PoseTextBatch":
         """The same batch with every tensor on `device`."""
-        return PoseTextBatch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        return PoseTextBatch(**{name: None if value is None else value.to(device) for name, value in moved.items()})
 
     def __len__(self) -> int:
         return self.heatmaps.shape[0]
@@ -249,15 +253,17 @@ class PoseTextSet:
 
     def batch(self, indices: torch.Tensor, generator: torch.Generator, captions: torch.Tensor | None = None) -> PoseTextBatch:
         """The examples at pose `indices (B,)`, each with its caption `captions (B,)` (None:
-        one of its captions at random); the wrong and interpolation texts are captions of other
-        poses drawn at random."""
+        one of its captions at random) and the facts it states; the wrong and interpolation
+        texts are captions of other poses drawn at random."""
         count, per_pose = len(self), self.embeddings.shape[1]
         pick = lambda rows: self.embeddings[rows, torch.randint(per_pose, (len(rows),), generator=generator)]  # noqa: E731
         shift = torch.randint(1, count, (len(indices),), generator=generator)
         other = torch.randint(count, (len(indices),), generator=generator)
+        if captions is None:
+            captions = torch.randint(per_pose, (len(indices),), generator=generator)
         heatmaps = keypoints_to_heatmaps(self.keypoints[indices], FRAME, FRAME, SIGMA) * 2 - 1
-        text = pick(indices) if captions is None else self.embeddings[indices, captions]
-        return PoseTextBatch(heatmaps, text, pick((indices + shift) % count), pick(other))
+        stated = fact_mask([self.captions[int(i)][int(j)].facts for i, j in zip(indices, captions)])
+        return PoseTextBatch(heatmaps, self.embeddings[indices, captions], pick((indices + shift) % count), pick(other), stated)
 
 
 def caption_weights(captions: Sequence[Sequence[Caption]], cap: float = 10.0) -> torch.Tensor:

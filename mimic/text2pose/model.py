@@ -29,6 +29,7 @@ from bodymesh.keypoints import NUM_KEYPOINTS
 from mimic.core.configs import config_with
 from mimic.core.trainable import unwrap
 from mimic.text2pose.data import FRAME, SIGMA, PoseTextBatch
+from mimic.text2pose.fact_loss import fact_loss
 from mimic.text2pose.text_encoder import EMBEDDING_SIZE
 
 CONFIDENCE_THRESHOLD = 0.2  # a generated heatmap peak below it: the keypoint is absent (paper)
@@ -51,6 +52,8 @@ class WGANTextConfig:
     paper: 4e-4, (0, 0.9)). reconstruction_weight: of the generator's distance to the captioned
     pose (`Text2Pose.pose_distance`, conditional steps only; 0: the paper's pure WGAN-LP): the
     adversarial term alone left facts stated in a few percent of the captions unlearnt.
+    fact_weight: of the generator's distance from the facts its caption states
+    (`fact_loss.fact_loss`, body units, conditional steps only; 0: none).
     """
 
     keypoints: int = NUM_KEYPOINTS
@@ -65,6 +68,7 @@ class WGANTextConfig:
     lr: float = 4e-4
     betas: tuple[float, float] = (0.0, 0.9)
     reconstruction_weight: float = 0.0
+    fact_weight: float = 0.0
 
 
 @dataclass
@@ -409,6 +413,12 @@ class Text2Pose:
                 reconstruction = self.pose_distance(generated, real)
                 loss_g = loss_g + config.reconstruction_weight * reconstruction
                 losses["reconstruction"] = float(reconstruction.mean().detach())
+            if conditional and config.fact_weight > 0:
+                if batch.facts is None:
+                    raise ValueError("fact_weight needs batches that carry their captions' facts")
+                facts = fact_loss(self.points(generated), batch.facts)
+                loss_g = loss_g + config.fact_weight * facts
+                losses["facts"] = float(facts.mean().detach())
             if conditional:
                 mixed = config.interpolation * batch.text + (1 - config.interpolation) * batch.other_text
                 loss_g = loss_g - critic(generator(self.noise(count), mixed), mixed)
@@ -429,6 +439,11 @@ class Text2Pose:
         present = (real_points[..., 2] > 0.5).to(fake.dtype)
         error = (fake_points[..., :2] - real_points[..., :2]).abs().sum(-1)
         return (error * present).sum(1) / present.sum(1).clamp(min=1)
+
+    def points(self, output: torch.Tensor) -> torch.Tensor:
+        """`(B, K, 2)` the keypoint positions of generator outputs (heatmaps read at their mass's
+        mean, `KeypointCritic.read_keypoints`; differentiable), in [-1, 1] across the frame."""
+        return KeypointCritic.read_keypoints(output)[..., :2]
 
     def _spread_penalty(self, generator: nn.Module) -> torch.Tensor | float:
         """The spread penalty of the generator's last forward (`Text2PoseConfig.spread_weight`

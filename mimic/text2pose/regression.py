@@ -103,6 +103,10 @@ class Text2PoseRegression(Text2Pose):
         frame units ([-1, 1] across)."""
         return (fake - real).abs().sum(-1).mean(1)
 
+    def points(self, output: torch.Tensor) -> torch.Tensor:
+        """`(B, K, 2)` the generated coordinates themselves, in [-1, 1]."""
+        return output
+
     def keypoints(self, text: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """`(B, K, 3)` generated keypoints in the 64 x 64 frame (pixels) + confidence 1."""
         return from_unit(self.generate(text, noise))
