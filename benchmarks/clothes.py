@@ -72,7 +72,7 @@ def videos(body: BodyModel, size: int, max_frames: int | None) -> None:
             subject = imitator.prepare([first])
             values = []
             with VideoReader(path) as reader, BlazePoseDetector(video=False) as judge:
-                for result in imitator.imitate(subject, itertools.islice(reader, max_frames)):
+                for result in imitator.imitate(subject, itertools.islice(reader, max_frames), reader.info.rate):
                     own = judge.detect(result.driver) if result.found else None
                     if own is None:
                         continue

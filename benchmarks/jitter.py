@@ -1,11 +1,13 @@
 """Jitter of the fitted motion, with and without temporal smoothing, on the shared clips.
 
-    python benchmarks/jitter.py [--max-frames N] [--lags 0,1,2,3,4,6] [--degrees 1,2] [--detector video|people]
+    python benchmarks/jitter.py [--max-frames N] [--lags 0,1,2,3,4,6] [--seconds 0.083] [--degrees 1,2] [--detector video|people]
 
 Per clip: the driver is detected (`video`: today's single-person BlazePose in tracking mode, as
 `mimic video` runs it; `people`: the multi-person Tasks detector, each frame on its own, the
 largest person) and fitted with `VideoFitter`; the fits are then smoothed offline with
-`FitSmoother` (what streaming gives, the same window). Columns:
+`FitSmoother` (what streaming gives, the same window), with windows given in frames (`--lags`)
+and in seconds (`--seconds`, turned into frames at each clip's rate as `mimic video` does:
+`bodymesh.smoothing.lag_frames`). Columns:
 - accel 2D: mean norm of the second difference of the keypoints (pixels / frame²), over
   keypoints confident (>= 0.5) in three consecutive detections. The "detector" row is the
   detections themselves; the others are the fitted keypoints projected.
@@ -30,7 +32,7 @@ from bodymesh.fit import BodyFit
 from bodymesh.fit_video import VideoFitter
 from bodymesh.keypoints import person_height
 from bodymesh.pose_bundle import pose_bundle
-from bodymesh.smoothing import FitSmoother, mean_acceleration
+from bodymesh.smoothing import FitSmoother, lag_frames, mean_acceleration
 from mimic.core.paths import resolve_cache_dir
 from mimic.media.video_read import VideoReader
 from mimic.networks.metrics import pck
@@ -40,9 +42,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONFIDENT = 0.5
 
 
-def fitted_clip(body: AnnyBody, path: Path, detector, max_frames: int | None) -> tuple[list[BodyFit], list[bool]]:
-    """The fits of every frame from the first with a person, and whether each restarts tracking
-    (a re-entry or a refit: not to be smoothed across)."""
+def fitted_clip(body: AnnyBody, path: Path, detector, max_frames: int | None) -> tuple[list[BodyFit], list[bool], float]:
+    """The fits of every frame from the first with a person, whether each restarts tracking
+    (a re-entry or a refit: not to be smoothed across), and the clip's frames/s."""
     fitter = VideoFitter(body)
     fits, restarts = [], []
     with VideoReader(path) as reader:
@@ -54,7 +56,7 @@ def fitted_clip(body: AnnyBody, path: Path, detector, max_frames: int | None) ->
             if fit is not None:
                 fits.append(fit)
                 restarts.append(fitter.refits + fitter.reentries > events)
-    return fits, restarts
+        return fits, restarts, reader.info.rate
 
 
 def smoothed(body: AnnyBody, fits: list[BodyFit], restarts: list[bool], lag: int, degree: int) -> list[BodyFit]:
@@ -79,12 +81,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-frames", type=int, default=None, help="frames per clip (default: all)")
     parser.add_argument("--lags", default="0,1,2,3,4,6", help="smoother lags to compare (0: no smoothing)")
+    parser.add_argument("--seconds", default="0.083", help="smoother windows in seconds either side, turned into frames per clip")
     parser.add_argument("--degrees", default="1,2", help="smoother polynomial degrees to compare")
     parser.add_argument("--detector", choices=("video", "people"), default="video")
     parser.add_argument("--cache-dir", type=Path, default=None, help="body model and pose bundle cache (default ~/.cache/mimic)")
     args = parser.parse_args()
     lags = [int(v) for v in args.lags.split(",")]
     degrees = [int(v) for v in args.degrees.split(",")]
+    seconds = [float(v) for v in args.seconds.split(",")] if args.seconds else []
     cache = resolve_cache_dir(args.cache_dir)
     body = AnnyBody.load(cache)
     totals: dict[str, list[tuple[int, tuple[float, float, float]]]] = {}
@@ -94,17 +98,19 @@ def main() -> None:
         else:
             detector = PeopleDetector(pose_bundle(cache), max_side=DETECTION_SIDE)
         with detector:
-            fits, restarts = fitted_clip(body, path, detector, args.max_frames)
+            fits, restarts, rate = fitted_clip(body, path, detector, args.max_frames)
         detected = np.stack([f.keypoints.cpu().numpy() for f in fits])
         present = (detected[..., 2] >= CONFIDENT) & np.array([f.found for f in fits])[:, None]
-        print(f"\n{path.name}: {len(fits)} frames, {sum(restarts)} restarts, detector {args.detector}")
+        print(f"\n{path.name}: {len(fits)} frames at {float(rate):g} frames/s, {sum(restarts)} restarts, detector {args.detector}")
         print("| motion | accel 2D (px/frame²) | accel 3D (mm/frame²) | PCK@0.05 |\n|---|---|---|---|")
         print(f"| detector | {mean_acceleration(detected[..., :2], present):.2f} | | |")
         rows = [("fitted", 0, 0)] + [(f"smoothed lag {lag} degree {degree}", lag, degree) for lag in lags if lag for degree in degrees]
+        rows += [(f"smoothed {s:g} s degree {degree}", lag_frames(s, rate), degree) for s in seconds for degree in degrees]
         for name, lag, degree in rows:
             result = scores(body, smoothed(body, fits, restarts, lag, degree))
             totals.setdefault(name, []).append((len(fits), result))
-            print(f"| {name} | {result[0]:.2f} | {result[1]:.2f} | {result[2]:.3f} |")
+            shown = name if " s " not in name else f"{name} (lag {lag})"
+            print(f"| {shown} | {result[0]:.2f} | {result[1]:.2f} | {result[2]:.3f} |")
     print("\nall clips (frame-weighted)\n| motion | accel 2D (px/frame²) | accel 3D (mm/frame²) | PCK@0.05 | 2D jitter vs fitted |\n|---|---|---|---|---|")
     reference = None
     for name, entries in totals.items():

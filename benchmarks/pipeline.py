@@ -71,7 +71,7 @@ def memory_over_length(body: BodyModel, source: Path, video: Path) -> None:
     with VideoReader(video) as reader:
         total = reader.info.num_frames
         marks = {int(total * f) for f in (0.1, 0.25, 0.5, 0.75)} | {total - 1}
-        for index, _ in enumerate(imitator.imitate(subject, reader)):
+        for index, _ in enumerate(imitator.imitate(subject, reader, reader.info.rate)):
             if index in marks:
                 samples.append((index + 1, resident_mib()))
     print(f"\nresident memory while streaming {video.name} ({total} frames, {time.perf_counter() - start:.0f} s):\n")

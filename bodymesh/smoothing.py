@@ -5,7 +5,8 @@ Each value is replaced by the value at its own time of the least-squares polynom
 ends of a stream and across a restart, where fewer neighbours exist). A polynomial track of that
 degree or less (a constant velocity, for any degree >= 1) comes out unchanged, while frame-to-
 frame jitter is averaged out. Output is `lag` frames behind the input and at most `2 lag + 1`
-values are held, so memory stays flat however long the stream.
+values are held, so memory stays flat however long the stream. Callers give the window in
+seconds and turn it into frames at the stream's rate (`lag_frames`).
 
 `FitSmoother` applies it to fitted bodies: the joint rotations as rotation matrices (smoothed,
 then projected back onto rotations, so that an axis-angle's wrap at pi does no harm) and the
@@ -27,11 +28,18 @@ from bodymesh.camera import project
 from bodymesh.fit import BodyFit
 
 Item = TypeVar("Item")
-# The default: a 5-frame window, local lines (chosen with benchmarks/jitter.py on the shared
-# clips: with the multi-person detector, fitted 2D jitter 2.1x and 3D 2.5x lower than the
-# unsmoothed single-person fit before, PCK@0.05 0.996 -> 0.989; see the README, "Measured").
-DEFAULT_LAG = 2
+# The default window: 1/12 s either side (2 frames at 24 frames/s, 1 at 12), local lines
+# (chosen with benchmarks/jitter.py on the shared clips; see the README, "Measured"). A window
+# in frames would be six times as long in time on a 5 frames/s driver as on a 30 frames/s one.
+DEFAULT_SECONDS = 1 / 12
 DEFAULT_DEGREE = 1
+
+
+def lag_frames(seconds: float, rate: float) -> int:
+    """The lag (frames either side, nearest) that spans `seconds` at `rate` frames/s."""
+    if seconds < 0 or rate <= 0:
+        raise ValueError(f"seconds must be >= 0 and rate > 0, got {seconds} s at {rate} frames/s")
+    return int(seconds * rate + 0.5)
 
 
 def polynomial_weights(offsets: np.ndarray, degree: int) -> np.ndarray:

@@ -66,8 +66,12 @@ def video(
         ),
     ] = None,
     smooth: Annotated[
-        Optional[int],
-        typer.Option("--smooth", help="Smooth the driver's fitted motion over this many frames either side (0: not) [default: 2].", min=0),
+        Optional[float],
+        typer.Option(
+            "--smooth",
+            help="Smooth the driver's fitted motion over this many seconds either side (0: not; default 0.083: 2 frames at 24 frames/s).",
+            min=0,
+        ),
     ] = None,
 ) -> None:
     """Make the person in the source photo(s) perform the motion of the driver video.
@@ -96,7 +100,7 @@ def video(
         raise OptionError(f"a batch writes one video per pair: give --out a folder, not '{out}'")
     if person is not None and person != "all" and not (person.isdigit() and int(person) >= 1):
         raise OptionError(f"--person takes a number from 1, or all; got {person!r}")
-    smoothing = {} if smooth is None else {"smooth": smooth}  # None: the library's default (bodymesh.smoothing.DEFAULT_LAG)
+    smoothing = {} if smooth is None else {"smooth": smooth}  # None: the library's default (bodymesh.smoothing.DEFAULT_SECONDS)
     if person == "all":
         if batch or panels is not None or side_by_side:
             raise OptionError("--person all makes one video at the driver's size: give it without a batch, --panels or --side-by-side")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bodymesh.smoothing import DEFAULT_LAG
+from bodymesh.smoothing import DEFAULT_SECONDS
 from mimic.pipeline.imitator import Imitator, ImitatorConfig
 from mimic.tasks.video import Personalization, VideoSummary
 
@@ -50,7 +50,7 @@ def make_imitator(
     progress: bool = False,
     naked_body: bool = False,
     person: int | None = None,
-    smooth: int = DEFAULT_LAG,
+    smooth: float = DEFAULT_SECONDS,
 ) -> Imitator:
     """An `Imitator` with the named generator (`mimic.GENERATOR_NAMES`; `checkpoint`: weights
     from `mimic train` or a subject file, default the shipped ones) and body model
@@ -59,7 +59,7 @@ def make_imitator(
     subject wears its hair and clothes (`mimic.pipeline.clothing`) unless `naked_body`. Every
     person of the driver is tracked (the multi-person pose model is built into the cache folder
     on first use) and `person` followed (1-based, left to right where first seen; None: the
-    largest); the fitted motion is smoothed over `smooth` frames either side (0: not)."""
+    largest); the fitted motion is smoothed over `smooth` seconds either side (0: not)."""
     from mimic.pipeline.body import load_body_model, people_bundle
     from mimic.registry import GeneratorOptions, load_generator
 
@@ -127,7 +127,7 @@ def imitate_video(
     allow_short: bool = False,
     naked_body: bool = False,
     person: int | None = None,
-    smooth: int = DEFAULT_LAG,
+    smooth: float = DEFAULT_SECONDS,
     imitator: Imitator | None = None,
 ) -> VideoSummary:
     """The person of the `source` photo(s) (front / back of one person) performing the motion of
@@ -190,7 +190,7 @@ def imitate_group(
     progress: bool = False,
     allow_short: bool = False,
     naked_body: bool = False,
-    smooth: int = DEFAULT_LAG,
+    smooth: float = DEFAULT_SECONDS,
 ) -> VideoSummary:
     """Every person of the `driver` (1, 2, ... left to right where first seen) performed by the
     person of the matching `sources` photo (one photo a person; people beyond them stay as they
@@ -316,13 +316,14 @@ def text_to_pose(
 
     from mimic.media.images import read_image, write_image
     from mimic.tasks.pose import check_text, load_text2pose, pose_person
+    from mimic.text2pose.pose_text import embed_pose_texts
     from mimic.text2pose.text_encoder import SentenceEncoder
 
     text = check_text(text)
     photo = read_image(source)
     imitator = imitator or make_imitator(progress=progress, **options)
     text2pose = load_text2pose(None if checkpoint is None else Path(checkpoint), imitator.device)
-    embedding = SentenceEncoder.load(device=imitator.device).encode([text])
+    embedding = embed_pose_texts(SentenceEncoder.load(device=imitator.device), [text])
     keypoints = text2pose.keypoints(embedding, text2pose.noise(1, torch.Generator().manual_seed(seed)))[0]
     image = pose_person(imitator, imitator.prepare([photo]), keypoints).image
     write_image(out, image)

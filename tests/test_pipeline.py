@@ -15,7 +15,7 @@ from mimic.media.images import read_image
 from mimic.media.video_read import VideoReader
 from mimic.networks.metrics import pck
 from mimic.pipeline.crop import CropBox
-from mimic.pipeline.imitator import Imitator, ImitatorConfig, Subject
+from mimic.pipeline.imitator import Imitator, Subject
 from mimic.tasks.demo import dance_pose, driver_motion
 from mimic.training.synthetic_person import procedural_background, procedural_texture, render_person
 
@@ -97,16 +97,16 @@ def test_imitator_makes_the_subject_take_the_drivers_pose(anny_body, demo_inputs
     """BlazePose on each generated frame against the driver's true pose (the demo driver is
     rendered from known poses): the subject takes that pose in every frame."""
     source, driver = demo_inputs
-    # Without the smoother: its window is counted in frames (chosen on 24-30 frames/s clips), and
-    # over this 10 frames/s driver it spans three times as long, averaging away the knee that
-    # frame 7 alone raises (PCK 0.53 there with it, 0.94 without); `test_smoothing` holds it.
-    imitator = Imitator(anny_body, WarpOnlyGenerator(), ImitatorConfig(smooth=0))
+    # With the default smoother, whose window is in seconds: 1 frame either side at this driver's
+    # 10 frames/s. A window of 2 frames (what 24 frames/s drivers get) averaged away the knee
+    # that frame 7 alone raises (PCK 0.53 there, 0.94 without smoothing).
+    imitator = Imitator(anny_body, WarpOnlyGenerator())
     subject = imitator.prepare([read_image(source)])
     assert subject.bundle.images.shape == (1, 3, SIZE, SIZE)
     assert subject.bundle.texture.shape == (1, 3, 256, 256)
     scores = []
     with VideoReader(driver) as frames, BlazePoseDetector() as judge:
-        for index, result in enumerate(imitator.imitate(subject, frames)):
+        for index, result in enumerate(imitator.imitate(subject, frames, frames.info.rate)):
             assert result.image.shape == (SIZE, SIZE, 3) and result.found and not result.several_people
             made = judge.detect(result.image)
             assert made is not None  # a person is there

@@ -8,7 +8,7 @@ import roma
 import torch
 
 from bodymesh.fit import BodyFit
-from bodymesh.smoothing import FitSmoother, FixedLagSmoother, mean_acceleration, polynomial_weights
+from bodymesh.smoothing import DEFAULT_SECONDS, FitSmoother, FixedLagSmoother, lag_frames, mean_acceleration, polynomial_weights
 
 
 def _run(smoother: FixedLagSmoother, values: torch.Tensor, restarts: tuple[int, ...] = ()) -> tuple[torch.Tensor, list[int]]:
@@ -21,6 +21,15 @@ def _run(smoother: FixedLagSmoother, values: torch.Tensor, restarts: tuple[int, 
         out.append(smoothed)
         items.append(item)
     return torch.stack(out), items
+
+
+def test_the_window_in_seconds_spans_the_same_time_at_every_frame_rate():
+    assert [lag_frames(DEFAULT_SECONDS, rate) for rate in (5, 10, 12, 24, 30, 60)] == [0, 1, 1, 2, 3, 5]
+    assert lag_frames(0.0, 30) == 0 and lag_frames(0.5, 10) == 5
+    with pytest.raises(ValueError):
+        lag_frames(-0.1, 24)
+    with pytest.raises(ValueError):
+        lag_frames(0.1, 0)
 
 
 def test_polynomial_weights_reproduce_a_polynomial_at_zero():

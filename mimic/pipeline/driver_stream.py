@@ -19,7 +19,7 @@ from bodymesh.detect import Detection
 from bodymesh.fit import BodyFit
 from bodymesh.fit_video import VideoFitter
 from bodymesh.follow import OtherPeople
-from bodymesh.smoothing import FitSmoother
+from bodymesh.smoothing import FitSmoother, lag_frames
 from mimic.core.tensors import to_image, to_tensor
 from mimic.pipeline.background import TemporalPlate
 from mimic.pipeline.crop import CropBox
@@ -44,13 +44,14 @@ def others_over(others: OtherPeople, box: CropBox, silhouette: np.ndarray, drive
 
 class DriverStream:
     """Makes `subject` perform the motion of one person of the driver, with `imitator`'s body,
-    generator and options (canvas, placement, background, smoothing)."""
+    generator and options (canvas, placement, background, smoothing), from a driver of `rate`
+    frames/s (the smoother's window is `imitator.config.smooth` seconds)."""
 
-    def __init__(self, imitator: "Imitator", subject: "Subject") -> None:
+    def __init__(self, imitator: "Imitator", subject: "Subject", rate: float) -> None:
         self.imitator = imitator
         self.subject = subject
         self.fitter = VideoFitter(imitator.body, imitator.config.fit, imitator.device)
-        self.smoother: FitSmoother[tuple] = FitSmoother(imitator.body, imitator.config.smooth)
+        self.smoother: FitSmoother[tuple] = FitSmoother(imitator.body, lag_frames(imitator.config.smooth, rate))
         self.box: CropBox | None = None  # the driver's crop, fixed on the person's first frame
         self._first_cam: torch.Tensor | None = None
         self._driver_plate = subject.bundle.background

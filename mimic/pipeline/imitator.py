@@ -27,7 +27,7 @@ from bodymesh.detect import BlazePoseDetector, Detection, another_person
 from bodymesh.detect_people import PeopleDetector
 from bodymesh.fit import BodyFit, FitConfig, fit_detection
 from bodymesh.follow import FollowedPerson, OtherPeople, TrackedPeople
-from bodymesh.smoothing import DEFAULT_LAG
+from bodymesh.smoothing import DEFAULT_SECONDS
 from mimic.core.bundles import Generator, SourceBundle, TargetBundle
 from mimic.core.tensors import to_tensor
 from mimic.errors import NoPersonError, OptionError
@@ -46,6 +46,7 @@ from warping.topology import MeshTopology
 PLACEMENTS = ("driver", "source")
 DETECTION_SIDE = 640  # driver frames are shrunk to this longest side for keypoint detection
 BACKGROUNDS = ("source", "driver")
+DEFAULT_RATE = 25.0  # frames/s of a driver whose rate is not given (the smoother's window is in seconds)
 
 
 @dataclass
@@ -58,8 +59,8 @@ class ImitatorConfig:
     background: "source" (the first source photo, person removed) or "driver" (the driver's
     clean plate, built over its frames: `mimic.pipeline.background.TemporalPlate`). texture_size: side of the UV texture. clothes: how the subject's
     hair and clothes are fitted over the body (`mimic.pipeline.clothing`); None: the naked body.
-    smooth: frames either side over which the driver's fitted pose and camera are smoothed
-    (`bodymesh.smoothing`; 0: none). people_bundle: the multi-person pose model
+    smooth: seconds either side over which the driver's fitted pose and camera are smoothed
+    (`bodymesh.smoothing`, in frames at the driver's rate; 0: none). people_bundle: the multi-person pose model
     (`bodymesh.pose_bundle.pose_bundle`): every person of the driver is tracked and `person`
     followed (1-based, left to right where first seen; None: the largest); None: the
     single-person BlazePose follows the most prominent person.
@@ -72,13 +73,13 @@ class ImitatorConfig:
     texture_size: int = 256
     fit: FitConfig = field(default_factory=FitConfig)
     clothes: ClothesConfig | None = field(default_factory=ClothesConfig)
-    smooth: int = DEFAULT_LAG
+    smooth: float = DEFAULT_SECONDS
     people_bundle: Path | None = None
     person: int | None = None
 
     def __post_init__(self) -> None:
         if self.smooth < 0:
-            raise OptionError(f"smooth must be at least 0 frames, got {self.smooth}")
+            raise OptionError(f"smooth must be at least 0 seconds, got {self.smooth}")
         if self.person is not None and (self.person < 1 or self.people_bundle is None):
             raise OptionError(f"person must be a number from 1, with the multi-person detector; got {self.person}")
         if self.placement not in PLACEMENTS:
@@ -285,16 +286,16 @@ class Imitator:
         found = PeopleDetector(self.config.people_bundle, max_side=DETECTION_SIDE)
         return FollowedPerson(TrackedPeople(found), self.config.person)
 
-    def imitate(self, subject: Subject, frames: Iterable[np.ndarray]) -> Iterator[ImitatedFrame]:
-        """Streams the driver `frames` ((H, W, 3) uint8 RGB); yields one ImitatedFrame each.
+    def imitate(self, subject: Subject, frames: Iterable[np.ndarray], rate: float = DEFAULT_RATE) -> Iterator[ImitatedFrame]:
+        """Streams the driver `frames` ((H, W, 3) uint8 RGB, `rate` frames/s); yields one ImitatedFrame each.
 
         Frames before the driver's first person show the background; a later frame without a
         person keeps the last pose. The fitted pose and camera are smoothed over
-        `config.smooth` frames either side (`bodymesh.smoothing`; frames come out that much
-        later). Other people of the driver stay as they are over its background, and those in
+        `config.smooth` seconds either side (`bodymesh.smoothing`: `lag_frames` at `rate`;
+        frames come out that many frames later). Other people of the driver stay as they are over its background, and those in
         front of the followed one are laid over the subject (`mimic.pipeline.driver_stream`). Raises
         NoPersonError if no frame has a person (the followed one)."""
-        stream = DriverStream(self, subject)
+        stream = DriverStream(self, subject, rate)
         several_people = False
         with self._driver_detector() as detector:
 

@@ -172,7 +172,7 @@ def evaluate_generators(
         contact = ContactSheet(["real", *names]) if sheet is not None else None
         shown = set(sheet_frames(total, sheet_rows, source_frames)) if contact is not None else set()
         frames = itertools.islice(reader, max_frames)
-        for index, result in enumerate(track(imitator.imitate(subject, frames), "evaluating", total=total, enabled=progress)):
+        for index, result in enumerate(track(imitator.imitate(subject, frames, reader.info.rate), "evaluating", total=total, enabled=progress)):
             clock = time.perf_counter()
             if index in source_frames or not result.found:
                 continue

@@ -28,7 +28,7 @@ from mimic.media.images import read_image
 from mimic.media.video_read import VideoReader
 from mimic.media.video_write import VideoWriter
 from mimic.pipeline.driver_stream import DriverStream
-from mimic.pipeline.imitator import DETECTION_SIDE, ImitatedFrame, Imitator, Subject
+from mimic.pipeline.imitator import DEFAULT_RATE, DETECTION_SIDE, ImitatedFrame, Imitator, Subject
 from mimic.pipeline.prefetch import prefetch
 from mimic.tasks.video import VideoSummary
 
@@ -47,15 +47,17 @@ def _laid(canvas: np.ndarray, result: ImitatedFrame, mask: np.ndarray | None) ->
     return (canvas * (1 - weight) + pasted * weight).round().astype(np.uint8)
 
 
-def imitate_group(imitator: Imitator, subjects: Sequence[Subject], frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, int]]:
-    """Streams the driver `frames` ((H, W, 3) uint8 RGB): yields each frame with its people 1 ..
+def imitate_group(
+    imitator: Imitator, subjects: Sequence[Subject], frames: Iterable[np.ndarray], rate: float = DEFAULT_RATE
+) -> Iterator[tuple[np.ndarray, int]]:
+    """Streams the driver `frames` ((H, W, 3) uint8 RGB, `rate` frames/s): yields each frame with its people 1 ..
     len(subjects) performed by `subjects`, and how many of those were in view.
 
     Raises NoPersonError when the driver has nobody. `imitator.config` needs the multi-person
     pose model (`people_bundle`) and the driver's background."""
     if imitator.config.people_bundle is None or imitator.config.background != "driver":
         raise OptionError("a group needs the multi-person pose model (people_bundle) and the driver's background")
-    streams = [DriverStream(imitator, subject) for subject in subjects]
+    streams = [DriverStream(imitator, subject, rate) for subject in subjects]
     ready: list[deque[ImitatedFrame]] = [deque() for _ in streams]
     people: deque[dict[int, Detection]] = deque()  # the people of each frame not yet composed
     detector = PeopleDetector(imitator.config.people_bundle, max_side=DETECTION_SIDE)
@@ -104,7 +106,7 @@ def imitate_group_video(
         frames = (frame for index, frame in zip(range(total), reader))
         count = missing = 0
         with VideoWriter(out, reader.info.rate, audio_from=driver) as writer:
-            for frame, in_view in track(imitate_group(imitator, subjects, frames), "imitating", total=total, enabled=progress):
+            for frame, in_view in track(imitate_group(imitator, subjects, frames, reader.info.rate), "imitating", total=total, enabled=progress):
                 writer.write(frame)
                 count += 1
                 missing += in_view < len(subjects)

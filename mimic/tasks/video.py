@@ -117,7 +117,7 @@ def imitate_video(
         count = missing = 0
         several_people = False
         with VideoWriter(out, reader.info.rate, audio_from=driver) as writer:
-            results: Iterator[ImitatedFrame] = imitator.imitate(subject, frames)
+            results: Iterator[ImitatedFrame] = imitator.imitate(subject, frames, reader.info.rate)
             for result in track(results, "imitating", total=total, enabled=progress):
                 clock = time.perf_counter()
                 made, real = (result.full_frame(), result.frame) if full_frame else (result.image, result.driver)
