@@ -30,6 +30,7 @@ from mimic.tasks.pose import load_text2pose, plausible  # noqa: E402
 from mimic.text2pose.captioner import body_scale, caption, pose_facts  # noqa: E402
 from mimic.text2pose.data import sampled_keypoints  # noqa: E402
 from mimic.text2pose.evaluation import nearest_pose_distance, text_fidelity  # noqa: E402
+from mimic.text2pose.pose_text import embed_pose_texts  # noqa: E402
 from mimic.text2pose.text_encoder import shared_encoder  # noqa: E402
 
 HELD_OUT_SEED = 1_000_003  # training uses seeds 0, 1, ...: this one draws poses it never saw
@@ -89,7 +90,7 @@ def main() -> None:
     poses = sampled_keypoints(body, args.count, args.held_out_seed)
     rng = random.Random(args.held_out_seed)
     captions = [caption(pose_facts(k), rng) for k in poses]
-    embeddings = encoder.encode([c.text for c in captions])
+    embeddings = embed_pose_texts(encoder, [c.text for c in captions])
     generated = {name: model.keypoints(embeddings, model.noise(len(captions), torch.Generator().manual_seed(1))) for name, model in models.items()}
     baseline = poses.roll(1, 0)
 
@@ -119,7 +120,7 @@ def main() -> None:
     # the paper's measures, against training poses and their captions
     train_poses = sampled_keypoints(body, args.train_count, 0)
     train_captions = [caption(pose_facts(k), random.Random(index)) for index, k in enumerate(train_poses)]
-    train_texts = encoder.encode([c.text for c in train_captions])
+    train_texts = embed_pose_texts(encoder, [c.text for c in train_captions])
     print(f"| realism: distance to the nearest of {args.train_count} training poses (person sizes) | mean | median |")
     print("|---|---|---|")
     rows = {**{f"{name} (generated)": keypoints for name, keypoints in generated.items()}, "real held-out poses": poses}
@@ -139,7 +140,7 @@ def main() -> None:
     print("|---|---|---|---|")
     data_spread = spread(poses[: args.samples])
     for sentence, keys in SPREAD_SENTENCES.items():
-        text = encoder.encode([sentence]).expand(args.samples, -1)
+        text = embed_pose_texts(encoder, [sentence]).expand(args.samples, -1)
         for name, model in models.items():
             samples = model.keypoints(text, model.noise(args.samples, torch.Generator().manual_seed(2)))
             facts = [pose_facts(k) if plausible(k) else frozenset() for k in samples]

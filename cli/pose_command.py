@@ -45,6 +45,7 @@ def pose(
     from mimic.registry import GeneratorOptions, load_generator
     from mimic.tasks.pose import check_text, interpolated_texts, load_text2pose, pose_person
     from mimic.text2pose.drawing import draw_skeleton
+    from mimic.text2pose.pose_text import embed_pose_texts
     from mimic.text2pose.text_encoder import SentenceEncoder
 
     text = check_text(text)
@@ -56,7 +57,7 @@ def pose(
     photo = read_image(source)
     text2pose = load_text2pose(checkpoint, device)
     with spinner("reading the sentence"):
-        embeddings = SentenceEncoder.load(device=device).encode([text] if to_text is None else [text, to_text])
+        embeddings = embed_pose_texts(SentenceEncoder.load(device=device), [text] if to_text is None else [text, to_text])
     if to_text is None:
         texts = embeddings.expand(samples, -1)
     else:  # one noise for the whole strip: only the sentence changes along it

@@ -93,13 +93,14 @@ def test_shipped_model_follows_the_text():
     16 samples a sentence, far more often than its poses for a sentence that asks otherwise."""
     from mimic.tasks.pose import load_text2pose, plausible
     from mimic.text2pose.captioner import pose_facts
+    from mimic.text2pose.pose_text import embed_pose_texts
     from mimic.text2pose.text_encoder import shared_encoder
 
     model, encoder = load_text2pose(), shared_encoder()
 
     def share(sentence: str, fact: str) -> float:
         noise = model.noise(16, torch.Generator().manual_seed(0))
-        poses = model.keypoints(encoder.encode([sentence]).expand(16, -1), noise)
+        poses = model.keypoints(embed_pose_texts(encoder, [sentence]).expand(16, -1), noise)
         assert all(plausible(k) for k in poses)
         return sum(fact in pose_facts(k) for k in poses) / len(poses)
 
@@ -122,10 +123,11 @@ def test_shipped_model_answers_the_common_poses(sentence, facts):
     12 of 16 samples of the shipped model state every fact of the sentence, by the captioner."""
     from mimic.tasks.pose import load_text2pose, plausible
     from mimic.text2pose.captioner import pose_facts
+    from mimic.text2pose.pose_text import embed_pose_texts
     from mimic.text2pose.text_encoder import shared_encoder
 
     model, encoder = load_text2pose(), shared_encoder()
-    poses = model.keypoints(encoder.encode([sentence]).expand(16, -1), model.noise(16, torch.Generator().manual_seed(0)))
+    poses = model.keypoints(embed_pose_texts(encoder, [sentence]).expand(16, -1), model.noise(16, torch.Generator().manual_seed(0)))
     answered = sum(plausible(k) and facts <= pose_facts(k) for k in poses)
     assert answered >= 12, (sentence, answered)
 
@@ -135,13 +137,14 @@ def test_interpolation_strip_ends_answer_both_sentences():
     A to B (one noise along the strip); its first pose answers A and its last answers B."""
     from mimic.tasks.pose import interpolated_texts, load_text2pose
     from mimic.text2pose.captioner import pose_facts
+    from mimic.text2pose.pose_text import embed_pose_texts
     from mimic.text2pose.text_encoder import shared_encoder
 
     model, encoder = load_text2pose(), shared_encoder()
     (a, fact_a), (b, fact_b) = ("a man raising both arms above his head", "both_arms_raised"), ("a woman squatting", "squatting")
     ends = {fact_a: 0, fact_b: 0}
     for seed in range(4):
-        texts = interpolated_texts(*encoder.encode([a, b]), 5)
+        texts = interpolated_texts(*embed_pose_texts(encoder, [a, b]), 5)
         poses = model.keypoints(texts, model.noise(1, torch.Generator().manual_seed(seed)).expand(5, -1))
         ends[fact_a] += fact_a in pose_facts(poses[0])
         ends[fact_b] += fact_b in pose_facts(poses[-1])

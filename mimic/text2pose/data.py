@@ -1,5 +1,5 @@
 """Training data of text-to-pose: poses, their keypoints in a 64 x 64 frame, heatmaps and
-automatic captions embedded by the sentence model.
+automatic captions embedded by the sentence model, clause by clause (`pose_text`).
 
 Poses come from the body model (`bodymesh.synthetic.random_pose` plus gestures: arms raised,
 stretched out or down, legs lifted, knees bent, squats, bends and leans, which small random
@@ -30,6 +30,7 @@ from mimic.errors import InputError
 from mimic.media.files import atomic_path
 from mimic.text2pose.captioner import Caption, caption, pose_facts
 from mimic.text2pose.fact_loss import fact_mask
+from mimic.text2pose.pose_text import embed_pose_texts
 
 if TYPE_CHECKING:
     from mimic.text2pose.text_encoder import SentenceEncoder
@@ -281,27 +282,28 @@ def caption_weights(captions: Sequence[Sequence[Caption]], cap: float = 10.0) ->
 def captioned_set(
     keypoints: torch.Tensor, encoder: "SentenceEncoder", seed: int, per_pose: int = 3, cache: Path | None = None
 ) -> PoseTextSet:
-    """Captions (`per_pose` each, wording drawn with `seed`) and their embeddings for
-    keypoints `(N, K, 3)` in the heatmap frame. With a `cache` folder the embeddings are kept
-    there in a file named by a hash of the sentences (`cached_embeddings`)."""
+    """Captions (`per_pose` each, wording drawn with `seed`) and their embeddings
+    (`pose_text.embed_pose_texts`) for keypoints `(N, K, 3)` in the heatmap frame. With a
+    `cache` folder the embeddings are kept there in a file named by a hash of the sentences
+    (`cached_embeddings`)."""
     rng = random.Random(seed)
     captions = [[caption(pose_facts(k), rng) for _ in range(per_pose)] for k in keypoints]
     flat = [c.text for row in captions for c in row]
-    embeddings = cached_embeddings(flat, encoder, cache) if cache is not None else encoder.encode(flat).cpu()
+    embeddings = cached_embeddings(flat, encoder, cache) if cache is not None else embed_pose_texts(encoder, flat).cpu()
     return PoseTextSet(keypoints, captions, embeddings.reshape(len(keypoints), per_pose, -1))
 
 
 def cached_embeddings(sentences: list[str], encoder: "SentenceEncoder", cache: Path) -> torch.Tensor:
-    """`(N, 384)` embeddings of `sentences` (on the CPU), read from `cache` when this exact
-    list was encoded before, else encoded and written there atomically (a file per list, named
-    by the SHA-256 of the sentences)."""
+    """`(N, 384)` embeddings of `sentences` (`pose_text.embed_pose_texts`, on the CPU), read
+    from `cache` when this exact list was embedded before, else embedded and written there
+    atomically (a file per list, named by the SHA-256 of the sentences)."""
     key = hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()[:24]
-    path = cache / f"embeddings-{key}.pt"
+    path = cache / f"clause-embeddings-{key}.pt"
     if path.is_file():
         embeddings = torch.load(path, weights_only=True)
         if embeddings.shape[0] == len(sentences):
             return embeddings
-    embeddings = encoder.encode(sentences).cpu()
+    embeddings = embed_pose_texts(encoder, sentences).cpu()
     cache.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as temporary:
         torch.save(embeddings, temporary)
