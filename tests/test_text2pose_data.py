@@ -52,14 +52,21 @@ def test_generated_keypoints_are_placed_on_the_source_person():
 
 
 class CountingEncoder:
-    """A stand-in sentence encoder: `(N, 4)` embeddings from the sentences' lengths; counts calls."""
+    """A stand-in sentence encoder: `(N, 4)` unit vectors from the sentences' lengths
+    (`length_vector`); counts calls."""
 
     def __init__(self) -> None:
         self.calls = 0
 
     def encode(self, sentences: list[str]) -> torch.Tensor:
         self.calls += 1
-        return torch.tensor([[len(s), 1.0, 2.0, 3.0] for s in sentences])
+        return torch.stack([length_vector(s) for s in sentences])
+
+
+def length_vector(sentence: str) -> torch.Tensor:
+    """`(4,)` a unit vector that tells sentences of different lengths apart."""
+    angle = torch.tensor(float(len(sentence)))
+    return torch.stack((angle.cos(), angle.sin(), torch.tensor(0.0), torch.tensor(0.0)))
 
 
 def test_embeddings_are_cached_by_the_sentence_list(tmp_path):
@@ -68,5 +75,5 @@ def test_embeddings_are_cached_by_the_sentence_list(tmp_path):
     again = cached_embeddings(["arms up", "knees bent"], encoder, tmp_path)
     assert encoder.calls == 1 and torch.equal(first, again)  # the second start reads the file
     other = cached_embeddings(["arms up", "leaning left"], encoder, tmp_path)
-    assert encoder.calls == 2 and other[1, 0] == len("leaning left")  # another text set, another file
-    assert len(list(tmp_path.glob("embeddings-*.pt"))) == 2 and not list(tmp_path.glob("*.partial"))
+    assert encoder.calls == 2 and torch.allclose(other[1], length_vector("leaning left"))  # another text set, another file
+    assert len(list(tmp_path.glob("clause-embeddings-*.pt"))) == 2 and not list(tmp_path.glob("*.partial"))

@@ -116,9 +116,12 @@ def fact_violations(points: torch.Tensor, margin: float = 0.05) -> torch.Tensor:
     mirror = torch.where(across > 0, 1.0, -1.0).detach()  # facing the camera, the person's left is the image's right
     side_lean = degrees(_hinge(facing * tilt - c.LEAN_SIDE_VIEW, angle_margin))
     torso = up.norm(dim=-1)
-    out["leaning_forward"] = torch.where(side_view, side_lean, _hinge(c.SHORT_TORSO - torso, margin))
-    out["leaning_back"] = degrees(_hinge(-facing * tilt - c.LEAN_SIDE_VIEW, angle_margin)) + out["side_view"]
     front_view = _hinge(across.abs() - c.VIEW_ACROSS, margin)  # a lean to one side is read in front and back views only
+    # forward: tilted in profile, or a torso foreshortened in a front or back view. Each way
+    # pays for its view too, and the nearer way counts: a short torso drawn between the views
+    # is pulled into a front view rather than left in a profile where it does not read.
+    out["leaning_forward"] = torch.minimum(side_lean + out["side_view"], _hinge(c.SHORT_TORSO - torso, margin) + front_view)
+    out["leaning_back"] = degrees(_hinge(-facing * tilt - c.LEAN_SIDE_VIEW, angle_margin)) + out["side_view"]
     front_lean = lambda sign: degrees(_hinge(sign * mirror * tilt - c.LEAN_FRONT_VIEW, angle_margin)) + front_view  # noqa: E731
     out["leaning_left"], out["leaning_right"] = front_lean(1.0), front_lean(-1.0)
     upright = torch.where(
