@@ -2,8 +2,9 @@
 
     python benchmarks/pipeline.py [--sizes 256,512] [--max-frames N] [--threads N]
 
-Runs `mimic video`'s path (warp-only generator) on every shared video with a shared photo as the
-source and prints markdown tables. Reads ../shared/data (exits with a message when absent).
+Runs `mimic video`'s path (warp-only generator; the multi-person detector following the largest
+person, the clothed subject, the default smoother) on every shared video with a shared photo as
+the source and prints markdown tables. Reads ../shared/data (exits with a message when absent).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 
 from bodymesh.body_model import BodyModel
 from mimic.generators.warp_only import WarpOnlyGenerator
-from mimic.pipeline.body import load_body_model
+from mimic.pipeline.body import load_body_model, people_bundle
 from mimic.pipeline.imitator import Imitator, ImitatorConfig
 from mimic.tasks.video import imitate_video
 
@@ -51,7 +52,7 @@ def main() -> None:
     print("|---|---|---|" + "---|" * len(STAGES) + "---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
         for video in sorted((SHARED / "videos").glob("*.mp4")):
-            imitator = Imitator(body, WarpOnlyGenerator(), ImitatorConfig(size=size))
+            imitator = Imitator(body, WarpOnlyGenerator(), ImitatorConfig(size=size, people_bundle=people_bundle()))
             with tempfile.TemporaryDirectory() as folder:
                 summary = imitate_video(imitator, [source], video, Path(folder) / "out.mp4", max_frames=args.max_frames)
             stages = " | ".join(f"{summary.stage_ms.get(s, float('nan')):.1f}" for s in STAGES)
@@ -64,7 +65,7 @@ def memory_over_length(body: BodyModel, source: Path, video: Path) -> None:
     from mimic.media.images import read_image
     from mimic.media.video_read import VideoReader
 
-    imitator = Imitator(body, WarpOnlyGenerator())
+    imitator = Imitator(body, WarpOnlyGenerator(), ImitatorConfig(people_bundle=people_bundle()))
     subject = imitator.prepare([read_image(source)])
     samples: list[tuple[int, float]] = []
     start = time.perf_counter()

@@ -22,9 +22,10 @@ _HEAD = tuple(KEYPOINT_INDEX[n] for n in ("nose", "left_eye", "right_eye", "left
 FACT_INDEX: dict[str, int] = {fact: i for i, fact in enumerate(c.FACTS)}
 
 
-def fact_mask(facts: list[tuple[str, ...]], device: torch.device | str = "cpu") -> torch.Tensor:
-    """`(B, F)` bool: which of `c.FACTS` each caption's stated `facts` name."""
-    mask = torch.zeros(len(facts), len(c.FACTS), dtype=torch.bool, device=device)
+def fact_mask(facts: list[tuple[str, ...]]) -> torch.Tensor:
+    """`(B, F)` bool on the CPU (batches move with the rest of theirs): which of `c.FACTS` each
+    caption's stated `facts` name."""
+    mask = torch.zeros(len(facts), len(c.FACTS), dtype=torch.bool)
     for row, stated in enumerate(facts):
         mask[row, [FACT_INDEX[f] for f in stated]] = True
     return mask
