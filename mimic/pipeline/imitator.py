@@ -60,8 +60,8 @@ class ImitatorConfig:
     clean plate, built over its frames: `mimic.pipeline.background.TemporalPlate`). texture_size: side of the UV texture. clothes: how the subject's
     hair and clothes are fitted over the body (`mimic.pipeline.clothing`); None: the naked body.
     smooth: seconds either side over which the driver's fitted pose and camera are smoothed
-    (`bodymesh.smoothing`, in frames at the driver's rate; 0: none). people_bundle: the multi-person pose model
-    (`bodymesh.pose_bundle.pose_bundle`): every person of the driver is tracked and `person`
+    (`bodymesh.smoothing`, in frames at the driver's rate; 0: none). people_bundle: the
+    multi-person pose model (`bodymesh.pose_bundle.pose_bundle`): every person of the driver is tracked and `person`
     followed (1-based, left to right where first seen; None: the largest); None: the
     single-person BlazePose follows the most prominent person.
     """
@@ -287,14 +287,16 @@ class Imitator:
         return FollowedPerson(TrackedPeople(found), self.config.person)
 
     def imitate(self, subject: Subject, frames: Iterable[np.ndarray], rate: float = DEFAULT_RATE) -> Iterator[ImitatedFrame]:
-        """Streams the driver `frames` ((H, W, 3) uint8 RGB, `rate` frames/s); yields one ImitatedFrame each.
+        """Streams the driver `frames` ((H, W, 3) uint8 RGB, `rate` frames/s); yields one
+        ImitatedFrame each.
 
         Frames before the driver's first person show the background; a later frame without a
-        person keeps the last pose. The fitted pose and camera are smoothed over
-        `config.smooth` seconds either side (`bodymesh.smoothing`: `lag_frames` at `rate`;
-        frames come out that many frames later). Other people of the driver stay as they are over its background, and those in
-        front of the followed one are laid over the subject (`mimic.pipeline.driver_stream`). Raises
-        NoPersonError if no frame has a person (the followed one)."""
+        person keeps the last pose. The fitted pose and camera are smoothed over `config.smooth`
+        seconds either side (`bodymesh.smoothing`: `lag_frames` at `rate`; frames come out that
+        many frames later). Other people of the driver stay as they are over its background,
+        and those in front of the followed one are laid over the subject
+        (`mimic.pipeline.driver_stream`). Raises NoPersonError if no frame has a person (the
+        followed one)."""
         stream = DriverStream(self, subject, rate)
         several_people = False
         with self._driver_detector() as detector:

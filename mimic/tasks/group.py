@@ -50,8 +50,8 @@ def _laid(canvas: np.ndarray, result: ImitatedFrame, mask: np.ndarray | None) ->
 def imitate_group(
     imitator: Imitator, subjects: Sequence[Subject], frames: Iterable[np.ndarray], rate: float = DEFAULT_RATE
 ) -> Iterator[tuple[np.ndarray, int]]:
-    """Streams the driver `frames` ((H, W, 3) uint8 RGB, `rate` frames/s): yields each frame with its people 1 ..
-    len(subjects) performed by `subjects`, and how many of those were in view.
+    """Streams the driver `frames` ((H, W, 3) uint8 RGB, `rate` frames/s): yields each frame
+    with its people 1 .. len(subjects) performed by `subjects`, and how many of those were in view.
 
     Raises NoPersonError when the driver has nobody. `imitator.config` needs the multi-person
     pose model (`people_bundle`) and the driver's background."""
