@@ -104,12 +104,16 @@ def main() -> None:
         print(f"\n{path.name}: {len(fits)} frames at {float(rate):g} frames/s, {sum(restarts)} restarts, detector {args.detector}")
         print("| motion | accel 2D (px/frame²) | accel 3D (mm/frame²) | PCK@0.05 |\n|---|---|---|---|")
         print(f"| detector | {mean_acceleration(detected[..., :2], present):.2f} | | |")
-        rows = [("fitted", 0, 0)] + [(f"smoothed lag {lag} degree {degree}", lag, degree) for lag in lags if lag for degree in degrees]
-        rows += [(f"smoothed {s:g} s degree {degree}", lag_frames(s, rate), degree) for s in seconds for degree in degrees]
-        for name, lag, degree in rows:
+        # (name in the summary, name in this clip's table, lag, degree)
+        rows = [("fitted", "fitted", 0, 0)]
+        for lag, degree in ((lag, degree) for lag in lags if lag for degree in degrees):
+            rows.append((f"smoothed lag {lag} degree {degree}", f"smoothed lag {lag} degree {degree}", lag, degree))
+        for window, degree in ((window, degree) for window in seconds for degree in degrees):
+            name, lag = f"smoothed {window:g} s degree {degree}", lag_frames(window, rate)
+            rows.append((name, f"{name} (lag {lag})", lag, degree))
+        for name, shown, lag, degree in rows:
             result = scores(body, smoothed(body, fits, restarts, lag, degree))
             totals.setdefault(name, []).append((len(fits), result))
-            shown = name if " s " not in name else f"{name} (lag {lag})"
             print(f"| {shown} | {result[0]:.2f} | {result[1]:.2f} | {result[2]:.3f} |")
     print("\nall clips (frame-weighted)\n| motion | accel 2D (px/frame²) | accel 3D (mm/frame²) | PCK@0.05 | 2D jitter vs fitted |\n|---|---|---|---|---|")
     reference = None

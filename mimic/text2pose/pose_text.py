@@ -6,10 +6,11 @@ sentence, and the sides of the clauses blur: that sentence and its mirror ("lean
 right, raising the left knee") are 0.997 alike (cosine), as alike as two wordings of one
 sentence. Embedded alone, each clause keeps its own side ("leaning to the left" vs "to the
 right": 0.967), and the mean of the clause embeddings keeps every clause's (the pair above:
-0.992, three times as far apart). A linear probe trained on the captions of 3000 training poses that state one side
-(1226 captions) tells which way the body leans in 94% of 121 held-out captions from the sentence
-embedding, in 100% from the clause mean (which leg is raised: 94% -> 98% of 167; which arm:
-87% -> 94% of 53; which knee is bent: 97% -> 100% of 113).
+0.992, three times as far apart). A linear probe trained on the captions of 3000 training
+poses that state one side (1226 captions) tells which way the body leans in 94% of 121
+held-out captions from the sentence embedding, in 100% from the clause mean (which leg is
+raised: 94% -> 98% of 167; which arm: 87% -> 94% of 53; which knee is bent: 97% -> 100% of
+113; `benchmarks/text_sides.py`).
 """
 
 from __future__ import annotations
