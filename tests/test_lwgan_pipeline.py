@@ -16,7 +16,7 @@ from mimic.core.bundles import SourceBundle, TargetBundle
 from mimic.errors import ModelFilesError
 from mimic.generators.lwgan import LWGANGenerator
 from mimic.generators.warp_only import WarpOnlyGenerator
-from mimic.networks.lwgan import LWGAN, body_mask
+from mimic.networks.lwgan import LWGAN
 from mimic.registry import GeneratorOptions, load_generator
 from mimic.training.checkpoint import latest_checkpoint
 from mimic.training.synthetic_person import procedural_background, procedural_texture, render_person
@@ -125,20 +125,17 @@ def test_generator_through_the_pipeline_interface(scene):
 def test_a_closed_mask_draws_the_warp_only_frame(scene):
     """The transfer stream refines the warp-only frame: with its blending mask shut, the LWGAN
     shows exactly what the no-network warp shows (sources where seen, the subject's texture on the
-    rest of the body, the background off it)."""
+    rest of the body, the background off it, the same soft edge)."""
     source, target = scene
     unseen = replace(target, weights=target.weights * (torch.arange(SIZE)[None, :, None] < SIZE // 2))  # the lower half unseen
     torch.manual_seed(0)
-    model = LWGAN(TINY)
+    model = LWGAN(replace(TINY, body_dilation=0.1))  # the body mask's soft edge clear of the feathered one on this small canvas
     with torch.no_grad():
         model.tsf_head[0].weight[3].zero_()
         model.tsf_head[0].bias[3] = -100.0
     out = LWGANGenerator(model).generate(source, unseen)
-    warp = WarpOnlyGenerator(feather=0).generate(source, unseen)
-    # Both composites are hard except the LWGAN body mask's soft edge of about 2 pixels.
-    hard = (body_mask(target.correspondence[:, 3:], TINY.body_dilation) % 1 == 0).expand_as(out)
-    assert float(hard.float().mean()) > 0.75
-    assert torch.allclose(out[hard], warp[hard], atol=1e-5)
+    warp = WarpOnlyGenerator().generate(source, unseen)
+    assert torch.allclose(out, warp, atol=1e-5)  # the soft edge too: both feather the silhouette alike
 
 
 def test_generator_takes_two_sources(scene):

@@ -7,12 +7,11 @@ subject's UV texture; the body is laid over the background with a soft edge.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
 from mimic.core.bundles import SourceBundle, TargetBundle, check_bundles
+from warping.composite import DEFAULT_FEATHER, feathered_over
 from warping.texture import sample_texture
 
 __all__ = ["WarpOnlyGenerator"]
@@ -23,13 +22,12 @@ class WarpOnlyGenerator:
 
     Args:
         feather: standard deviation (pixels) of the Gaussian that softens the body's edge;
-            0 gives a hard edge. The edge stays centred on the silhouette (the body's colours
-            are extended outwards under the blur).
+            0 gives a hard edge (`warping.composite.feathered_over`).
     """
 
     name = "warp"
 
-    def __init__(self, feather: float = 0.8) -> None:
+    def __init__(self, feather: float = DEFAULT_FEATHER) -> None:
         if feather < 0:
             raise ValueError(f"feather must be >= 0, got {feather}")
         self.feather = float(feather)
@@ -61,25 +59,5 @@ class WarpOnlyGenerator:
         missing = (1.0 - w.sum(0, keepdim=True)).clamp(0.0, 1.0)
         colour = colour + missing * sample_texture(source.texture.to(dtype), target.uv)
         covered = (face_id >= 0)[:, None].to(dtype)
-        colour = colour * covered
+        return feathered_over(colour, covered, target.background.to(dtype), self.feather).clamp(-1.0, 1.0)
 
-        if self.feather > 0:
-            alpha = _blur(covered, self.feather)
-            spread = _blur(colour, self.feather) / alpha.clamp(min=1e-6)
-            colour = torch.where(covered > 0, colour, spread)
-        else:
-            alpha = covered
-        alpha = alpha.clamp(0.0, 1.0)
-        out = alpha * colour + (1.0 - alpha) * target.background.to(dtype)
-        return out.clamp(-1.0, 1.0)
-
-
-def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of `(1, C, H, W)` with zero padding (radius `ceil(2.5 sigma)`)."""
-    radius = max(1, math.ceil(2.5 * sigma))
-    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    channels = x.shape[1]
-    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), padding=(0, radius), groups=channels)
-    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), padding=(radius, 0), groups=channels)

@@ -7,14 +7,16 @@
   features at 1/2, 1/4 and 1/8 of the canvas are what the transfer stream borrows.
 - transfer stream: the warp-only frame (the sources warped to the target pose,
   visibility-weighted, the subject's UV texture where no source sees, the background off the
-  body), the sources' visibility, the target's correspondence map and the background -> an RGB
-  image and a blending mask. Its decoder fuses, at 1/8, 1/4 and 1/2, every source's features
-  warped by that source's flow, with an `AttentionalLWB`.
+  body, with `mimic.generators.warp_only`'s soft edge), the sources' visibility, the target's
+  correspondence map and the background -> an RGB image and a blending mask. Its decoder
+  fuses, at 1/8, 1/4 and 1/2, every source's features warped by that source's flow, with an
+  `AttentionalLWB`.
 
-Output: `person = mask * generated + (1 - mask) * warped` (`warped`: that warp-only frame), laid
-over the background stream's output with the target's body mask (the mesh's coverage, grown by
-a few pixels so that hair and loose clothes have room). The network thus refines what the
-no-network warp draws (`mimic.generators.warp_only` shows the same sources and texture) rather
+Output: `image = body * mask * generated + (1 - body * mask) * warped` (`warped`: that warp-only
+frame over the background stream's output; `body`: the target's body mask, the mesh's coverage
+grown by a few pixels so that hair and loose clothes have room; the network draws nowhere
+else). With the mask shut the output is exactly the warp-only frame: the network refines what
+the no-network warp draws (`mimic.generators.warp_only` shows the same sources and texture) rather
 than drawing the unseen body from nothing. Images are `(B, 3, H, W)` in [-1, 1]; H and W
 divisible by 8.
 
@@ -35,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mimic.networks.blocks import NORMS, ResidualBlock, Upsample, conv_unit
+from warping.composite import DEFAULT_FEATHER, feathered_over
 
 __all__ = [
     "LWGANConfig",
@@ -61,6 +64,8 @@ class LWGANConfig:
     norm: normalisation of the convolution units (`mimic.networks.blocks.NORMS`).
     body_dilation: how far the composite reaches past the mesh's silhouette, as a fraction
         of the canvas side (room for hair and loose clothes the body model lacks).
+    feather: pixels, the soft edge of the warp-only frame's silhouette
+        (`warping.composite.feathered_over`, as `mimic.generators.warp_only` draws it).
     """
 
     width: int = 16
@@ -68,6 +73,7 @@ class LWGANConfig:
     background_width: int = 16
     norm: str = "instance"
     body_dilation: float = 0.02
+    feather: float = DEFAULT_FEATHER
 
     def __post_init__(self) -> None:
         if self.width < 2 or self.background_width < 2:
@@ -78,6 +84,8 @@ class LWGANConfig:
             raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
         if not 0 <= self.body_dilation < 0.25:
             raise ValueError(f"body_dilation must be in [0, 0.25), got {self.body_dilation}")
+        if self.feather < 0:
+            raise ValueError(f"feather must be >= 0, got {self.feather}")
 
     @classmethod
     def gpu(cls) -> "LWGANConfig":
@@ -254,7 +262,7 @@ class LWGANOutput(NamedTuple):
     frame: the visibility-weighted warp of the sources where some source sees the pixel, the
     subject's texture (`fill`) on the rest of the body, the background off the target mesh.
     known: where `warped` shows what the sources or the background hold (1; 0 on the texture).
-    body: where the composite shows the person (1). attention: per AttLWB level,
+    body: where the network may draw (1). attention: per AttLWB level,
     `(B, S, 1, h, w)`.
     """
 
@@ -352,10 +360,11 @@ class LWGAN(nn.Module):
         seen = weight.sum(1).clamp(max=1.0)
         warped = (warped.view(batch, count, 3, height, width) * weight).sum(1) / weight.sum(1).clamp(min=1e-6)
         # The warp-only frame: the sources where seen, the texture on the rest of the body, the
-        # background off it; `known` leaves out the texture (the mask is free to replace it).
+        # background off it, with the warp-only generator's soft edge; `known` leaves out the
+        # texture (the mask is free to replace it).
         coverage = correspondence[:, 3:]
         known = seen + (1.0 - seen) * (1.0 - coverage)
-        base = seen * warped + (1.0 - seen) * (coverage * fill + (1.0 - coverage) * background)
+        base = feathered_over(seen * warped + (1.0 - seen) * fill, coverage, background, self.config.feather)
         features = self.tsf_encoder(torch.cat((base, seen, correspondence, background), 1))
         attention: list[torch.Tensor] = []
 
@@ -367,9 +376,8 @@ class LWGAN(nn.Module):
         x = self.tsf_decoder(self.tsf_res(features[-1]), features, fuse)
         head = self.tsf_head(x)
         generated, mask = torch.tanh(head[:, :3]), torch.sigmoid(head[:, 3:])
-        person = mask * generated + (1.0 - mask) * base
         body = body_mask(coverage, self.config.body_dilation)
-        image = body * person + (1.0 - body) * background
+        image = base + body * mask * (generated - base)
         return LWGANOutput(image, generated, mask, base, known, body, tuple(attention))
 
     def forward(
