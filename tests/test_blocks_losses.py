@@ -7,7 +7,8 @@ import torch
 
 from mimic.networks.blocks import PatchDiscriminator, ResidualBlock, Upsample, conv_unit
 from mimic.networks.losses import (
-    attention_mask_loss, discriminator_loss, feature_matching_loss, generator_adversarial_loss, gram_matrix, ssim_loss, total_variation, weighted_l1,
+    attention_mask_loss, blend_oracle_loss, discriminator_loss, feature_matching_loss, generator_adversarial_loss, gram_matrix, ssim_loss,
+    total_variation, weighted_l1,
 )
 
 
@@ -63,6 +64,23 @@ def test_image_losses():
     assert float(total_variation(torch.ones(1, 1, 8, 8))) == 0.0
     assert float(attention_mask_loss(torch.zeros(1, 1, 8, 8))) == 0.0
     assert float(attention_mask_loss(torch.ones(1, 1, 8, 8))) == 1.0
+
+
+def test_blend_oracle_opens_the_mask_where_the_drawing_is_nearer():
+    torch.manual_seed(0)
+    target = torch.rand(1, 3, 32, 32) * 2 - 1
+    drawn, kept = target.clone(), target.clone()
+    drawn[..., :16] += 0.5  # the drawing is wrong on the left, the kept image on the right
+    kept[..., 16:] -= 0.5
+    region = torch.ones(1, 1, 32, 32)
+    right = torch.zeros(1, 1, 32, 32)
+    right[..., 16:] = 1.0
+    oracle_like = (0.02 + 0.96 * right).requires_grad_()
+    assert float(blend_oracle_loss(oracle_like, drawn, kept, target, region)) < 0.1
+    assert float(blend_oracle_loss(1.0 - oracle_like, drawn, kept, target, region)) > 3.0
+    loss = blend_oracle_loss(oracle_like, drawn, kept, target, region * (1.0 - right))  # only the left half counts
+    loss.backward()
+    assert float(oracle_like.grad[..., 16:].abs().max()) == 0.0 and float(oracle_like.grad[..., :14].min()) > 0.0
 
 
 def test_gram_matrix_of_a_region():

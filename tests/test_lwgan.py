@@ -191,3 +191,22 @@ def test_reconstruction_only_config_has_no_discriminator():
     assert set(model.nets) == {"generator"} and set(model.optimizers()) == {"generator"}
     logs = model.train_step(toy_pair(32), 0)
     assert "d" not in logs and "adversarial" not in logs and "lpips" not in logs
+    assert "blend" not in logs and "drawn" not in logs
+
+
+def test_blend_oracle_and_drawing_terms_train_the_mask_where_drawing_pays():
+    """With the oracle's cross-entropy the mask learns to open on the unseen half of the body,
+    where the warp shows only the texture's mean colour, and to shut on the seen half."""
+    torch.manual_seed(0)
+    pair = toy_pair(32, batch=1, seed=5)
+    pair.visibility[..., 16:, :] = 0
+    config = LWGANTrainConfig(generator=replace(TINY, feather=0.0), w_adversarial=0, w_feature_matching=0, w_lpips=0, w_mask=0,
+                              w_blend=1.0, w_drawn=5.0, lr_g=3e-3)
+    model = LWGANTrainable(config)
+    logs = [model.train_step(pair, step) for step in range(60)]
+    assert {"blend", "drawn"} <= set(logs[0])
+    assert logs[-1]["drawn"] < logs[0]["drawn"] / 2
+    mask = model.run_generator(pair)[0].mask.detach()[0, 0]
+    body = pair.target_mask[0, 0] > 0
+    unseen, seen = mask[16:][body[16:]].mean(), mask[:16][body[:16]].mean()
+    assert float(unseen) > 0.5 > float(seen), (float(unseen), float(seen))

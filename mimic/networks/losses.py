@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from mimic.networks.metrics import ssim_map
 from mimic.networks.perceptual import LPIPS, NETS, load_lpips
@@ -105,6 +106,29 @@ def attention_mask_loss(mask: torch.Tensor) -> torch.Tensor:
     its mean square, so it does not saturate where it need not, plus its total variation, so it
     stays smooth."""
     return (mask**2).mean() + total_variation(mask)
+
+
+def blend_oracle_loss(
+    mask: torch.Tensor, drawn: torch.Tensor, kept: torch.Tensor, target: torch.Tensor, region: torch.Tensor, window: int = 5
+) -> torch.Tensor:
+    """Binary cross-entropy of a blending mask against its oracle: 1 where the drawn image is
+    closer to the target than the image the mask keeps (absolute error, channel mean, averaged
+    over `window` x `window` pixels so single-pixel noise decides nothing), 0 elsewhere.
+
+    Args:
+        mask: `(B, 1, H, W)` in [0, 1], 1 = `drawn`. drawn, kept, target: `(B, 3, H, W)`.
+        region: `(B, 1, H, W)` in [0, 1]: the pixels that count (where the mask acts).
+    Returns:
+        the weighted mean over `region` (0 where it is empty). The oracle is not differentiated:
+        the mask learns where drawing pays, the drawing is trained by the other terms.
+    """
+    with torch.no_grad():
+        pad = window // 2
+        error_drawn = F.avg_pool2d((drawn - target).abs().mean(1, keepdim=True), window, 1, pad, count_include_pad=False)
+        error_kept = F.avg_pool2d((kept - target).abs().mean(1, keepdim=True), window, 1, pad, count_include_pad=False)
+        oracle = (error_drawn < error_kept).to(mask.dtype)
+    cross_entropy = F.binary_cross_entropy(mask.clamp(1e-6, 1.0 - 1e-6), oracle, reduction="none")
+    return (cross_entropy * region).sum() / region.sum().clamp(min=1.0)
 
 
 def gram_matrix(features: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:

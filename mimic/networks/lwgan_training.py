@@ -8,7 +8,11 @@ by default, the paper's VGG with `lpips_net="vgg"`; `mimic.networks.losses.Perce
 SSIM and the discriminators' feature matching, the adversarial term (LSGAN or hinge), the
 attention-mask regulariser (where a source sees the pixel, or off the mesh where the background
 is known, those pixels should be used), the source stream's reconstruction of its source, and
-the background stream's reconstruction of the plate in the person's hole.
+the background stream's reconstruction of the plate in the person's hole. Two optional terms
+teach the mask where drawing pays instead of merely keeping it small: the mask's cross-entropy
+against its oracle (open where the transfer stream's drawing is nearer the target than the
+warp-only frame; `mimic.networks.losses.blend_oracle_loss`), and an L1 of the drawing itself on
+the body, so that it keeps learning where the mask is shut.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from mimic.core.configs import config_with
 from mimic.core.pairs import PairBatch
 from mimic.networks.blocks import PatchDiscriminator
 from mimic.networks.losses import (
-    GAN_KINDS, PerceptualLoss, attention_mask_loss, discriminator_loss, feature_matching_loss, generator_adversarial_loss, ssim_loss, weighted_l1,
+    GAN_KINDS, PerceptualLoss, attention_mask_loss, blend_oracle_loss, discriminator_loss, feature_matching_loss, generator_adversarial_loss,
+    ssim_loss, weighted_l1,
 )
 from mimic.networks.lwgan import LWGAN, LWGANConfig, LWGANOutput, body_mask
 
@@ -42,7 +47,8 @@ class LWGANTrainConfig:
     discriminator's. face_size: side (pixels) of the face crops of the face discriminator; 0
     switches it off. gan: "lsgan" or "hinge". lr_g, lr_d, beta1, beta2: Adam's. lpips_net: the
     perceptual loss's trunk, "alex" or "vgg" (~20x the cost).
-    The `w_*` are the loss weights (`w_lpips` 0: no perceptual loss); with `w_adversarial` and
+    The `w_*` are the loss weights (`w_lpips` 0: no perceptual loss; `w_blend` the mask's oracle
+    cross-entropy, `w_drawn` the drawing's own L1 on the body, 0: off); with `w_adversarial` and
     `w_feature_matching` both 0 the discriminators are neither used nor trained (a
     reconstruction-only fine-tune).
     """
@@ -66,6 +72,8 @@ class LWGANTrainConfig:
     w_mask: float = 0.5
     w_source: float = 5.0
     w_background: float = 5.0
+    w_blend: float = 0.0
+    w_drawn: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.generator, dict):
@@ -200,13 +208,17 @@ class LWGANTrainable:
         }
         if c.w_lpips > 0:
             terms["lpips"] = self._perceptual(output.image, target)
+        if c.w_blend > 0:
+            terms["blend"] = blend_oracle_loss(output.mask, output.generated, output.warped, target, output.body)
+        if c.w_drawn > 0:
+            terms["drawn"] = weighted_l1(output.generated, target, output.body)
         if c.adversarial:
             # The real features of the discriminator step (before its update) are the targets.
             fake = self._discriminate(output.image, batch, boxes)
             terms["adversarial"] = sum(generator_adversarial_loss(f[0], c.gan) for f in fake)
             terms["feature_matching"] = sum(feature_matching_loss(r[1], f[1]) for r, f in zip(real, fake))
         weights = {"l1": c.w_l1, "ssim": c.w_ssim, "lpips": c.w_lpips, "mask": c.w_mask, "source": c.w_source, "background": c.w_background,
-                   "adversarial": c.w_adversarial, "feature_matching": c.w_feature_matching}
+                   "adversarial": c.w_adversarial, "feature_matching": c.w_feature_matching, "blend": c.w_blend, "drawn": c.w_drawn}
         g_loss = sum(weights[name] * value for name, value in terms.items())
         optimizer = self._optimizers["generator"]
         optimizer.zero_grad(set_to_none=True)
