@@ -42,6 +42,10 @@ def train(
         int,
         typer.Option("--pair-pool", help="Make this many pairs once, keep them in the cache folder and train on them (a step is then the network's alone); 0: make every pair when it is used.", min=0),
     ] = 0,
+    min_fit_iou: Annotated[
+        float,
+        typer.Option("--min-fit-iou", help="Train only on pool pairs whose target mesh overlaps the target's person mask by this IoU or more (leaves out failed fits); 0: all.", min=0.0, max=1.0),
+    ] = 0.0,
     steps: Annotated[int, typer.Option("--steps", help="Total optimisation steps.", min=1)] = 10000,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (per process under torchrun).", min=1)] = 8,
     size: Annotated[int, typer.Option("--size", help="Side of the square training canvas, pixels.", min=32)] = 256,
@@ -71,7 +75,7 @@ def train(
     data = DataOptions(
         batch_size=batch_size, size=size, seed=seed, videos=videos, images=images,
         synthetic_fraction=synthetic_fraction if videos is not None else 1.0,
-        cache_dir=cache_dir, max_video_frames=max_video_frames, progress=True, pool=pair_pool,
+        cache_dir=cache_dir, max_video_frames=max_video_frames, progress=True, pool=pair_pool, min_fit_iou=min_fit_iou,
     )
     options = TrainOptions(steps=steps, checkpoint_every=checkpoint_every, sample_every=sample_every, keep=keep, progress=True)
     run = train_model(

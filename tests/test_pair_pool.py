@@ -53,6 +53,24 @@ def test_pool_batches_resume_and_shard(made):
     assert torch.equal(rank1.source_image, next(pool_batches(pool, options)).source_image[1:2])
 
 
+def test_fit_iou_filter_draws_only_well_fitted_pairs(made, tmp_path):
+    pairs = made[0]
+    spoiled = []
+    for index, pair in enumerate(pairs):  # pairs 1 and 3 get a person mask far from their mesh
+        if index in (1, 3):
+            pair = replace(pair, target_mask=torch.roll(pair.target_correspondence[:, 3:], SIZE // 2, dims=-1))
+        spoiled.append(pair)
+    pool = PairPool(build_pool(iter(spoiled), COUNT, tmp_path / "pairs"))
+    iou = pool.fit_iou(chunk=2)
+    assert iou.shape == (COUNT,) and min(iou[[0, 2, 4]]) > 0.9 and max(iou[[1, 3]]) < 0.5
+    drawn = [b for _, b in zip(range(20), pool_batches(pool, DataOptions(batch_size=1, seed=2, min_fit_iou=0.8)))]
+    kept = {float(pool.batch([i]).target_image.sum()) for i in (0, 2, 4)}
+    assert {float(b.target_image.sum()) for b in drawn} <= kept
+    failed = PairPool(build_pool(iter(spoiled[1:2]), 1, tmp_path / "failed"))
+    with pytest.raises(ValueError, match="fit IoU"):
+        next(pool_batches(failed, DataOptions(batch_size=1, min_fit_iou=0.8)))
+
+
 def test_a_failed_build_leaves_nothing(made, tmp_path):
     pairs = made[0]
 
@@ -80,12 +98,15 @@ def test_train_stream_builds_the_pool_once_and_reuses_it(anny_body, tmp_path, mo
     assert pool_folder(replace(options, size=64), 3, tmp_path) != pool_folder(options, 3, tmp_path)
 
 
-def test_cli_refuses_a_pool_for_a_model_without_pairs(tmp_path):
+def test_cli_refuses_a_pool_for_a_model_without_pairs_and_a_fit_filter_without_a_pool(tmp_path):
     from typer.testing import CliRunner
 
     from mimic.errors import OptionError
     from mimic_cli.app import app
 
     result = CliRunner().invoke(app, ["train", "--generator", "text2pose", "--out", str(tmp_path / "o"), "--pair-pool", "10"])
+    assert isinstance(result.exception, OptionError) and "--pair-pool" in str(result.exception)
+    assert not (tmp_path / "o").exists()
+    result = CliRunner().invoke(app, ["train", "--generator", "lwgan", "--out", str(tmp_path / "o"), "--min-fit-iou", "0.8"])
     assert isinstance(result.exception, OptionError) and "--pair-pool" in str(result.exception)
     assert not (tmp_path / "o").exists()

@@ -22,6 +22,8 @@ class DataOptions:
     body_model: the body model meshes come from. progress: show progress bars (rank 0).
     pool: make this many pairs once, keep them on disk and train on them
     (`mimic.training.pair_pool`); 0: every pair is made when it is used.
+    min_fit_iou: train only on the pool's pairs whose target mesh overlaps the target's person
+    mask by at least this IoU (leaves out frames whose fit went wrong); 0: every pair.
     """
 
     batch_size: int = 8
@@ -36,3 +38,4 @@ class DataOptions:
     body_model: str = "anny"
     progress: bool = False
     pool: int = 0
+    min_fit_iou: float = 0.0

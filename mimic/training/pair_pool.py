@@ -101,6 +101,19 @@ class PairPool:
     def __len__(self) -> int:
         return self.count
 
+    def fit_iou(self, chunk: int = 256) -> np.ndarray:
+        """`(count,)` per pair, the IoU of the target mesh's coverage with the target's person
+        mask: how well the target frame was fitted (near 1 for synthetic pairs, whose mask is
+        the render's; low where a video fit went wrong)."""
+        coverage, mask = self._arrays["target_correspondence"], self._arrays["target_mask"]
+        values = []
+        for start in range(0, self.count, chunk):
+            covered = np.asarray(coverage[start : start + chunk, 3]) > 0.5
+            person = np.asarray(mask[start : start + chunk, 0]) >= 0.5
+            union = (covered | person).sum((1, 2))
+            values.append((covered & person).sum((1, 2)) / np.maximum(union, 1))
+        return np.concatenate(values) if values else np.zeros(0)
+
     def batch(self, indices: list[int]) -> PairBatch:
         """The pool pairs at `indices` as one float32 PairBatch (labels int64)."""
         values = {}
@@ -112,10 +125,17 @@ class PairPool:
 
 def pool_batches(pool: PairPool, options: DataOptions, rank: int = 0, world: int = 1) -> Iterator[PairBatch]:
     """Endless batches of `options.batch_size` pool pairs from batch `options.start` on; pair `n`
-    of the run (`shard_indices` of this rank) is pool pair `hash(options.seed, n) mod len(pool)`."""
+    of the run (`shard_indices` of this rank) is kept pair `hash(options.seed, n) mod kept`, the
+    kept pairs being those whose `PairPool.fit_iou` is at least `options.min_fit_iou` (all of
+    them at 0). ValueError when that keeps none."""
+    kept = np.arange(len(pool))
+    if options.min_fit_iou > 0:
+        kept = np.flatnonzero(pool.fit_iou() >= options.min_fit_iou)
+        if not len(kept):
+            raise ValueError(f"no pair of the pool at '{pool.folder}' has a fit IoU of {options.min_fit_iou} or more")
     batch = options.start
     while True:
-        picks = [int(torch.randint(len(pool), (1,), generator=pair_generator(options.seed, n, stream=4))) for n in
+        picks = [int(kept[int(torch.randint(len(kept), (1,), generator=pair_generator(options.seed, n, stream=4)))]) for n in
                  shard_indices(batch, options.batch_size, rank, world)]
         yield pool.batch(picks)
         batch += 1
