@@ -108,25 +108,21 @@ def attention_mask_loss(mask: torch.Tensor) -> torch.Tensor:
     return (mask**2).mean() + total_variation(mask)
 
 
-def blend_oracle_loss(
-    mask: torch.Tensor, drawn: torch.Tensor, kept: torch.Tensor, target: torch.Tensor, region: torch.Tensor, window: int = 5
-) -> torch.Tensor:
+def blend_oracle_loss(mask: torch.Tensor, drawn: torch.Tensor, kept: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of a blending mask against its oracle: 1 where the drawn image is
-    closer to the target than the image the mask keeps (absolute error, channel mean, averaged
-    over `window` x `window` pixels so single-pixel noise decides nothing), 0 elsewhere.
+    nearer the target than the image the mask keeps, 0 elsewhere, "nearer" by local SSIM
+    (`mimic.networks.metrics.ssim_map`, an 11-pixel Gaussian window), so that a blurred guess
+    over a slightly misplaced but sharp warp does not win as it does by absolute error.
 
     Args:
-        mask: `(B, 1, H, W)` in [0, 1], 1 = `drawn`. drawn, kept, target: `(B, 3, H, W)`.
+        mask: `(B, 1, H, W)` in [0, 1], 1 = `drawn`. drawn, kept, target: `(B, 3, H, W)` in [-1, 1].
         region: `(B, 1, H, W)` in [0, 1]: the pixels that count (where the mask acts).
     Returns:
         the weighted mean over `region` (0 where it is empty). The oracle is not differentiated:
         the mask learns where drawing pays, the drawing is trained by the other terms.
     """
     with torch.no_grad():
-        pad = window // 2
-        error_drawn = F.avg_pool2d((drawn - target).abs().mean(1, keepdim=True), window, 1, pad, count_include_pad=False)
-        error_kept = F.avg_pool2d((kept - target).abs().mean(1, keepdim=True), window, 1, pad, count_include_pad=False)
-        oracle = (error_drawn < error_kept).to(mask.dtype)
+        oracle = (ssim_map(drawn, target) > ssim_map(kept, target))[:, None].to(mask.dtype)
     cross_entropy = F.binary_cross_entropy(mask.clamp(1e-6, 1.0 - 1e-6), oracle, reduction="none")
     return (cross_entropy * region).sum() / region.sum().clamp(min=1.0)
 
