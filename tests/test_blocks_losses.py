@@ -76,8 +76,8 @@ def test_blend_oracle_opens_the_mask_where_the_drawing_is_nearer():
     right = torch.zeros(1, 1, 32, 32)
     right[..., 16:] = 1.0
     oracle_like = (0.02 + 0.96 * right).requires_grad_()
-    assert float(blend_oracle_loss(oracle_like, drawn, kept, target, region)) < 0.1
-    assert float(blend_oracle_loss(1.0 - oracle_like, drawn, kept, target, region)) > 3.0
+    assert float(blend_oracle_loss(oracle_like.detach(), drawn, kept, target, region)) < 0.1
+    assert float(blend_oracle_loss(1.0 - oracle_like.detach(), drawn, kept, target, region)) > 3.0
     loss = blend_oracle_loss(oracle_like, drawn, kept, target, region * (1.0 - right))  # only the left half counts
     loss.backward()
     assert float(oracle_like.grad[..., 16:].abs().max()) == 0.0 and float(oracle_like.grad[..., :14].min()) > 0.0
