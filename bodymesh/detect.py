@@ -62,9 +62,10 @@ class Detection:
         """`(x0, y0, x1, y1)` pixels around the confident keypoints and the mask (> 0.5)."""
         points = self.keypoints[self.keypoints[:, 2] >= min_confidence, :2]
         if self.mask is not None:
-            ys, xs = np.nonzero(self.mask > 0.5)
+            inside = self.mask > 0.5
+            xs, ys = np.flatnonzero(inside.any(0)), np.flatnonzero(inside.any(1))  # a full-frame nonzero() costs 8 ms at 1080p
             if len(xs):
-                points = np.concatenate([points, [[xs.min(), ys.min()], [xs.max() + 1, ys.max() + 1]]])
+                points = np.concatenate([points, [[xs[0], ys[0]], [xs[-1] + 1, ys[-1] + 1]]])
         return (float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max()))
 
 

@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+import torch
 
 from mimic.pipeline.prefetch import prefetch
 
@@ -41,3 +42,18 @@ def test_closing_early_stops_the_worker_and_bounds_the_work():
     stream.close()
     assert len(done) <= 5
     assert not any(t.name == "mimic-prefetch" for t in threading.enumerate())
+
+
+def test_the_caller_cedes_one_torch_thread_while_the_worker_runs():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        during = [torch.get_num_threads() for _ in prefetch(range(3), lambda x: x)]
+        assert during == [1, 1, 1]
+        assert torch.get_num_threads() == 2
+        stream = prefetch(range(10), lambda x: x)
+        next(stream)
+        stream.close()  # closed early: restored too
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
