@@ -157,6 +157,7 @@ class AnnyBody(torch.nn.Module):
         # subject's shape every frame, and a one-entry cache missed twice a frame.
         self._rest_cache = _ShapeCache()
         self._reduced_cache = _ShapeCache()
+        self._vertex_cache = _ShapeCache()
         # Each bone's nearest posed ancestor (or itself), as an index into POSED_BONES, and the
         # reduced chain: each posed bone's nearest posed ancestor (-1 for the root), by depth.
         position = {int(b): i for i, b in enumerate(self.posed_bones)}
@@ -212,8 +213,14 @@ class AnnyBody(torch.nn.Module):
 
     def forward(self, pose: torch.Tensor, shape: torch.Tensor) -> BodyOutput:
         """`pose (B, 20, 3)` axis-angle, `shape (B, 6)` -> vertices `(B, 13718, 3)`, joints
-        `(B, 20, 3)`, keypoints `(B, 23, 3)`, metres in the model frame."""
+        `(B, 20, 3)`, keypoints `(B, 23, 3)`, metres in the model frame.
+
+        One shape that needs no gradient (every row equal: a clip's body, a subject) is posed
+        through the 20-bone chain of `keypoints`, each vertex a fixed mix of those 20 transforms
+        (same values to float precision, a quarter of the time); any other goes through Anny."""
         self._check(pose, shape)
+        if not shape.requires_grad and bool((shape == shape[:1]).all()):
+            return self._forward_reduced(pose, shape[:1])
         out = self.anny(pose_parameters=self._deltas(pose), phenotype_kwargs=torch.sigmoid(shape))
         root = out["bone_poses"][:, 0, :3, 3]
         vertices = self._to_model_frame(out["vertices"], root)
@@ -261,7 +268,13 @@ class AnnyBody(torch.nn.Module):
         self._check(pose, shape)
         if shape.requires_grad or shape.shape[0] != 1:
             return self._keypoints_full(pose, shape)
-        links, offsets = self._reduced_skeleton(shape)
+        links, mixes, _ = self._reduced_skeleton(shape)
+        poses = self._reduced_chain(pose, links)
+        anny_keypoints = torch.einsum("baxd,kad->bkx", poses[:, :, :3, :], mixes)
+        return anny_keypoints @ self.anny_to_model.T
+
+    def _reduced_chain(self, pose: torch.Tensor, links: torch.Tensor) -> torch.Tensor:
+        """`(B, 20, 4, 4)` the posed bones' `Y_a` (`_reduced_skeleton`) in `pose (B, 20, 3)`."""
         rotations = torch.eye(4, dtype=pose.dtype, device=pose.device).repeat(*pose.shape[:2], 1, 1)
         rotations[..., :3, :3] = roma.rotvec_to_rotmat(pose)
         local = links @ rotations  # (B, 20, 4, 4): Z_a D_a
@@ -274,9 +287,18 @@ class AnnyBody(torch.nn.Module):
             above = torch.stack([chain[p] for p in parents], dim=1)
             for a, value in zip(level, (above @ local[:, level]).unbind(1)):
                 chain[a] = value
-        poses = torch.stack(chain, dim=1)  # (B, 20, 4, 4): Y_a
-        anny_keypoints = torch.einsum("baxd,kad->bkx", poses[:, :, :3, :], offsets)
-        return anny_keypoints @ self.anny_to_model.T
+        return torch.stack(chain, dim=1)
+
+    def _forward_reduced(self, pose: torch.Tensor, shape: torch.Tensor) -> BodyOutput:
+        """`forward` of one `shape (1, S)` without gradient: linear blend skinning by Anny's up
+        to 9 bones a vertex, each bone moving rigidly with its posed owner, makes every vertex
+        `sum_a Y_a m_va` with mixes `m (V, 20, 4)` fixed for the shape (`_vertex_mixes`)."""
+        links, _, _ = self._reduced_skeleton(shape)
+        poses = self._reduced_chain(pose, links)
+        vertices = torch.einsum("baxd,vad->bvx", poses[:, :, :3, :], self._vertex_mixes(shape)) @ self.anny_to_model.T
+        joints = poses[:, :, :3, 3] @ self.anny_to_model.T
+        keypoints = torch.einsum("kv,bvd->bkd", self.keypoint_weights, vertices)
+        return BodyOutput(vertices, joints, keypoints)
 
     def _keypoints_full(self, pose: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
         """`keypoints` through Anny's whole 104-bone chain (any shapes, gradients to the shape)."""
@@ -287,14 +309,16 @@ class AnnyBody(torch.nn.Module):
         )
         return self._to_model_frame(anny_keypoints, poses[:, 0, :3, 3])
 
-    def _reduced_skeleton(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The 20-bone skeleton of one shape `(1, S)` (cached while the shape tensor is unchanged).
+    def _reduced_skeleton(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The 20-bone skeleton of one shape `(1, S)` (cached by the shape's values).
 
         Anny's local-ref chain gives each posed bone `a` the pose `W_a = Y_a U_a`, with
         `Y_a = Y_a' Z_a D_a` (`a'` its nearest posed ancestor, `D_a` its rotation, `U_a` its
         reference orientation, `Z_a` a constant of the shape); every other bone `j` owned by `a`
         moves as `W_j = W_a C_aj`. Both constants are read off the chain at rest (all `D = I`).
-        Returns `Z (20, 4, 4)` and the keypoint mixes `e (K, 20, 4)` (keypoint k = sum_a Y_a e_ka).
+        Returns `Z (20, 4, 4)`, the keypoint mixes `e (K, 20, 4)` (keypoint k = sum_a Y_a e_ka) and
+        each bone's rest-to-owner carry `(104, 4, 4)` (a point p skinned by bone j alone is
+        `Y_a carry_j p`).
         """
         cached = self._reduced_cache.get(shape)
         if cached is not None:
@@ -315,8 +339,25 @@ class AnnyBody(torch.nn.Module):
             per_bone = torch.einsum("jxy,kjy->kjx", carry, weighted)
             mixes = torch.zeros(per_bone.shape[0], len(POSED_BONES), 4, dtype=per_bone.dtype, device=per_bone.device)
             mixes.index_add_(1, self._owner, per_bone)
-        self._reduced_cache.put(shape, (links, mixes))
-        return links, mixes
+        self._reduced_cache.put(shape, (links, mixes, carry))
+        return links, mixes, carry
+
+    def _vertex_mixes(self, shape: torch.Tensor) -> torch.Tensor:
+        """`(V, 20, 4)` each rest vertex of one shape `(1, S)` as a mix of the posed bones'
+        transforms `Y_a` (`_forward_reduced`), cached by the shape's values."""
+        cached = self._vertex_cache.get(shape)
+        if cached is not None:
+            return cached[0]
+        with torch.no_grad():
+            _, _, carry = self._reduced_skeleton(shape)
+            rest = self.anny(pose_parameters=self._deltas(shape.new_zeros(1, len(POSED_BONES), 3)), phenotype_kwargs=torch.sigmoid(shape))
+            points = torch.cat((rest["rest_vertices"][0], shape.new_ones(self.num_vertices, 1)), dim=-1)  # (V, 4)
+            bones, weights = self.anny.vertex_bone_indices.long(), self.anny.vertex_bone_weights.to(points)  # (V, 9)
+            per_bone = torch.einsum("vsxy,vs,vy->vsx", carry[bones], weights, points)
+            mixes = points.new_zeros(self.num_vertices, len(POSED_BONES), 4)
+            mixes.scatter_add_(1, self._owner[bones][..., None].expand(-1, -1, 4), per_bone)
+        self._vertex_cache.put(shape, (mixes,))
+        return mixes
 
     def _rest_skeleton(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rest bone poses `(B, 104, 4, 4)` and keypoint offsets `(B, K, 104, 3)` of `shape`."""

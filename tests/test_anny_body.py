@@ -51,6 +51,22 @@ def test_fast_keypoints_equal_the_mesh_keypoints(anny_body):
     assert torch.allclose(reduced, anny_body.keypoints(pose, one.clone().requires_grad_()), atol=1e-4)
 
 
+def test_one_fixed_shape_is_posed_through_the_reduced_chain_as_anny_skins_it(anny_body):
+    """A clip's or a subject's one shape goes through the 20-bone chain with per-vertex mixes:
+    the same vertices, joints and keypoints as Anny's own 104-bone skinning (a shape that needs
+    a gradient still takes that path)."""
+    generator = torch.Generator().manual_seed(4)
+    pose, shape = random_pose(anny_body, 3, generator), random_shape(anny_body, 1, generator)
+    reduced = anny_body(pose, shape.expand(3, -1))
+    anny = anny_body(pose, shape.expand(3, -1).clone().requires_grad_())
+    for name in ("vertices", "joints", "keypoints"):
+        assert torch.allclose(getattr(reduced, name), getattr(anny, name).detach(), atol=1e-5), name
+    assert not torch.allclose(anny_body(pose, random_shape(anny_body, 1, generator).expand(3, -1)).vertices, reduced.vertices, atol=1e-3)
+    moving = pose.clone().requires_grad_()
+    anny_body(moving, shape).vertices.square().sum().backward()  # the pose still gets its gradient
+    assert torch.isfinite(moving.grad).all() and moving.grad[:, 1:].abs().sum() > 0
+
+
 def test_gradients_reach_pose_and_shape(anny_body):
     pose = (0.1 * torch.randn(1, 20, 3)).requires_grad_()
     shape = torch.zeros(1, 6, requires_grad=True)
