@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from bodymesh.camera import mesh_to_image, to_image_space
+from bodymesh.mesh import vertex_normals
 from mimic.errors import OutputError
 from mimic.media.files import StagedFile, copy_atomic
 from mimic.media.tensor_file import read_tensors, write_tensors
@@ -74,6 +75,15 @@ def test_mesh_to_image_projects_vertices_and_gives_keypoints_full_confidence():
     verts, points = mesh_to_image(vertices, keypoints, cam)
     assert torch.equal(verts, to_image_space(vertices, cam))
     assert torch.equal(points[..., :2], to_image_space(keypoints, cam)[..., :2]) and torch.all(points[..., 2] == 1)
+
+
+def test_vertex_normals_of_a_batch_point_out_of_each_mesh():
+    """An octahedron (counter-clockwise faces seen from outside): each vertex normal is its own
+    direction from the centre; a second, moved and scaled copy in the batch gets the same."""
+    corners = torch.tensor([[1.0, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
+    faces = torch.tensor([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]])
+    normals = vertex_normals(torch.stack((corners, 3 * corners + 5)), faces)
+    assert torch.allclose(normals[0], corners, atol=1e-6) and torch.allclose(normals[1], corners, atol=1e-6)
 
 
 def test_a_staged_file_appears_whole_on_commit_and_never_on_discard(tmp_path):
