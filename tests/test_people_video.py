@@ -3,6 +3,7 @@ follow, the others stay as they are, and whoever stands in front stays in front.
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -10,7 +11,9 @@ import mimic
 from bodymesh.detect_people import PeopleDetector
 from bodymesh.follow import TrackedPeople
 from bodymesh.pose_bundle import pose_bundle
+from mimic.core.tensors import to_image
 from mimic.media.video_read import VideoReader
+from mimic.training.synthetic_person import procedural_background
 from tests.conftest import cache_dir, shared_file
 from tests.two_people import two_people_frames, write_two_people_driver
 
@@ -25,9 +28,10 @@ def _centre(mask: np.ndarray) -> float:
 
 
 @pytest.mark.slow
-def test_two_rendered_people_who_swap_places_keep_their_numbers(anny_body, bundle):
+@pytest.mark.parametrize("frame_rate", [None, 12.0])  # each frame on its own; MediaPipe's tracking
+def test_two_rendered_people_who_swap_places_keep_their_numbers(anny_body, bundle, frame_rate):
     frames = two_people_frames(anny_body, 12, travel=0.5)
-    people = TrackedPeople(PeopleDetector(bundle))
+    people = TrackedPeople(PeopleDetector(bundle, frame_rate=frame_rate))
     both = 0
     for image, masks in frames:
         found = people.track(image)
@@ -40,6 +44,22 @@ def test_two_rendered_people_who_swap_places_keep_their_numbers(anny_body, bundl
     assert both >= 6  # side by side at the start and the end (hidden behind each other in between)
     assert people.tracker.people_seen == 2
     assert _centre(frames[-1][1]["left"]) > _centre(frames[-1][1]["right"])  # they did swap
+
+
+@pytest.mark.slow
+def test_in_tracking_a_person_who_enters_later_is_found_at_the_next_rescan(anny_body, bundle):
+    """The right dancer is painted out of the first 5 frames (the known backdrop over their
+    dilated mask): tracking finds one person there, and both from the rescan at frame 8 on."""
+    frames = two_people_frames(anny_body, 12)
+    backdrop = to_image(procedural_background(*frames[0][0].shape[:2], seed=5))
+    counts = []
+    with PeopleDetector(bundle, frame_rate=12.0, rescan_every=4) as detector:
+        for index, (image, masks) in enumerate(frames):
+            if index < 5:
+                hidden = cv2.dilate(masks["right"].astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+                image = np.where(hidden[..., None], backdrop, image)
+            counts.append(len(detector.detect_all(image)))
+    assert counts[:5] == [1] * 5 and counts[8:] == [2] * 4, counts
 
 
 def _changed(out: Path, driver: Path, masks: list[dict[str, np.ndarray]]) -> dict[str, float]:

@@ -278,12 +278,13 @@ class Imitator:
             seconds["flow"] = time.perf_counter() - rasterized
         return TargetBundle(verts, fragments, uv, grids, weights, background, correspondence, parts, keypoints)
 
-    def _driver_detector(self) -> BlazePoseDetector | FollowedPerson:
-        """The driver's detector: with `config.people_bundle`, every person tracked and
-        `config.person` followed; else the single-person BlazePose (the most prominent person)."""
+    def _driver_detector(self, rate: float) -> BlazePoseDetector | FollowedPerson:
+        """The detector of a driver of `rate` frames/s, in tracking mode: with
+        `config.people_bundle`, every person tracked and `config.person` followed; else the
+        single-person BlazePose (the most prominent person)."""
         if self.config.people_bundle is None:
             return BlazePoseDetector(video=True, max_side=DETECTION_SIDE)
-        found = PeopleDetector(self.config.people_bundle, max_side=DETECTION_SIDE)
+        found = PeopleDetector(self.config.people_bundle, max_side=DETECTION_SIDE, frame_rate=rate)
         return FollowedPerson(TrackedPeople(found), self.config.person)
 
     def imitate(self, subject: Subject, frames: Iterable[np.ndarray], rate: float = DEFAULT_RATE) -> Iterator[ImitatedFrame]:
@@ -299,7 +300,7 @@ class Imitator:
         followed one)."""
         stream = DriverStream(self, subject, rate)
         several_people = False
-        with self._driver_detector() as detector:
+        with self._driver_detector(rate) as detector:
 
             def detect(frame: np.ndarray) -> tuple[np.ndarray, Detection | None, float, OtherPeople, bool]:
                 clock = time.perf_counter()

@@ -183,6 +183,14 @@ def fit_photo(
     return summary
 
 
+def _video_detector(people_bundle: Path | None, rate: float) -> BlazePoseDetector | FollowedPerson:
+    """A video's detector: every person tracked (the largest followed) with the multi-person
+    pose model `people_bundle`, else the single-person BlazePose; both in tracking mode."""
+    if people_bundle is None:
+        return BlazePoseDetector(video=True)
+    return FollowedPerson(TrackedPeople(PeopleDetector(people_bundle, frame_rate=rate)))
+
+
 def fit_video(
     path: Path,
     out_dir: Path,
@@ -209,11 +217,7 @@ def fit_video(
     fit_times: list[float] = []
     others: dict[int, VideoFitter] = {}  # the fitter of each other person, by number
     tracks: dict[int, list[BodyFit | None]] = {}  # their fits, one a frame (None before they appear)
-    if people_bundle is None:
-        detector = BlazePoseDetector(video=True)
-    else:
-        detector = FollowedPerson(TrackedPeople(PeopleDetector(people_bundle)))
-    with VideoReader(path, allow_short) as reader, detector, staged_folder(out_dir) as staging:
+    with VideoReader(path, allow_short) as reader, _video_detector(people_bundle, reader.info.rate) as detector, staged_folder(out_dir) as staging:
         total = reader.info.num_frames if max_frames is None else min(max_frames, reader.info.num_frames)
         with VideoWriter(staging / "overlay.mp4", reader.info.rate, audio_from=path) as writer:
             for index, frame in enumerate(track(reader, "fitting", total=total, enabled=progress)):

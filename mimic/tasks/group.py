@@ -60,7 +60,7 @@ def imitate_group(
     streams = [DriverStream(imitator, subject, rate) for subject in subjects]
     ready: list[deque[ImitatedFrame]] = [deque() for _ in streams]
     people: deque[dict[int, Detection]] = deque()  # the people of each frame not yet composed
-    detector = PeopleDetector(imitator.config.people_bundle, max_side=DETECTION_SIDE)
+    detector = PeopleDetector(imitator.config.people_bundle, max_side=DETECTION_SIDE, frame_rate=rate)
     with TrackedPeople(detector) as tracked:
 
         def detect(frame: np.ndarray) -> tuple[np.ndarray, dict[int, Detection], float]:
