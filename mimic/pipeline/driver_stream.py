@@ -1,8 +1,8 @@
 """One driver person, frame after frame: fit, smooth, place, render (what `Imitator.imitate`
 does for the person it follows, and `mimic.tasks.group` for each person of a group).
 
-The stream is fed each driver frame with that person's detection (None when not in view) and the
-other people's masks; it yields the finished frames `lag` frames later (the smoother's
+The stream is fed each driver frame with that person's detection (None when not in view), in two
+halves that may run on two threads (`fit`, then `place` with the other people's masks); it yields the finished frames `lag` frames later (the smoother's
 look-ahead, `bodymesh.smoothing`), and the last ones on `flush`. Frames before the person's first
 appearance come out at once, showing the background.
 """
@@ -58,25 +58,32 @@ class DriverStream:
         self._temporal_plate = TemporalPlate()
         self._driver_scale: float | None = None
 
-    def push(
-        self, frame: np.ndarray, detection: Detection | None, seconds: dict[str, float], others: OtherPeople, several_people: bool = False
-    ) -> list["ImitatedFrame"]:
-        """The next driver `frame (H, W, 3)` uint8 RGB with the person's `detection` and the
-        `others`' masks; `seconds` (per stage, "detect" already in) gets "fit", then the
-        rendering stages. Returns the frames now finished, oldest first."""
-        from mimic.pipeline.imitator import ImitatedFrame
-
+    def fit(self, detection: Detection | None, seconds: dict[str, float]) -> tuple[BodyFit | None, bool]:
+        """The person's fit in the next driver frame from their `detection` (None when not in
+        view; the fit is None until first seen) and whether it restarts tracking; adds "fit" to
+        `seconds` (per stage, "detect" already in). The first half of a frame's work: it may run
+        on another thread, ahead of `place` (fitting beside detection, rendering beside both)."""
         clock = time.perf_counter()
         restarts = self.fitter.refits + self.fitter.reentries
         fit = self.fitter.step(detection)
         seconds["fit"] = time.perf_counter() - clock
+        return fit, self.fitter.refits + self.fitter.reentries > restarts
+
+    def place(
+        self, frame: np.ndarray, detection: Detection | None, fit: BodyFit | None, restart: bool, seconds: dict[str, float], others: OtherPeople,
+        several_people: bool = False,
+    ) -> list["ImitatedFrame"]:
+        """The second half: the driver `frame (H, W, 3)` uint8 RGB with the person's `detection`,
+        `fit` and `restart` (from `fit`), and the `others`' masks; `seconds` gets the rendering
+        stages. Returns the frames now finished (the smoother's look-ahead), oldest first."""
+        from mimic.pipeline.imitator import ImitatedFrame
+
         if fit is not None and self.box is None:
             self.box = CropBox.around(detection.bbox(), self.imitator.config.crop_margin)
         if self.box is None:
             size = self.imitator.config.size
             driver = CropBox.around((0, 0, frame.shape[1], frame.shape[0]), 0.0).crop(frame, size)
             return [ImitatedFrame(to_image(self.subject.bundle.background), driver, False, seconds, frame, None, several_people)]
-        restart = self.fitter.refits + self.fitter.reentries > restarts
         return [self._render(smoothed, *item) for smoothed, item in self.smoother.push(fit, (frame, detection, seconds, others, several_people), restart)]
 
     def flush(self) -> list["ImitatedFrame"]:

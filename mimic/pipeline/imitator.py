@@ -302,14 +302,16 @@ class Imitator:
         several_people = False
         with self._driver_detector(rate) as detector:
 
-            def detect(frame: np.ndarray) -> tuple[np.ndarray, Detection | None, float, OtherPeople, bool]:
+            def detect(frame: np.ndarray) -> tuple[np.ndarray, Detection | None, dict[str, float], OtherPeople, bool, tuple[BodyFit | None, bool]]:
                 clock = time.perf_counter()
                 found = detector.detect(frame)
+                seconds = {"detect": time.perf_counter() - clock}
+                fitted = stream.fit(found, seconds)  # here too: the fit is the worker's heavier half
                 if not isinstance(detector, FollowedPerson):
-                    return frame, found, time.perf_counter() - clock, OtherPeople(None, None), False
-                return frame, found, time.perf_counter() - clock, detector.others_masks(), detector.people_seen > 1
+                    return frame, found, seconds, OtherPeople(None, None), False, fitted
+                return frame, found, seconds, detector.others_masks(), detector.people_seen > 1, fitted
 
-            for frame, detection, detect_seconds, others, others_seen in prefetch(frames, detect):
+            for frame, detection, seconds, others, others_seen, fitted in prefetch(frames, detect):
                 first = stream.box is None and detection is not None
                 several_people = several_people or others_seen
                 if first and not isinstance(detector, FollowedPerson):
@@ -317,7 +319,7 @@ class Imitator:
                     # from frame to frame; say when it had a choice.
                     with BlazePoseDetector(video=False, max_side=DETECTION_SIDE) as searcher:
                         several_people = another_person(searcher, frame, detection)
-                yield from stream.push(frame, detection, {"detect": detect_seconds}, others, several_people)
+                yield from stream.place(frame, detection, *fitted, seconds, others, several_people)
             yield from stream.flush()
             if stream.box is None and isinstance(detector, FollowedPerson) and detector.people_seen:
                 count = detector.people_seen

@@ -21,6 +21,7 @@ import numpy as np
 
 from bodymesh.detect import Detection
 from bodymesh.detect_people import PeopleDetector
+from bodymesh.fit import BodyFit
 from bodymesh.follow import OtherPeople, TrackedPeople
 from mimic.core.progress import track
 from mimic.errors import NoPersonError, OptionError
@@ -63,9 +64,12 @@ def imitate_group(
     detector = PeopleDetector(imitator.config.people_bundle, max_side=DETECTION_SIDE, frame_rate=rate)
     with TrackedPeople(detector) as tracked:
 
-        def detect(frame: np.ndarray) -> tuple[np.ndarray, dict[int, Detection], float]:
+        def detect(frame: np.ndarray) -> tuple[np.ndarray, dict[int, Detection], list[dict[str, float]], list[tuple[BodyFit | None, bool]]]:
             clock = time.perf_counter()
-            return frame, tracked.track(frame), time.perf_counter() - clock
+            found = tracked.track(frame)
+            seconds = [{"detect": time.perf_counter() - clock} for _ in streams]
+            # the fits on this worker too (`DriverStream.fit`), the rendering on the caller's
+            return frame, found, seconds, [stream.fit(found.get(number), s) for number, (stream, s) in enumerate(zip(streams, seconds), start=1)]
 
         def composed() -> Iterator[tuple[np.ndarray, int]]:
             while people and all(ready):
@@ -77,10 +81,10 @@ def imitate_group(
                         canvas = _laid(canvas, results[n], found[n + 1].mask if n + 1 in found else None)
                 yield canvas, sum(n + 1 in found for n in range(len(results)))
 
-        for frame, found, seconds in prefetch(frames, detect):
+        for frame, found, seconds, fits in prefetch(frames, detect):
             people.append(found)
-            for number, (stream, queue) in enumerate(zip(streams, ready), start=1):
-                queue.extend(stream.push(frame, found.get(number), {"detect": seconds}, OtherPeople(None, None)))
+            for number, (stream, queue, fitted, spent) in enumerate(zip(streams, ready, fits, seconds), start=1):
+                queue.extend(stream.place(frame, found.get(number), *fitted, spent, OtherPeople(None, None)))
             yield from composed()
         for stream, queue in zip(streams, ready):
             queue.extend(stream.flush())
