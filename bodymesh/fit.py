@@ -43,13 +43,14 @@ class FitConfig:
     silhouette_weight: float = 0.05
     silhouette_vertex_stride: int = 4
     upright_weight: float = 2e-3  # people who stand in the image stand in depth (`priors.upright_loss`)
-    # video: per-frame L-BFGS iterations after the first frame (at most; a frame stops once its
-    # energy changes by less than video_tolerance per iteration), and the pull towards the
-    # previous frame. Too few iterations, or too strong a pull, leave fast limbs behind the
-    # detection (a visible lag): at 2e-3 the arms of a dancer were 1.5% of her height off their
-    # keypoints, at 5e-4 1.2%; the smoother after the fit (`bodymesh.smoothing`) takes the jitter.
-    video_steps: int = 20
-    video_tolerance: float = 1e-6
+    # video: per-frame Levenberg-Marquardt iterations after the first frame (at most; a frame
+    # stops once a step lowers its energy by less than video_tolerance of it: ~3 iterations,
+    # `bodymesh.levenberg`), and the pull towards the previous frame. Too strong a pull leaves
+    # fast limbs behind the detection (a visible lag): at 2e-3 the arms of a dancer were 1.5% of
+    # her height off their keypoints, at 5e-4 1.2%; the smoother after the fit
+    # (`bodymesh.smoothing`) takes the jitter.
+    video_steps: int = 8
+    video_tolerance: float = 1e-4
     temporal_weight: float = 5e-4
     tracking_sigma: float = 0.25  # wider than the photo's: fast limbs move far between frames
     refit_error: float = 0.05  # a tracked frame worse than this (x height) is fitted afresh
@@ -91,8 +92,13 @@ class CameraParameters(torch.nn.Module):
         self.shift = torch.nn.Parameter(torch.zeros_like(initial[:, 1:]))
 
     def forward(self) -> torch.Tensor:
-        scale = self.initial[:, 0] * self.log_scale.exp()
-        translation = self.initial[:, 1:] + self.shift * self.height[:, None]
+        return self.at(self.log_scale, self.shift)
+
+    def at(self, log_scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """`(B, 3)` cameras at parameters `log_scale (B,)`, `shift (B, 2)` (any `B` when this
+        holds one camera) instead of the module's own."""
+        scale = self.initial[:, 0] * log_scale.exp()
+        translation = self.initial[:, 1:] + shift * self.height[:, None]
         return torch.cat((scale[:, None], translation), dim=1)
 
 
@@ -139,7 +145,10 @@ class FitObjective:
         self, keypoints: torch.Tensor, cam: torch.Tensor, sigma: float, subset: tuple[int, ...] | None = None
     ) -> torch.Tensor:
         """`(B,)` robust keypoint distance of model keypoints `(B, K, 3)` seen by cameras `(B, 3)`."""
-        projected = project(keypoints, cam)
+        return self.pixel_data(project(keypoints, cam), sigma, subset)
+
+    def pixel_data(self, projected: torch.Tensor, sigma: float, subset: tuple[int, ...] | None = None) -> torch.Tensor:
+        """`(B,)` robust keypoint distance of projected model keypoints `(B, K, 2)` pixels."""
         detected = self.detected.expand(projected.shape[0], -1, -1)
         if subset is not None:
             projected, detected = projected[:, list(subset)], detected[:, list(subset)]

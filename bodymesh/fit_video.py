@@ -2,8 +2,8 @@
 
 Frames are fitted one at a time as they arrive (nothing is held): the first frame with a person
 gets the full single-image fit, which fixes the clip's shape; every later frame starts from the
-previous frame's pose and camera and takes a few L-BFGS iterations, with a term pulling it
-towards the previous frame. A frame without a person keeps the last fit (flagged and counted);
+previous frame's pose and camera and takes a few Levenberg-Marquardt iterations, with a term
+pulling it towards the previous frame. A frame without a person keeps the last fit (flagged and counted);
 when the person is back after such frames, the previous fit is stale (they may re-enter
 elsewhere, at another size, in another pose), so that frame is fitted afresh like the first
 one, with the clip's shape, and tracking restarts from it.
@@ -19,6 +19,7 @@ from bodymesh.body_model import BodyModel
 from bodymesh.detect import Detection
 from bodymesh.fit import BodyFit, CameraParameters, FitConfig, FitObjective, finish_fit, fit_keypoints
 from bodymesh.keypoints import FLIP_PERMUTATION, person_height
+from bodymesh.levenberg import track_frame
 
 
 class VideoFitter:
@@ -111,35 +112,12 @@ class VideoFitter:
         self._camera = CameraParameters(fit.cam[None], height)
 
     def _track(self, keypoints: torch.Tensor) -> BodyFit:
-        """A few L-BFGS iterations from the previous frame: near the optimum, curvature-aware
-        steps converge in a handful of iterations and leave still joints still (Adam's
-        sign-like first steps would shake every joint)."""
+        """Levenberg-Marquardt iterations from the previous frame (`bodymesh.levenberg`): near
+        the optimum, curvature-aware steps converge in a few iterations and leave still joints
+        still (Adam's sign-like first steps would shake every joint)."""
         assert self._pose is not None and self._camera is not None and self._shape is not None
         objective = FitObjective(self.model, keypoints[None].float(), self.config)
-        previous_pose = self._pose.detach().clone()
-        previous_camera = [p.detach().clone() for p in self._camera.parameters()]
-        parameters = [self._pose, *self._camera.parameters()]
-        optimizer = torch.optim.LBFGS(
-            parameters,
-            lr=1.0,
-            max_iter=self.config.video_steps,
-            max_eval=self.config.video_steps,
-            tolerance_change=self.config.video_tolerance,
-            line_search_fn="strong_wolfe",
-        )
-
-        def energy() -> torch.Tensor:
-            optimizer.zero_grad()
-            data = objective.data(self.model.keypoints(self._pose, self._shape), self._camera(), self.config.tracking_sigma)
-            temporal = ((self._pose - previous_pose) ** 2).sum((-1, -2)) + sum(
-                ((p - q) ** 2).sum() for p, q in zip(self._camera.parameters(), previous_camera)
-            )
-            priors = objective.priors(self._pose, self._shape, self.config.pose_prior_weight[1])
-            loss = (data + priors + self.config.temporal_weight * temporal).sum()
-            loss.backward()
-            return loss
-
-        optimizer.step(energy)
+        track_frame(self.model, objective, self._pose, self._shape, self._camera)
         return finish_fit(self.model, objective, self._pose, self._shape, self._camera(), self.config)
 
     def summary(self) -> dict[str, int]:

@@ -17,13 +17,22 @@ def pose_prior_loss(pose: torch.Tensor, prior: PosePrior) -> torch.Tensor:
     return ((pose**2).sum(-1) * prior.weights).sum(-1)
 
 
+def limit_frames(prior: PosePrior) -> torch.Tensor:
+    """`(J, 3, 3)` the rotations taking each joint's axis-angle into its limit frame."""
+    return torch.eye(3, dtype=prior.lower.dtype, device=prior.lower.device).expand(prior.lower.shape[0], 3, 3) if prior.frames is None else prior.frames
+
+
+def joint_limit_excess(pose: torch.Tensor, prior: PosePrior) -> torch.Tensor:
+    """`(B, J, 3)` how far each axis-angle component of `pose (B, J, 3)` lies beyond its soft
+    limits, in each joint's limit frame (negative below the lower one, zero inside)."""
+    components = torch.einsum("jxy,bjy->bjx", limit_frames(prior), pose)
+    return torch.relu(components - prior.upper) - torch.relu(prior.lower - components)
+
+
 def joint_limit_loss(pose: torch.Tensor, prior: PosePrior) -> torch.Tensor:
     """Squared excess of each axis-angle component beyond its soft limits, in each joint's
     limit frame: `pose (B, J, 3)` -> `(B,)` (zero inside the limits)."""
-    components = pose if prior.frames is None else torch.einsum("jxy,bjy->bjx", prior.frames, pose)
-    below = torch.relu(prior.lower - components)
-    above = torch.relu(components - prior.upper)
-    return (below**2 + above**2).sum((-1, -2))
+    return (joint_limit_excess(pose, prior) ** 2).sum((-1, -2))
 
 
 def shape_prior_loss(shape: torch.Tensor) -> torch.Tensor:
@@ -48,6 +57,14 @@ def robust_keypoint_loss(
     squared = ((projected - detected[..., :2]) ** 2).sum(-1) / scale[:, None] ** 2
     robust = sigma**2 * squared / (sigma**2 + squared)
     return (detected[..., 2] * robust).mean(-1)
+
+
+def robust_keypoint_weights(projected: torch.Tensor, detected: torch.Tensor, scale: torch.Tensor, sigma: float) -> torch.Tensor:
+    """`(B, K)` the reweighting of `robust_keypoint_loss` (same arguments) at these distances:
+    its slope in each keypoint's squared distance, so that near here the loss changes as
+    `sum_k w_k |projected_k - detected_k|^2 / scale^2` does (iteratively reweighted least squares)."""
+    squared = ((projected - detected[..., :2]) ** 2).sum(-1) / scale[:, None] ** 2
+    return detected[..., 2] * sigma**4 / (sigma**2 + squared) ** 2 / detected.shape[-2]
 
 
 def _middle(points: torch.Tensor, name: str) -> torch.Tensor:

@@ -6,9 +6,10 @@ import torch
 
 from bodymesh.camera import project
 from bodymesh.detect import BlazePoseDetector, Detection
-from bodymesh.fit import FitConfig, fit_detection, fit_keypoints, silhouette_loss
+from bodymesh.fit import CameraParameters, FitConfig, FitObjective, fit_detection, fit_keypoints, silhouette_loss
 from bodymesh.fit_video import VideoFitter
 from bodymesh.keypoints import KEYPOINT_INDEX, person_height
+from bodymesh.levenberg import track_frame
 from bodymesh.synthetic import procrustes_error, random_pose, random_shape, synthetic_detection
 from mimic.errors import NoPersonError
 from mimic.media.images import read_image
@@ -83,6 +84,48 @@ def test_video_fitter_tracks_and_carries_over_missing_frames(anny_body):
     carried = fitter.step(None)
     assert not carried.found and torch.equal(carried.pose, fit.pose)
     assert fitter.summary()["frames"] == 8 and fitter.summary()["frames_without_person"] == 2
+
+
+def test_a_tracking_step_reaches_the_minimum_a_long_lbfgs_run_finds(anny_body):
+    """`bodymesh.levenberg.track_frame` from the previous frame's fit: in its few iterations it
+    gets (at least) as low as 200 L-BFGS iterations on the same energy, and fits the frame."""
+    generator = torch.Generator().manual_seed(4)
+    previous, shape = random_pose(anny_body, 1, generator), random_shape(anny_body, 1, generator)
+    moved = previous.clone()
+    moved[0, anny_body.joint_names.index("lowerarm01.R"), 0] += 0.4
+    moved[0, anny_body.joint_names.index("upperleg01.L"), 0] -= 0.3
+    keypoints = project(anny_body(moved, shape).keypoints, CAMERA + torch.tensor([[10.0, 6.0, -4.0]]))
+    detected = torch.cat((keypoints, torch.ones(1, 23, 1)), -1)
+    config = FitConfig()
+    objective = FitObjective(anny_body, detected, config)
+
+    def start() -> tuple[torch.nn.Parameter, CameraParameters]:
+        return torch.nn.Parameter(previous.clone()), CameraParameters(CAMERA, objective.height)
+
+    def energy(pose, camera) -> torch.Tensor:
+        data = objective.data(anny_body.keypoints(pose, shape), camera(), config.tracking_sigma)
+        moved = ((pose - origin[0]) ** 2).sum() + sum(((p - q) ** 2).sum() for p, q in zip(camera.parameters(), origin[1:]))
+        return (data + objective.priors(pose, shape, config.pose_prior_weight[1]) + config.temporal_weight * moved).sum()
+
+    pose, camera = start()
+    origin = [pose.detach().clone(), *(p.detach().clone() for p in camera.parameters())]
+    before = float(energy(pose, camera).detach())
+    taken = track_frame(anny_body, objective, pose, shape, camera)
+    tracked = float(energy(pose, camera).detach())
+    reference_pose, reference_camera = start()
+    optimizer = torch.optim.LBFGS([reference_pose, *reference_camera.parameters()], max_iter=200, line_search_fn="strong_wolfe", tolerance_change=1e-12)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = energy(reference_pose, reference_camera)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    assert taken <= config.video_steps and tracked < 0.5 * before
+    assert tracked <= float(energy(reference_pose, reference_camera).detach()) * 1.01
+    pixels = project(anny_body.keypoints(pose, shape), camera()).detach()
+    assert float((pixels - keypoints).norm(dim=-1).mean()) < 6.0  # on a 650 px person
 
 
 @pytest.mark.slow
