@@ -27,6 +27,7 @@ import torch
 
 from mimic.core.pairs import PairBatch
 from mimic.core.progress import track
+from mimic.pipeline.clothing import silhouette_overlap
 from mimic.training.data_options import DataOptions
 from mimic.training.synthetic_pairs import pair_generator, shard_indices
 
@@ -108,11 +109,10 @@ class PairPool:
         coverage, mask = self._arrays["target_correspondence"], self._arrays["target_mask"]
         values = []
         for start in range(0, self.count, chunk):
-            covered = np.asarray(coverage[start : start + chunk, 3]) > 0.5
-            person = np.asarray(mask[start : start + chunk, 0]) >= 0.5
-            union = (covered | person).sum((1, 2))
-            values.append((covered & person).sum((1, 2)) / np.maximum(union, 1))
-        return np.concatenate(values) if values else np.zeros(0)
+            covered = torch.from_numpy(np.asarray(coverage[start : start + chunk, 3]) > 0.5)
+            face_id = torch.where(covered, 0, -1)  # any face where the mesh covers the pixel
+            values.append(silhouette_overlap(face_id, torch.from_numpy(np.array(mask[start : start + chunk, 0], dtype=np.float32)))[0].numpy())
+        return np.nan_to_num(np.concatenate(values)) if values else np.zeros(0)  # nobody anywhere: 0
 
     def batch(self, indices: list[int]) -> PairBatch:
         """The pool pairs at `indices` as one float32 PairBatch (labels int64)."""
