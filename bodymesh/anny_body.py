@@ -261,14 +261,15 @@ class AnnyBody(torch.nn.Module):
         """`(B, 23, 3)` keypoints without skinning the mesh: skinning is linear, so each keypoint
         is a fixed, shape-linear mix of the bone transforms (precomputed at construction).
 
-        For one shape that needs no gradient (video fitting holds one shape for a whole clip),
+        For one shape that needs no gradient (video fitting holds one shape for a whole clip;
+        every row equal counts as one),
         the skeleton is also reduced to the 20 posed bones: the bones in between are never posed,
         so each moves rigidly with its nearest posed ancestor, and the keypoints become mixes of
         20 transforms found by a 20-bone chain (same values, a fraction of the work)."""
         self._check(pose, shape)
-        if shape.requires_grad or shape.shape[0] != 1:
+        if shape.requires_grad or not bool((shape == shape[:1]).all()):
             return self._keypoints_full(pose, shape)
-        links, mixes, _ = self._reduced_skeleton(shape)
+        links, mixes, _ = self._reduced_skeleton(shape[:1])
         poses = self._reduced_chain(pose, links)
         anny_keypoints = torch.einsum("baxd,kad->bkx", poses[:, :, :3, :], mixes)
         return anny_keypoints @ self.anny_to_model.T
