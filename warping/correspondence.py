@@ -27,9 +27,11 @@ def uv_map(fragments: Fragments, topology: "TexturedMesh") -> torch.Tensor:
     if topology.uv_coords is None or topology.uv_faces is None:
         raise ValueError("the mesh has no texture coordinates (uv_coords, uv_faces)")
     uv_coords, uv_faces = topology.uv_coords.to(face_id.device), topology.uv_faces.to(face_id.device)
-    corners = uv_coords[uv_faces[face_id.clamp(min=0)]]  # (B, H, W, 3, 2)
-    uv = (fragments.bary.unsqueeze(-1).to(corners.dtype) * corners).sum(-2)
-    return torch.where((face_id >= 0).unsqueeze(-1), uv, uv.new_zeros(()))
+    covered = face_id >= 0  # only these pixels: the person covers a fraction of the canvas
+    corners = uv_coords[uv_faces[face_id[covered]]]  # (N, 3, 2)
+    uv = uv_coords.new_zeros(*face_id.shape, 2)
+    uv[covered] = torch.einsum("nc,ncx->nx", fragments.bary[covered].to(corners.dtype), corners)
+    return uv
 
 
 def visible_faces(fragments: Fragments, num_faces: int) -> torch.Tensor:
