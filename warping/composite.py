@@ -47,8 +47,9 @@ def feathered_over(colour: torch.Tensor, covered: torch.Tensor, background: torc
     colour = colour * covered
     if feather == 0:
         return covered * colour + (1.0 - covered) * background
-    alpha = gaussian_blur(covered, feather)
-    spread = gaussian_blur(colour, feather) / alpha.clamp(min=1e-6)
+    blurred = gaussian_blur(torch.cat((colour, covered), 1), feather)
+    alpha = blurred[:, 3:]
+    spread = blurred[:, :3] / alpha.clamp(min=1e-6)
     colour = torch.where(covered > 0, colour, spread)
     alpha = alpha.clamp(0.0, 1.0)
     return alpha * colour + (1.0 - alpha) * background
