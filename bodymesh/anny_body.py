@@ -12,6 +12,7 @@ height, proportions), each `sigmoid(shape)` so that zero is Anny's mid value 0.5
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 import anny
@@ -384,11 +385,13 @@ class AnnyBody(torch.nn.Module):
 class _ShapeCache:
     """What was computed for the last `size` shapes, keyed by the shape's values (device, dtype,
     size and bytes), so a new tensor holding the same shape hits and a freed one's reused
-    storage never does."""
+    storage never does. Thread-safe: a video's fit and its rendering pose the body on two
+    threads."""
 
     def __init__(self, size: int = 4) -> None:
         self.size = size
         self._entries: dict[tuple, tuple] = {}
+        self._lock = threading.Lock()
 
     @staticmethod
     def _key(shape: torch.Tensor) -> tuple:
@@ -397,16 +400,19 @@ class _ShapeCache:
     def get(self, shape: torch.Tensor) -> tuple | None:
         """The value stored for `shape`'s values, or None."""
         key = self._key(shape)
-        value = self._entries.pop(key, None)
-        if value is not None:
-            self._entries[key] = value  # most recently used last
+        with self._lock:
+            value = self._entries.pop(key, None)
+            if value is not None:
+                self._entries[key] = value  # most recently used last
         return value
 
     def put(self, shape: torch.Tensor, value: tuple) -> None:
         """Stores `value` for `shape`'s values, dropping the least recently used beyond `size`."""
-        self._entries[self._key(shape)] = value
-        while len(self._entries) > self.size:
-            self._entries.pop(next(iter(self._entries)))
+        key = self._key(shape)
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self.size:
+                self._entries.pop(next(iter(self._entries)))
 
 
 def _keypoint_bone_basis(

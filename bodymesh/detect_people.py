@@ -112,7 +112,8 @@ class PeopleDetector(QuietNativeDetector):
                     self._tracker.close()
                 self._tracked = len(found.pose_landmarks)
                 self._silence()  # a new graph prints its banners too (quiet again after this image)
-                self._tracker = self._vision.PoseLandmarker.create_from_options(self._landmarker_options(self._vision.RunningMode.VIDEO, self._tracked))
+                options = self._landmarker_options(self._vision.RunningMode.VIDEO, self._tracked)
+                self._tracker = self._vision.PoseLandmarker.create_from_options(options)
             elif self._tracker is None:
                 return found  # nobody yet
         self._stamp = max(round(index * 1000 / self.frame_rate), self._stamp + 1)  # strictly increasing milliseconds

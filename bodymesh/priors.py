@@ -19,7 +19,9 @@ def pose_prior_loss(pose: torch.Tensor, prior: PosePrior) -> torch.Tensor:
 
 def limit_frames(prior: PosePrior) -> torch.Tensor:
     """`(J, 3, 3)` the rotations taking each joint's axis-angle into its limit frame."""
-    return torch.eye(3, dtype=prior.lower.dtype, device=prior.lower.device).expand(prior.lower.shape[0], 3, 3) if prior.frames is None else prior.frames
+    if prior.frames is not None:
+        return prior.frames
+    return torch.eye(3, dtype=prior.lower.dtype, device=prior.lower.device).expand(prior.lower.shape[0], 3, 3)
 
 
 def joint_limit_excess(pose: torch.Tensor, prior: PosePrior) -> torch.Tensor:

@@ -113,7 +113,8 @@ def test_a_tracking_step_reaches_the_minimum_a_long_lbfgs_run_finds(anny_body):
     taken = track_frame(anny_body, objective, pose, shape, camera)
     tracked = float(energy(pose, camera).detach())
     reference_pose, reference_camera = start()
-    optimizer = torch.optim.LBFGS([reference_pose, *reference_camera.parameters()], max_iter=200, line_search_fn="strong_wolfe", tolerance_change=1e-12)
+    parameters = [reference_pose, *reference_camera.parameters()]
+    optimizer = torch.optim.LBFGS(parameters, max_iter=200, line_search_fn="strong_wolfe", tolerance_change=1e-12)
 
     def closure():
         optimizer.zero_grad()

@@ -2,8 +2,9 @@
 does for the person it follows, and `mimic.tasks.group` for each person of a group).
 
 The stream is fed each driver frame with that person's detection (None when not in view), in two
-halves that may run on two threads (`fit`, then `place` with the other people's masks); it yields the finished frames `lag` frames later (the smoother's
-look-ahead, `bodymesh.smoothing`), and the last ones on `flush`. Frames before the person's first
+halves that may run on two threads (`fit`, then `place` with the other people's masks); it
+yields the finished frames `lag` frames later (the smoother's look-ahead, `bodymesh.smoothing`),
+and the last ones on `flush`. Frames before the person's first
 appearance come out at once, showing the background.
 """
 
