@@ -42,6 +42,11 @@ def shape_prior_loss(shape: torch.Tensor) -> torch.Tensor:
     return (shape**2).sum(-1)
 
 
+def _squared_distance(projected: torch.Tensor, detected: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """`(B, K)` squared distances of `projected (B, K, 2)` to `detected (B, K, 2+)`, in units of `scale (B,)`."""
+    return ((projected - detected[..., :2]) ** 2).sum(-1) / scale[:, None] ** 2
+
+
 def robust_keypoint_loss(
     projected: torch.Tensor, detected: torch.Tensor, scale: torch.Tensor, sigma: float
 ) -> torch.Tensor:
@@ -56,7 +61,7 @@ def robust_keypoint_loss(
     Returns:
         `(B,)` mean over keypoints of `conf * sigma^2 r^2 / (sigma^2 + r^2)`, `r` = distance.
     """
-    squared = ((projected - detected[..., :2]) ** 2).sum(-1) / scale[:, None] ** 2
+    squared = _squared_distance(projected, detected, scale)
     robust = sigma**2 * squared / (sigma**2 + squared)
     return (detected[..., 2] * robust).mean(-1)
 
@@ -65,7 +70,7 @@ def robust_keypoint_weights(projected: torch.Tensor, detected: torch.Tensor, sca
     """`(B, K)` the reweighting of `robust_keypoint_loss` (same arguments) at these distances:
     its slope in each keypoint's squared distance, so that near here the loss changes as
     `sum_k w_k |projected_k - detected_k|^2 / scale^2` does (iteratively reweighted least squares)."""
-    squared = ((projected - detected[..., :2]) ** 2).sum(-1) / scale[:, None] ** 2
+    squared = _squared_distance(projected, detected, scale)
     return detected[..., 2] * sigma**4 / (sigma**2 + squared) ** 2 / detected.shape[-2]
 
 
