@@ -6,7 +6,8 @@ mediapipe's wheel.
 with `detect_all` besides. Photos are detected each on its own. Given a video's frame rate, it
 tracks: MediaPipe's video mode seeds each person's landmarks from the previous frame and skips
 the person detector while it tracks as many people as it may find (on the shared dance: 20 ms a
-frame instead of 33, and half the landmarks' frame-to-frame acceleration); a full detection of
+frame instead of 33, and half the landmarks' frame-to-frame acceleration; a quarter less on the
+dribble); a full detection of
 every frame `rescan_every` counts the people, and when it finds more than are tracked, tracking
 starts again for that many, so people who enter later are found within that many frames.
 Identities across frames are `bodymesh.tracking`'s job.
