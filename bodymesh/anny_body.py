@@ -268,12 +268,30 @@ class AnnyBody(torch.nn.Module):
         so each moves rigidly with its nearest posed ancestor, and the keypoints become mixes of
         20 transforms found by a 20-bone chain (same values, a fraction of the work)."""
         self._check(pose, shape)
-        if shape.requires_grad or not bool((shape == shape[:1]).all()):
+        if shape.requires_grad or not bool((shape == shape[:1]).all()) or not self._reduces(pose, shape):
             return self._keypoints_full(pose, shape)
         links, mixes, _ = self._reduced_skeleton(shape[:1])
-        poses = self._reduced_chain(pose, links)
-        anny_keypoints = torch.einsum("baxd,kad->bkx", poses[:, :, :3, :], mixes)
-        return anny_keypoints @ self.anny_to_model.T
+        return self._mixed(self._reduced_chain(pose, links), mixes)
+
+    def _reduces(self, pose: torch.Tensor, shape: torch.Tensor) -> bool:
+        """Whether one shape's keypoints in `pose (B, J, 3)` are cheaper through the reduced
+        chain: once its skeleton is cached, or for more than one pose (building the reduced
+        skeleton costs about two passes of the full chain)."""
+        return pose.shape[0] > 1 or self._reduced_cache.get(shape[:1]) is not None
+
+    def posed_vertices(self, pose: torch.Tensor, shape: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """`(B, N, 3)` the vertices `index (N,)` of `forward(pose, shape)`; one shape without
+        gradient skins only those, through the 20-bone chain (`_forward_reduced`)."""
+        self._check(pose, shape)
+        if shape.requires_grad or not bool((shape == shape[:1]).all()):
+            return self.forward(pose, shape).vertices[:, index]
+        links, _, _ = self._reduced_skeleton(shape[:1])
+        return self._mixed(self._reduced_chain(pose, links), self._vertex_mixes(shape[:1])[index])
+
+    def _mixed(self, poses: torch.Tensor, mixes: torch.Tensor) -> torch.Tensor:
+        """`(B, N, 3)` model-frame points `sum_a Y_a m_na` of the bones' `Y_a` in `poses
+        (B, 20, 4, 4)` (`_reduced_chain`) and the points' mixes `(N, 20, 4)`."""
+        return torch.einsum("baxd,vad->bvx", poses[:, :, :3, :], mixes) @ self.anny_to_model.T
 
     def _reduced_chain(self, pose: torch.Tensor, links: torch.Tensor) -> torch.Tensor:
         """`(B, 20, 4, 4)` the posed bones' `Y_a` (`_reduced_skeleton`) in `pose (B, 20, 3)`."""
@@ -297,7 +315,7 @@ class AnnyBody(torch.nn.Module):
         `sum_a Y_a m_va` with mixes `m (V, 20, 4)` fixed for the shape (`_vertex_mixes`)."""
         links, _, _ = self._reduced_skeleton(shape)
         poses = self._reduced_chain(pose, links)
-        vertices = torch.einsum("baxd,vad->bvx", poses[:, :, :3, :], self._vertex_mixes(shape)) @ self.anny_to_model.T
+        vertices = self._mixed(poses, self._vertex_mixes(shape))
         joints = poses[:, :, :3, 3] @ self.anny_to_model.T
         keypoints = torch.einsum("kv,bvd->bkd", self.keypoint_weights, vertices)
         return BodyOutput(vertices, joints, keypoints)

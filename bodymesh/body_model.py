@@ -103,6 +103,10 @@ class BodyModel(Protocol):
         """`(B, K, 3)` keypoints only; equal to `forward(pose, shape).keypoints`, possibly faster."""
         ...
 
+    def posed_vertices(self, pose: torch.Tensor, shape: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """`(B, N, 3)` the vertices `index (N,)` only; equal to `forward(pose, shape).vertices[:, index]`, possibly faster."""
+        ...
+
     def skinning(self, pose: torch.Tensor, shape: torch.Tensor) -> Skinning:
         """The skeleton and skinning of one `shape (1, S)` in the poses `pose (B, J, 3)`."""
         ...

@@ -118,6 +118,11 @@ class ClothedBody(torch.nn.Module):
         """`(B, K, 3)` the base body's keypoints (clothes move no joint)."""
         return self.base.keypoints(pose, shape)
 
+    def posed_vertices(self, pose: torch.Tensor, shape: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """`(B, N, 3)` the clothed vertices `index (N,)` (the surface is dressed whole: its
+        normals and hung cloth need every vertex)."""
+        return self.forward(pose, shape).vertices[:, index]
+
     def skinning(self, pose: torch.Tensor, shape: torch.Tensor) -> Skinning:
         """The base body's skeleton and weights (`BodyModel.skinning`) carrying the clothed
         surface at rest: linear blend skinning that approximates `forward` (what glTF and

@@ -98,15 +98,20 @@ def standing_weight(detected: torch.Tensor, tolerance_deg: float = 25.0, min_con
     return weight * confident
 
 
-def upright_loss(keypoints: torch.Tensor) -> torch.Tensor:
-    """Squared sines of the lean in depth (towards or away from the camera) of the torso (hips
-    to shoulders), the legs together (ankles to hips: the pelvis above the feet) and, at half
-    weight, the neck (shoulders to ears), of model keypoints `(B, K, 3)` (model frame: y up,
-    z towards the camera) -> `(B,)`. A weak-perspective fit cannot see this lean; a standing
-    person has none."""
-    total = keypoints.new_zeros(keypoints.shape[0])
+def upright_residuals(keypoints: torch.Tensor) -> torch.Tensor:
+    """`(B, 3)` the sines of the lean in depth (towards or away from the camera) of the torso
+    (hips to shoulders), the legs together (ankles to hips: the pelvis above the feet) and the
+    neck (shoulders to ears, scaled to half weight in the squares) of model keypoints `(B, K, 3)`
+    (model frame: y up, z towards the camera)."""
+    residuals = []
     for lower, upper, weight in (("hip", "shoulder", 1.0), ("ankle", "hip", 1.0), ("shoulder", "ear", 0.5)):
         axis = _middle(keypoints, upper) - _middle(keypoints, lower)
-        sine = axis[..., 2] / (axis[..., 1:] ** 2).sum(-1).clamp(min=1e-8).sqrt()
-        total = total + weight * sine**2
-    return total
+        residuals.append(weight**0.5 * axis[..., 2] / (axis[..., 1:] ** 2).sum(-1).clamp(min=1e-8).sqrt())
+    return torch.stack(residuals, dim=-1)
+
+
+def upright_loss(keypoints: torch.Tensor) -> torch.Tensor:
+    """`(B,)` the upright prior of model keypoints `(B, K, 3)`: the sum of the squared
+    `upright_residuals`. A weak-perspective fit cannot see a lean in depth; a standing person
+    has none."""
+    return (upright_residuals(keypoints) ** 2).sum(-1)

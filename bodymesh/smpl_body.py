@@ -462,6 +462,10 @@ class _SMPLFamilyBody(torch.nn.Module):
         """`(B, 23, 3)` keypoints, metres, model frame; equal to `forward(pose, shape).keypoints`."""
         return self.forward(pose, shape).keypoints
 
+    def posed_vertices(self, pose: torch.Tensor, shape: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """`(B, N, 3)` the vertices `index (N,)` of `forward(pose, shape)`."""
+        return self.forward(pose, shape).vertices[:, index]
+
     def skinning(self, pose: torch.Tensor, shape: torch.Tensor) -> Skinning:
         """Every model joint (24 / 55) and its skinning for one `shape (1, 10)` in `pose (B, 22, 3)`.
 

@@ -67,6 +67,18 @@ def test_one_fixed_shape_is_posed_through_the_reduced_chain_as_anny_skins_it(ann
     assert torch.isfinite(moving.grad).all() and moving.grad[:, 1:].abs().sum() > 0
 
 
+def test_posed_vertices_are_the_meshs_vertices_at_those_indices(anny_body):
+    """`posed_vertices` skins only the vertices asked for: the same points as the whole mesh's,
+    for one shape without gradient (the reduced chain) and for a shape with one."""
+    generator = torch.Generator().manual_seed(6)
+    pose, shape = random_pose(anny_body, 3, generator), random_shape(anny_body, 1, generator)
+    index = torch.tensor([0, 17, 4000, anny_body.num_vertices - 1])
+    mesh = anny_body(pose, shape.expand(3, -1)).vertices[:, index]
+    assert torch.allclose(anny_body.posed_vertices(pose, shape, index), mesh, atol=1e-5)
+    with_gradient = anny_body.posed_vertices(pose, shape.clone().requires_grad_(), index)
+    assert torch.allclose(with_gradient.detach(), mesh, atol=1e-5) and with_gradient.requires_grad
+
+
 def test_gradients_reach_pose_and_shape(anny_body):
     pose = (0.1 * torch.randn(1, 20, 3)).requires_grad_()
     shape = torch.zeros(1, 6, requires_grad=True)
