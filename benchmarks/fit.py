@@ -92,7 +92,7 @@ def synthetic(body: BodyModel, samples: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-frames", type=int, default=None, help="frames per video (default: all)")
-    parser.add_argument("--synthetic", type=int, default=10, help="synthetic samples")
+    parser.add_argument("--synthetic", type=int, default=60, help="synthetic samples")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
     if args.threads:
