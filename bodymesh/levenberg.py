@@ -43,7 +43,9 @@ class Terms:
     the objective's upright prior on. outside: `(1, 1, H, W)` distance map of the person mask
     (`bodymesh.silhouette.outside_distance`) for the silhouette term at `silhouette_weight` over
     every `silhouette_stride`-th vertex, or None. fit_shape: the shape moves too (its columns
-    go through the body's full chain; the silhouette term then is not allowed).
+    go through the body's full chain; the silhouette term then is not allowed). targets:
+    `(K, 3)` model-frame points (metres) the model's keypoints are pulled to, each by its
+    weight in `target_weights (K,)` (0: not pulled), or None.
     """
 
     sigma: float
@@ -54,6 +56,8 @@ class Terms:
     silhouette_weight: float = 0.0
     silhouette_stride: int = 8
     fit_shape: bool = False
+    targets: torch.Tensor | None = None
+    target_weights: torch.Tensor | None = None
 
 
 def minimize(
@@ -100,6 +104,8 @@ def minimize(
         residuals = [keypoints.new_zeros(keypoints.shape[0], 0)]
         if terms.upright:
             residuals.append(objective.upright_residuals(keypoints))
+        if terms.targets is not None:
+            residuals.append((terms.target_weights.sqrt()[:, None] * (keypoints - terms.targets)).flatten(1))
         if silhouette:
             vertices = model.posed_vertices(poses, shapes, index)
             residuals.append(silhouette_scale * distance_at(project(vertices, cam), terms.outside))
