@@ -149,7 +149,7 @@ def test_the_pose_stage_fits_pose_shape_and_camera_to_the_minimum_a_long_lbfgs_r
     Jacobian columns through the full chain, the pose's through the reduced one): from a body
     at rest beside the person, its iterations get as low as 300 L-BFGS iterations on the same
     energy, and onto the keypoints."""
-    truth, detected = synthetic_case(anny_body, seed=7, noise_px=1.0)
+    _, detected = synthetic_case(anny_body, seed=7, noise_px=1.0)
     config = FitConfig()
     objective = FitObjective(anny_body, detected[None], config)
     terms = Terms(sigma=0.2, pose_prior_weight=5e-4, upright=True, fit_shape=True)
