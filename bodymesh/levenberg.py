@@ -123,6 +123,8 @@ def minimize(
     prior_diagonal[: 3 * joints] = (terms.pose_prior_weight * prior.weights).repeat_interleave(3)
     prior_diagonal[posed_count:] = config.shape_prior_weight
     frames = limit_frames(prior)
+    pose_rows = torch.arange(3 * joints, device=start.device).reshape(joints, 3)
+    limit_blocks = (pose_rows[:, :, None], pose_rows[:, None, :])  # each joint's 3x3 block of the Hessian
     x, damping, taken = start.clone(), 1e-3, 0
     with torch.no_grad():
         current = energy(x, evaluate(x))
@@ -147,7 +149,7 @@ def minimize(
             )
             excess = joint_limit_excess(unpack(x)[0], prior)[0]  # (J, 3)
             active = frames * (excess != 0)[..., None]  # the limit frames' rows of the components beyond a limit
-            hessian[: 3 * joints, : 3 * joints] += config.limit_weight * torch.block_diag(*(a.T @ a for a in active))
+            hessian.index_put_(limit_blocks, config.limit_weight * torch.einsum("jxy,jxz->jyz", active, active), accumulate=True)
             gradient[: 3 * joints] += config.limit_weight * torch.einsum("jxy,jx->jy", active, excess).reshape(-1)
             while True:
                 step = torch.linalg.solve(hessian + damping * torch.diag(hessian.diagonal() + 1e-9), -gradient)
