@@ -295,19 +295,14 @@ class AnnyBody(torch.nn.Module):
 
     def _reduced_chain(self, pose: torch.Tensor, links: torch.Tensor) -> torch.Tensor:
         """`(B, 20, 4, 4)` the posed bones' `Y_a` (`_reduced_skeleton`) in `pose (B, 20, 3)`."""
-        rotations = torch.eye(4, dtype=pose.dtype, device=pose.device).repeat(*pose.shape[:2], 1, 1)
-        rotations[..., :3, :3] = roma.rotvec_to_rotmat(pose)
-        local = links @ rotations  # (B, 20, 4, 4): Z_a D_a
-        chain: list[torch.Tensor | None] = [None] * len(POSED_BONES)
-        for level in self._reduced_levels:
-            parents = [self._reduced_parents[a] for a in level]
-            if parents[0] < 0:
-                chain[level[0]] = local[:, level[0]]
-                continue
-            above = torch.stack([chain[p] for p in parents], dim=1)
-            for a, value in zip(level, (above @ local[:, level]).unbind(1)):
-                chain[a] = value
-        return torch.stack(chain, dim=1)
+        rotations = roma.rotvec_to_rotmat(pose)  # (B, 20, 3, 3)
+        # Z_a D_a, D_a = [[R_a, 0], [0, 1]]: the rotation turns Z_a's first three columns
+        local = torch.cat((links[..., :3] @ rotations, links[..., 3:].expand(*rotations.shape[:2], 4, 1)), dim=-1)
+        chain = torch.empty_like(local)
+        chain[:, 0] = local[:, 0]
+        for level in self._reduced_levels[1:]:  # each level's bones below their parents' (posed first)
+            chain[:, level] = chain[:, [self._reduced_parents[a] for a in level]] @ local[:, level]
+        return chain
 
     def _forward_reduced(self, pose: torch.Tensor, shape: torch.Tensor) -> BodyOutput:
         """`forward` of one `shape (1, S)` without gradient: linear blend skinning by Anny's up
