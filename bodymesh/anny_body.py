@@ -220,7 +220,7 @@ class AnnyBody(torch.nn.Module):
         through the 20-bone chain of `keypoints`, each vertex a fixed mix of those 20 transforms
         (same values to float precision, a quarter of the time); any other goes through Anny."""
         self._check(pose, shape)
-        if not shape.requires_grad and bool((shape == shape[:1]).all()):
+        if self._one_fixed_shape(shape):
             return self._forward_reduced(pose, shape[:1])
         out = self.anny(pose_parameters=self._deltas(pose), phenotype_kwargs=torch.sigmoid(shape))
         root = out["bone_poses"][:, 0, :3, 3]
@@ -268,10 +268,16 @@ class AnnyBody(torch.nn.Module):
         so each moves rigidly with its nearest posed ancestor, and the keypoints become mixes of
         20 transforms found by a 20-bone chain (same values, a fraction of the work)."""
         self._check(pose, shape)
-        if shape.requires_grad or not bool((shape == shape[:1]).all()) or not self._reduces(pose, shape):
+        if not self._one_fixed_shape(shape) or not self._reduces(pose, shape):
             return self._keypoints_full(pose, shape)
         links, mixes, _ = self._reduced_skeleton(shape[:1])
         return self._mixed(self._reduced_chain(pose, links), mixes)
+
+    @staticmethod
+    def _one_fixed_shape(shape: torch.Tensor) -> bool:
+        """Whether `shape (B, S)` is one shape that needs no gradient (every row equal): the
+        case the 20-bone chain serves."""
+        return not shape.requires_grad and bool((shape == shape[:1]).all())
 
     def _reduces(self, pose: torch.Tensor, shape: torch.Tensor) -> bool:
         """Whether one shape's keypoints in `pose (B, J, 3)` are cheaper through the reduced
@@ -283,7 +289,7 @@ class AnnyBody(torch.nn.Module):
         """`(B, N, 3)` the vertices `index (N,)` of `forward(pose, shape)`; one shape without
         gradient skins only those, through the 20-bone chain (`_forward_reduced`)."""
         self._check(pose, shape)
-        if shape.requires_grad or not bool((shape == shape[:1]).all()):
+        if not self._one_fixed_shape(shape):
             return self.forward(pose, shape).vertices[:, index]
         links, _, _ = self._reduced_skeleton(shape[:1])
         return self._mixed(self._reduced_chain(pose, links), self._vertex_mixes(shape[:1])[index])

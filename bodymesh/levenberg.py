@@ -87,8 +87,9 @@ def minimize(
     posed_count = 3 * joints + 3
     detected, height = objective.detected[0], objective.height[:1]
     silhouette = terms.outside is not None and terms.silhouette_weight > 0
-    index = torch.arange(0, model.num_vertices, terms.silhouette_stride, device=start.device)
-    silhouette_scale = (terms.silhouette_weight / index.shape[0]) ** 0.5
+    if silhouette:
+        index = torch.arange(0, model.num_vertices, terms.silhouette_stride, device=start.device)
+        silhouette_scale = (terms.silhouette_weight / index.shape[0]) ** 0.5
 
     def unpack(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         x = x.reshape(-1, count)
@@ -182,8 +183,9 @@ def _keypoints(model: BodyModel, poses: torch.Tensor, shapes: torch.Tensor) -> t
     same = (shapes == shapes[:1]).all(-1)
     if bool(same.all()) or bool(same.sum() == 1):
         return model.keypoints(poses, shapes)
-    keypoints = poses.new_empty(poses.shape[0], *model.keypoints(poses[:1], shapes[:1]).shape[1:])
-    keypoints[same] = model.keypoints(poses[same], shapes[:1])
+    shared = model.keypoints(poses[same], shapes[:1])
+    keypoints = shared.new_empty(poses.shape[0], *shared.shape[1:])
+    keypoints[same] = shared
     keypoints[~same] = model.keypoints(poses[~same], shapes[~same])
     return keypoints
 
