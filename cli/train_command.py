@@ -46,6 +46,10 @@ def train(
         float,
         typer.Option("--min-fit-iou", help="Train only on pool pairs whose target mesh overlaps the target's person mask by this IoU or more (leaves out failed fits); 0: all.", min=0.0, max=1.0),
     ] = 0.0,
+    sources: Annotated[
+        int,
+        typer.Option("--sources", help="Source views of each pair's target: 2 or more add other frames of the clip and the synthetic person seen from behind (the LWGAN's attention learns from them).", min=1, max=4),
+    ] = 1,
     steps: Annotated[int, typer.Option("--steps", help="Total optimisation steps.", min=1)] = 10000,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (per process under torchrun).", min=1)] = 8,
     size: Annotated[int, typer.Option("--size", help="Side of the square training canvas, pixels.", min=32)] = 256,
@@ -76,6 +80,7 @@ def train(
         batch_size=batch_size, size=size, seed=seed, videos=videos, images=images,
         synthetic_fraction=synthetic_fraction if videos is not None else 1.0,
         cache_dir=cache_dir, max_video_frames=max_video_frames, progress=True, pool=pair_pool, min_fit_iou=min_fit_iou,
+        sources=sources,
     )
     options = TrainOptions(steps=steps, checkpoint_every=checkpoint_every, sample_every=sample_every, keep=keep, progress=True)
     run = train_model(

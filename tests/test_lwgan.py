@@ -8,8 +8,9 @@ from dataclasses import replace
 import pytest
 import torch
 
+from mimic.core.pairs import PairBatch
 from mimic.networks.lwgan import LWGAN, AttentionalLWB, LWGANConfig, body_mask, resample_flow, warp_sources
-from mimic.networks.lwgan_training import LWGANTrainable, LWGANTrainConfig, crop_boxes, face_boxes
+from mimic.networks.lwgan_training import LWGANTrainable, LWGANTrainConfig, crop_boxes, face_boxes, source_views
 from tests.conftest import cache_dir, needs_lpips
 from tests.lwgan_toys import TINY, toy_pair
 from warping.flow import BACKGROUND_GRID
@@ -145,6 +146,10 @@ def test_config_round_trip_and_checks():
         LWGANTrainConfig(gan="wgan")
     with pytest.raises(ValueError, match="norm"):
         LWGANConfig(norm="layer")
+    with pytest.raises(ValueError, match="fusion"):
+        LWGANConfig(fusion="max")
+    with pytest.raises(ValueError, match="multi_source_every"):
+        LWGANTrainConfig(multi_source_every=0)
 
 
 def test_face_crop_covers_the_face():
@@ -210,3 +215,52 @@ def test_blend_oracle_and_drawing_terms_train_the_mask_where_drawing_pays():
     body = pair.target_mask[0, 0] > 0
     unseen, seen = mask[16:][body[16:]].mean(), mask[:16][body[:16]].mean()
     assert float(unseen) > 0.5 > float(seen), (float(unseen), float(seen))
+
+
+def _two_source_pair(seed: int = 5) -> PairBatch:
+    """A toy pair with a second source that sees all the first sees (same flow), in flat grey
+    where the person is: two views of which only one shows the person's colours."""
+    pair = toy_pair(32, batch=2, seed=seed)
+    grey = pair.source_mask * 0.1 + (1 - pair.source_mask) * pair.source_image
+    return replace(
+        pair, extra_source_image=grey[:, None], extra_source_mask=pair.source_mask[:, None],
+        extra_source_correspondence=pair.source_correspondence[:, None], extra_grid=pair.grid[:, None],
+        extra_visibility=pair.visibility[:, None],
+    )
+
+
+def test_source_views_put_the_sources_of_a_target_together():
+    pair = _two_source_pair()
+    views = source_views(pair)
+    assert pair.sources == 2 and views["image"].shape == (4, 3, 32, 32) and views["grid"].shape == (2, 2, 32, 32, 2)
+    assert torch.equal(views["image"][0], pair.source_image[0]) and torch.equal(views["image"][1], pair.extra_source_image[0, 0])
+    assert torch.equal(views["image"][2], pair.source_image[1])
+    one = source_views(pair.first_source())
+    assert pair.first_source().sources == 1 and one["image"].shape == (2, 3, 32, 32) and one["visibility"].shape == (2, 1, 1, 32, 32)
+
+
+def test_two_source_training_teaches_the_fusion_to_pick_the_right_source():
+    """Both sources see every body pixel; only one shows its colours. Visibility weighting
+    averages them; after two-source training the learned fusion shows the right one, and the
+    query/key projections (idle with one source) are what learnt it."""
+    torch.manual_seed(0)
+    pair = _two_source_pair()
+    config = LWGANTrainConfig(generator=replace(TINY, feather=0.0), w_adversarial=0, w_feature_matching=0, w_lpips=0, lr_g=3e-3,
+                              multi_source_every=1)
+    model = LWGANTrainable(config)
+    start = {n: p.detach().clone() for n, p in model.nets["generator"].named_parameters() if ".query." in n or ".key." in n}
+    for step in range(80):
+        model.train_step(pair, step)
+    moved = [n for n, p in model.nets["generator"].named_parameters() if n in start and not torch.equal(p, start[n])]
+    assert len(moved) == len(start)
+    plain = LWGAN(replace(config.generator, fusion="visibility"))
+    plain.load_state_dict(model.nets["generator"].state_dict())
+    body = pair.target_mask.expand(-1, 3, -1, -1) > 0
+    with torch.no_grad():
+        learned = model.run_generator(pair)[0]
+        model.nets["generator"] = plain
+        averaged = model.run_generator(pair)[0]
+    error = {name: float((out.warped - pair.target_image).abs()[body].mean()) for name, out in (("learned", learned), ("averaged", averaged))}
+    assert error["learned"] < 0.5 * error["averaged"], error
+    right = learned.attention[-1][:, 0][pair.target_mask[:, :, ::2, ::2] > 0]
+    assert float(right.mean()) > 0.8  # the coloured source's share where both see

@@ -3,13 +3,12 @@ deterministically (resume, ranks), written whole or not at all, reused by a late
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 
 import pytest
 import torch
 from conftest import cache_dir
 
-from mimic.core.pairs import PairBatch
 from mimic.training import pair_pool, video_pairs
 from mimic.training.data_options import DataOptions
 from mimic.training.pair_pool import PairPool, build_pool, pool_batches, pool_folder
@@ -34,10 +33,23 @@ def test_pool_holds_the_pairs_it_was_made_of(made):
     assert len(pool) == COUNT
     for index in (0, COUNT - 1):
         read = pool.batch([index])
-        for f in fields(PairBatch):
-            mine, theirs = getattr(read, f.name), getattr(pairs[index], f.name)
-            assert mine.dtype == theirs.dtype and mine.shape == theirs.shape, f.name
-            assert torch.allclose(mine, theirs, atol=2e-3 * max(1.0, float(theirs.abs().max()))), f.name  # float16
+        assert read.tensors().keys() == pairs[index].tensors().keys() and read.sources == 1
+        for name, theirs in pairs[index].tensors().items():
+            mine = getattr(read, name)
+            assert mine.dtype == theirs.dtype and mine.shape == theirs.shape, name
+            assert torch.allclose(mine, theirs, atol=2e-3 * max(1.0, float(theirs.abs().max()))), name  # float16
+
+
+def test_a_pool_of_two_source_pairs_keeps_the_extra_sources(anny_body, tmp_path):
+    options = DataOptions(batch_size=1, size=SIZE, seed=3, cache_dir=cache_dir(), sources=2)
+    pairs = [p for _, p in zip(range(2), pair_batches(options))]
+    assert pool_folder(options, 2, tmp_path) != pool_folder(replace(options, sources=1), 2, tmp_path)
+    pool = PairPool(build_pool(iter(pairs), 2, tmp_path / "pairs"))
+    read = pool.batch([1, 0])
+    assert read.sources == 2
+    for name, value in read.tensors().items():
+        theirs = torch.cat([pairs[1].tensors()[name], pairs[0].tensors()[name]])
+        assert value.shape == theirs.shape and torch.allclose(value, theirs, atol=2e-3 * max(1.0, float(theirs.abs().max()))), name
 
 
 def test_pool_batches_resume_and_shard(made):
@@ -98,15 +110,16 @@ def test_train_stream_builds_the_pool_once_and_reuses_it(anny_body, tmp_path, mo
     assert pool_folder(replace(options, size=64), 3, tmp_path) != pool_folder(options, 3, tmp_path)
 
 
-def test_cli_refuses_a_pool_for_a_model_without_pairs_and_a_fit_filter_without_a_pool(tmp_path):
+def test_cli_refuses_pair_options_for_a_model_without_pairs_and_a_fit_filter_without_a_pool(tmp_path):
     from typer.testing import CliRunner
 
     from mimic.errors import OptionError
     from mimic_cli.app import app
 
-    result = CliRunner().invoke(app, ["train", "--generator", "text2pose", "--out", str(tmp_path / "o"), "--pair-pool", "10"])
-    assert isinstance(result.exception, OptionError) and "--pair-pool" in str(result.exception)
-    assert not (tmp_path / "o").exists()
+    for option, value in (("--pair-pool", "10"), ("--sources", "2")):
+        result = CliRunner().invoke(app, ["train", "--generator", "text2pose", "--out", str(tmp_path / "o"), option, value])
+        assert isinstance(result.exception, OptionError) and option in str(result.exception)
+        assert not (tmp_path / "o").exists()
     result = CliRunner().invoke(app, ["train", "--generator", "lwgan", "--out", str(tmp_path / "o"), "--min-fit-iou", "0.8"])
     assert isinstance(result.exception, OptionError) and "--pair-pool" in str(result.exception)
     assert not (tmp_path / "o").exists()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import fields
+from dataclasses import replace
 
 import pytest
 import torch
 from conftest import SHARED_VIDEOS, shared_file
 
 from bodymesh.camera import mesh_to_image
-from mimic.core.pairs import PairBatch
+from mimic.core.pairs import PairBatch, collate_pairs, resize_pairs
 from mimic.training.data_options import DataOptions
 from mimic.training.synthetic_pairs import SyntheticConfig, SyntheticPairs, shard_indices
 from mimic.training.video_pairs import VideoPairs, mixed_batches, pair_batches, prepare_video
@@ -21,7 +21,16 @@ SIZE = 64
 
 
 def _same(a: PairBatch, b: PairBatch) -> bool:
-    return all(torch.equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(PairBatch))
+    mine, theirs = a.tensors(), b.tensors()
+    return mine.keys() == theirs.keys() and all(torch.equal(mine[name], theirs[name]) for name in mine)
+
+
+def _extra_view(pair: PairBatch, s: int = 0) -> PairBatch:
+    """The pair with its extra source `s` as its only source."""
+    return replace(
+        pair.first_source(), source_image=pair.extra_source_image[:, s], source_mask=pair.extra_source_mask[:, s],
+        source_correspondence=pair.extra_source_correspondence[:, s], grid=pair.extra_grid[:, s], visibility=pair.extra_visibility[:, s],
+    )
 
 
 def _warp_error(pair: PairBatch) -> torch.Tensor:
@@ -90,6 +99,31 @@ def test_synthetic_pairs_shapes_determinism_and_shards(anny_body):
     assert _same(rank0, pairs.pair(2)) and _same(rank1, pairs.pair(3))
 
 
+def test_extra_sources_see_the_same_target(anny_body):
+    """`sources=2`: the pair of `sources=1` plus the person turned around (180 +- 60 degrees),
+    with exact correspondences to the same target; the pairs collate, resize and keep one
+    source count per batch."""
+    config = SyntheticConfig(size=128, texture_size=32, shading=False)
+    one, two = SyntheticPairs(anny_body, config, seed=3).pair(1), SyntheticPairs(anny_body, config, seed=3).pair(1, sources=2)
+    assert one.sources == 1 and two.sources == 2
+    assert all(torch.allclose(value, getattr(one, name), atol=1e-4) for name, value in two.first_source().tensors().items())
+    back = _extra_view(two)
+    errors = _warp_error(back)
+    assert len(errors) > 200 and float(errors.median()) < 0.02
+    # From behind, it sees what the front view does not: together they see more of the target.
+    body = two.target_mask > 0
+    front, both = (two.visibility > 0)[body].float().mean(), ((two.visibility + two.extra_visibility[:, 0]) > 0)[body].float().mean()
+    assert float(both) > float(front) + 0.02, (float(front), float(both))
+    batch = collate_pairs([two, SyntheticPairs(anny_body, config, seed=3).pair(2, sources=2)])
+    assert batch.sources == 2 and len(batch) == 2 and _same(batch[1], SyntheticPairs(anny_body, config, seed=3).pair(2, sources=2))
+    small = resize_pairs(batch, 32)
+    assert small.extra_grid.shape == (2, 1, 32, 32, 2) and small.extra_source_image.shape == (2, 1, 3, 32, 32)
+    with pytest.raises(ValueError, match="one source count"):
+        collate_pairs([one, two])
+    with pytest.raises(ValueError, match="or none of them"):
+        replace(one, extra_grid=two.extra_grid)
+
+
 def test_synthetic_pairs_with_image_patches(anny_body):
     images = [torch.full((40, 60, 3), 200, dtype=torch.uint8).numpy(), torch.zeros(50, 30, 3, dtype=torch.uint8).numpy()]
     config = SyntheticConfig(size=SIZE, texture_size=64, patch=1.0, image_background=1.0)
@@ -133,6 +167,14 @@ def test_video_pairs_are_cached(anny_body, tmp_path):
         return float((coverage[0] > 0)[mask].float().mean())
 
     assert covered(pairs.subject(0)) > covered(anny_body) + 0.05
+
+    # Two sources: the pair of one source and another frame of the clip seeing the same target.
+    two = pairs.pair(0, sources=2)
+    assert two.sources == 2 and two.extra_source_image.shape == (1, 1, 3, SIZE, SIZE)
+    assert all(torch.allclose(value, getattr(pair, name), atol=1e-3) for name, value in two.first_source().tensors().items())
+    frames = [i for i in range(len(cached)) if torch.equal(two.extra_source_mask[0, 0, 0], torch.from_numpy(cached.frame(i)[1]))]
+    assert frames and not torch.equal(two.extra_source_image, two.source_image[:, None])
+    assert float(two.extra_visibility.mean()) > 0.02
 
     synthetic = SyntheticPairs(anny_body, SyntheticConfig(size=SIZE, texture_size=64), seed=0)
     mixed = next(mixed_batches(synthetic, pairs, DataOptions(batch_size=8, size=SIZE, synthetic_fraction=0.5)))

@@ -17,10 +17,14 @@ frame over the background stream's output; `body`: the target's body mask, the m
 grown by a few pixels so that hair and loose clothes have room; the network draws nowhere
 else). With the mask shut the output is exactly the warp-only frame: the network refines what
 the no-network warp draws (`mimic.generators.warp_only` shows the same sources and texture) rather
-than drawing the unseen body from nothing. Images are `(B, 3, H, W)` in [-1, 1]; H and W
-divisible by 8.
+than drawing the unseen body from nothing. With several sources, `warped` in the output weighs
+them by the finest block's attention instead of by visibility alone (`fusion="attention"`, the
+default; with one source the two are the same): the learned fusion picks, where more than one
+source sees a pixel, the one to show. Images are `(B, 3, H, W)` in [-1, 1]; H and W divisible
+by 8.
 
-Sources: `S` per target. Training uses `S = 1` (one source per pair); inference any `S`. Flows
+Sources: `S` per target, any number in training (`mimic.core.pairs.PairBatch.sources`) and
+inference. Flows
 are `grids (B, S, H, W, 2)` in grid_sample coordinates (align_corners=False) with `visibility
 (B, S, 1, H, W)` in [0, 1] (0: the source does not see that target pixel's surface point).
 """
@@ -51,6 +55,7 @@ __all__ = [
 ]
 
 _LEVELS = 3  # stride-2 steps: the bottleneck is at 1/8 of the canvas
+FUSIONS = ("attention", "visibility")
 
 
 @dataclass
@@ -66,6 +71,9 @@ class LWGANConfig:
         of the canvas side (room for hair and loose clothes the body model lacks).
     feather: pixels, the soft edge of the warp-only frame's silhouette
         (`warping.composite.feathered_over`, as `mimic.generators.warp_only` draws it).
+    fusion: how the Attentional Liquid Warping Blocks weigh the sources: "attention" (learned
+        query . key plus log visibility) or "visibility" (log visibility alone: plain
+        visibility weighting, the ablation of the learned part).
     """
 
     width: int = 16
@@ -74,6 +82,7 @@ class LWGANConfig:
     norm: str = "instance"
     body_dilation: float = 0.02
     feather: float = DEFAULT_FEATHER
+    fusion: str = "attention"
 
     def __post_init__(self) -> None:
         if self.width < 2 or self.background_width < 2:
@@ -86,6 +95,8 @@ class LWGANConfig:
             raise ValueError(f"body_dilation must be in [0, 0.25), got {self.body_dilation}")
         if self.feather < 0:
             raise ValueError(f"feather must be >= 0, got {self.feather}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
 
     @classmethod
     def gpu(cls) -> "LWGANConfig":
@@ -160,10 +171,13 @@ class AttentionalLWB(nn.Module):
     Args:
         channels: of the transfer stream's features (the query) and of the output.
         source_channels: of the source stream's features at this scale.
+        learned: False leaves out `q . k` (weights by visibility alone; the projections stay,
+            so the same weights load either way).
     """
 
-    def __init__(self, channels: int, source_channels: int) -> None:
+    def __init__(self, channels: int, source_channels: int, learned: bool = True) -> None:
         super().__init__()
+        self.learned = learned
         self.query = nn.Conv2d(channels, channels, 1)
         self.key = nn.Conv2d(source_channels, channels, 1)
         self.value = nn.Conv2d(source_channels, channels, 1)
@@ -188,11 +202,11 @@ class AttentionalLWB(nn.Module):
             raise ValueError(f"source features have batch {source.shape[0]}, expected {batch} x {count} sources")
         grid, vis = resample_flow(grids.flatten(0, 1), visibility.flatten(0, 1), (h, w))
         warped = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        key = self.key(warped).view(batch, count, channels, h, w)
         value = self.value(warped).view(batch, count, channels, h, w)
-        query = self.query(x).unsqueeze(1)
-        logit = (query * key).sum(2, keepdim=True) / math.sqrt(channels)
-        logit = logit + vis.view(batch, count, 1, h, w).clamp(min=1e-12).log()
+        logit = vis.view(batch, count, 1, h, w).clamp(min=1e-12).log()
+        if self.learned:
+            key = self.key(warped).view(batch, count, channels, h, w)
+            logit = logit + (self.query(x).unsqueeze(1) * key).sum(2, keepdim=True) / math.sqrt(channels)
         seen = vis.view(batch, count, 1, h, w) > 1e-6
         logit = torch.where(seen, logit, torch.finfo(logit.dtype).min)
         attention = torch.softmax(logit, dim=1) * seen.any(1, keepdim=True).to(logit.dtype)
@@ -297,7 +311,10 @@ class LWGAN(nn.Module):
         self.tsf_encoder = _Encoder(11, width, norm)
         self.tsf_res = nn.Sequential(*(ResidualBlock(width * 4, norm) for _ in range(config.res_blocks)))
         self.tsf_decoder = _Decoder(width, norm)
-        self.attlwb = nn.ModuleList(AttentionalLWB(width * 2 ** (_LEVELS - 1 - i), width * 2 ** (_LEVELS - 1 - i)) for i in range(_LEVELS))
+        learned = config.fusion == "attention"
+        self.attlwb = nn.ModuleList(
+            AttentionalLWB(width * 2 ** (_LEVELS - 1 - i), width * 2 ** (_LEVELS - 1 - i), learned) for i in range(_LEVELS)
+        )
         self.tsf_head = _head(width, 4)
         # The blending mask starts nearly shut (sigmoid(-3) = 0.05): untrained, the network
         # draws close to the warp-only frame and learns where to draw instead.
@@ -358,7 +375,8 @@ class LWGAN(nn.Module):
         weight = visibility.flatten(0, 1) * (read > 1e-3).to(read.dtype)
         weight = weight.view(batch, count, 1, height, width)
         seen = weight.sum(1).clamp(max=1.0)
-        warped = (warped.view(batch, count, 3, height, width) * weight).sum(1) / weight.sum(1).clamp(min=1e-6)
+        views = warped.view(batch, count, 3, height, width)
+        warped = (views * weight).sum(1) / weight.sum(1).clamp(min=1e-6)
         # The warp-only frame: the sources where seen, the texture on the rest of the body, the
         # background off it, with the warp-only generator's soft edge; `known` leaves out the
         # texture (the mask is free to replace it).
@@ -376,6 +394,14 @@ class LWGAN(nn.Module):
         x = self.tsf_decoder(self.tsf_res(features[-1]), features, fuse)
         head = self.tsf_head(x)
         generated, mask = torch.tanh(head[:, :3]), torch.sigmoid(head[:, 3:])
+        if count > 1 and self.config.fusion == "attention":
+            # The warp-only frame again, the sources now weighed by the finest block's attention
+            # (at 1/2, upsampled; visibility where it gives none): the learned fusion chooses
+            # between sources that both see a pixel, where visibility weighting averages them.
+            finest = F.interpolate(attention[-1].flatten(0, 1), size=(height, width), mode="bilinear", align_corners=False)
+            chosen = weight * finest.view(batch, count, 1, height, width).clamp(min=1e-3)
+            fused = (views * chosen).sum(1) / chosen.sum(1).clamp(min=1e-6)
+            base = feathered_over(seen * fused + (1.0 - seen) * fill, coverage, background, self.config.feather)
         body = body_mask(coverage, self.config.body_dilation)
         image = base + body * mask * (generated - base)
         return LWGANOutput(image, generated, mask, base, known, body, tuple(attention))

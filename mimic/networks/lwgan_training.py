@@ -34,7 +34,7 @@ from mimic.networks.losses import (
 )
 from mimic.networks.lwgan import LWGAN, LWGANConfig, LWGANOutput, body_mask
 
-__all__ = ["LWGANTrainConfig", "LWGANTrainable", "create", "face_boxes", "crop_boxes"]
+__all__ = ["LWGANTrainConfig", "LWGANTrainable", "create", "face_boxes", "crop_boxes", "source_views"]
 
 _FACE_POINTS = tuple(KEYPOINT_NAMES.index(n) for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear"))
 
@@ -50,7 +50,10 @@ class LWGANTrainConfig:
     The `w_*` are the loss weights (`w_lpips` 0: no perceptual loss; `w_blend` the mask's oracle
     cross-entropy, `w_drawn` the drawing's own L1 on the body, 0: off); with `w_adversarial` and
     `w_feature_matching` both 0 the discriminators are neither used nor trained (a
-    reconstruction-only fine-tune).
+    reconstruction-only fine-tune). multi_source_every: a batch with extra sources
+    (`PairBatch.sources` > 1) is used with all of them on every `multi_source_every`-th step
+    (1: always), with its first source alone on the others, so that the attention learns to
+    fuse views and the network still draws from one.
     """
 
     generator: LWGANConfig = field(default_factory=LWGANConfig)
@@ -74,12 +77,15 @@ class LWGANTrainConfig:
     w_background: float = 5.0
     w_blend: float = 0.0
     w_drawn: float = 0.0
+    multi_source_every: int = 2
 
     def __post_init__(self) -> None:
         if isinstance(self.generator, dict):
             self.generator = LWGANConfig(**self.generator)
         if self.gan not in GAN_KINDS:
             raise ValueError(f"gan must be one of {', '.join(GAN_KINDS)}, got {self.gan!r}")
+        if self.multi_source_every < 1:
+            raise ValueError(f"multi_source_every must be >= 1, got {self.multi_source_every}")
         if self.face_size < 0 or self.face_size % 8:
             raise ValueError(f"face_size must be 0 or a positive multiple of 8, got {self.face_size}")
 
@@ -126,6 +132,27 @@ def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Te
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def source_views(batch: PairBatch) -> dict[str, torch.Tensor]:
+    """Every source of `batch`'s `B` targets as the LWGAN takes them, `S = batch.sources`:
+    "image" `(B * S, 3, H, W)`, "mask" `(B * S, 1, H, W)`, "correspondence" `(B * S, 4, H, W)`
+    (the sources of one target consecutive, the first source first), "grid" `(B, S, H, W, 2)`,
+    "visibility" `(B, S, 1, H, W)`."""
+    views = {}
+    for name, (first, extra) in _SOURCE_FIELDS.items():
+        value = getattr(batch, first)[:, None]
+        if batch.sources > 1:
+            value = torch.cat((value, getattr(batch, extra)), 1)
+        views[name] = value if name in ("grid", "visibility") else value.flatten(0, 1)
+    return views
+
+
+_SOURCE_FIELDS = {  # source_views' name: the PairBatch fields of the first and of the extra sources
+    "image": ("source_image", "extra_source_image"), "mask": ("source_mask", "extra_source_mask"),
+    "correspondence": ("source_correspondence", "extra_source_correspondence"), "grid": ("grid", "extra_grid"),
+    "visibility": ("visibility", "extra_visibility"),
+}
+
+
 class LWGANTrainable:
     """The LWGAN as `mimic train` trains it (`mimic.core.trainable.Trainable`).
 
@@ -157,15 +184,16 @@ class LWGANTrainable:
         return self._optimizers
 
     def run_generator(self, batch: PairBatch) -> tuple[LWGANOutput, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The three streams on `batch` (one source per target): the transfer stream's output,
-        the source reconstruction, the background stream's output and the hole it filled
-        `(B, 1, H, W)` (the target person and its mesh)."""
+        """The three streams on `batch` (every source of each target, `PairBatch.sources`): the
+        transfer stream's output, the sources' reconstructions `(B * S, 3, H, W)`, the background
+        stream's output and the hole it filled `(B, 1, H, W)` (the target person and its mesh)."""
         body = body_mask(batch.target_correspondence[:, 3:], self.config.generator.body_dilation)
         hole = torch.maximum(body, (batch.target_mask >= 0.5).to(body.dtype))
-        person = batch.source_correspondence[:, 3:] * (batch.source_mask >= 0.5).to(body.dtype)
+        views = source_views(batch)
+        person = views["correspondence"][:, 3:] * (views["mask"] >= 0.5).to(body.dtype)
         output, reconstruction, background = self.nets["generator"](
-            batch.source_image, person, batch.source_correspondence, batch.grid[:, None],
-            batch.visibility[:, None], batch.target_correspondence, batch.background, hole, batch.fill,
+            views["image"], person, views["correspondence"], views["grid"],
+            views["visibility"], batch.target_correspondence, batch.background, hole, batch.fill,
         )
         return output, reconstruction, background, hole
 
@@ -183,6 +211,8 @@ class LWGANTrainable:
     def train_step(self, batch: PairBatch, step: int) -> dict[str, float]:
         """One Adam step of the discriminators (when adversarial), then of the generator."""
         c = self.config
+        if batch.sources > 1 and step % c.multi_source_every:
+            batch = batch.first_source()
         output, reconstruction, background, hole = self.run_generator(batch)
         target = batch.target_image
         logs: dict[str, float] = {}
@@ -199,11 +229,12 @@ class LWGANTrainable:
             logs["d"] = float(d_loss.detach())
 
         weight = 1.0 + c.body_weight * output.body
+        sources = source_views(batch)
         terms = {
             "l1": weighted_l1(output.image, target, weight),
             "ssim": ssim_loss(output.image, target),
             "mask": attention_mask_loss(output.mask * output.known),
-            "source": weighted_l1(reconstruction, batch.source_image, 1.0 + c.body_weight * batch.source_mask),
+            "source": weighted_l1(reconstruction, sources["image"], 1.0 + c.body_weight * sources["mask"]),
             "background": weighted_l1(background, batch.background, hole),
         }
         if c.w_lpips > 0:

@@ -33,15 +33,18 @@ class TrainRun:
     rank: int
 
 
-def check_training_inputs(generator: str, videos: Path | None, images: Path | None, pool: int = 0, min_fit_iou: float = 0.0) -> None:
+def check_training_inputs(
+    generator: str, videos: Path | None, images: Path | None, pool: int = 0, min_fit_iou: float = 0.0, sources: int = 1
+) -> None:
     """Before anything is loaded: an unknown model name, a missing or empty `videos` folder, an
-    `images` path that is not a folder, a pair pool for a model that trains on no pairs and a
-    fit-IoU filter without a pool fail with one line."""
+    `images` path that is not a folder, a pair pool or several sources for a model that trains
+    on no pairs and a fit-IoU filter without a pool fail with one line."""
     chosen = registry.trainable_entry(generator)
     if min_fit_iou > 0 and not pool:
         raise OptionError("--min-fit-iou picks pairs of a pair pool; give --pair-pool too")
-    if pool and chosen.batches != registry.ModelEntry.batches:
-        raise OptionError(f"--pair-pool is for the models that train on image pairs; {generator} makes its own data")
+    for option, used in (("--pair-pool", pool), ("--sources", sources > 1)):
+        if used and chosen.batches != registry.ModelEntry.batches:
+            raise OptionError(f"{option} is for the models that train on image pairs; {generator} makes its own data")
     if videos is not None and chosen.batches == registry.ModelEntry.batches:
         from mimic.training.video_pairs import video_files
 
@@ -77,7 +80,7 @@ def train_model(
     The networks start from `data.seed` on every rank; each rank's data and other randomness
     from `data.seed + rank`.
     """
-    check_training_inputs(generator, data.videos, data.images, data.pool, data.min_fit_iou)
+    check_training_inputs(generator, data.videos, data.images, data.pool, data.min_fit_iou, data.sources)
     overrides = dict(overrides or {})
     start_weights = None
     if init is not None:

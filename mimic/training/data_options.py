@@ -24,6 +24,8 @@ class DataOptions:
     (`mimic.training.pair_pool`); 0: every pair is made when it is used.
     min_fit_iou: train only on the pool's pairs whose target mesh overlaps the target's person
     mask by at least this IoU (leaves out frames whose fit went wrong); 0: every pair.
+    sources: source views of each pair's target (`mimic.core.pairs.PairBatch.sources`): 2 or
+    more add other frames of the clip, and the synthetic person seen from behind.
     """
 
     batch_size: int = 8
@@ -39,3 +41,4 @@ class DataOptions:
     progress: bool = False
     pool: int = 0
     min_fit_iou: float = 0.0
+    sources: int = 1

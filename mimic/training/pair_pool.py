@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mimic.core.pairs import PairBatch
+from mimic.core.pairs import EXTRA_FIELDS, PairBatch
 from mimic.core.progress import track
 from mimic.pipeline.clothing import silhouette_overlap
 from mimic.training.data_options import DataOptions
@@ -60,6 +60,8 @@ def pool_folder(options: DataOptions, count: int, root: Path) -> Path:
         "max_video_frames": options.max_video_frames, "body_model": options.body_model,
         "videos": _folder_digest(options.videos), "images": _folder_digest(options.images),
     }
+    if options.sources > 1:  # one-source pools keep the names they had before extra sources
+        made_by["sources"] = options.sources
     key = hashlib.sha256(json.dumps(made_by, sort_keys=True).encode()).hexdigest()[:16]
     return Path(root) / f"pairs-{options.size}px-{count}-{key}"
 
@@ -75,12 +77,12 @@ def build_pool(pairs: Iterator[PairBatch], count: int, folder: Path, progress: b
         arrays: dict[str, np.lib.format.open_memmap] = {}
         for index in track(range(count), f"making {count} training pairs", total=count, enabled=progress):
             pair = next(pairs)
-            for f in fields(PairBatch):
-                value = getattr(pair, f.name)[0].cpu()
-                value = value.to(torch.int8) if f.name in _LABELS else value.to(torch.float16)
-                if f.name not in arrays:
-                    arrays[f.name] = np.lib.format.open_memmap(partial / f"{f.name}.npy", "w+", value.numpy().dtype, (count, *value.shape))
-                arrays[f.name][index] = value.numpy()
+            for name, value in pair.tensors().items():
+                value = value[0].cpu()
+                value = value.to(torch.int8) if name in _LABELS else value.to(torch.float16)
+                if name not in arrays:
+                    arrays[name] = np.lib.format.open_memmap(partial / f"{name}.npy", "w+", value.numpy().dtype, (count, *value.shape))
+                arrays[name][index] = value.numpy()
         for array in arrays.values():
             array.flush()
         del arrays
@@ -96,7 +98,8 @@ class PairPool:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self._arrays = {f.name: np.load(self.folder / f"{f.name}.npy", mmap_mode="r") for f in fields(PairBatch)}
+        names = [f.name for f in fields(PairBatch) if (self.folder / f"{f.name}.npy").is_file() or f.name not in EXTRA_FIELDS]
+        self._arrays = {name: np.load(self.folder / f"{name}.npy", mmap_mode="r") for name in names}
         self.count = len(self._arrays["source_image"])
 
     def __len__(self) -> int:

@@ -79,6 +79,9 @@ class PairMaker:
         target_keypoints: torch.Tensor,
         source_mask: torch.Tensor | None = None,
         target_mask: torch.Tensor | None = None,
+        extra_verts: torch.Tensor | None = None,
+        extra_images: torch.Tensor | None = None,
+        extra_masks: torch.Tensor | None = None,
     ) -> PairBatch:
         """The pairs of `B` source and target meshes and images.
 
@@ -88,11 +91,14 @@ class PairMaker:
             source_keypoints, target_keypoints: `(B, K, 3)` pixels + confidence.
             source_mask, target_mask: `(B, 1, H, W)` person masks in [0, 1]; None: the mesh's
                 coverage.
+            extra_verts, extra_images, extra_masks: `S'` more sources of each target,
+                `(B, S', V, 3)`, `(B, S', 3, H, W)`, `(B, S', 1, H, W)` (masks None: the meshes'
+                coverage); None: one source.
         Returns:
             The PairBatch: correspondence and part maps of both meshes, the target-to-source
             grid and the visibility (`warping.flow.transfer_flow`), and the fill: each source's
             texture (unwrapped from its person pixels, filled as the pipeline fills a
-            subject's) on the target's body.
+            subject's) on the target's body; the extra sources' maps, grids and visibility.
         """
         source_frags, source_corr, source_parts = mesh_maps(source_verts, self.topology, self.size)
         target_frags, target_corr, target_parts = mesh_maps(target_verts, self.topology, self.size)
@@ -103,13 +109,35 @@ class PairMaker:
         if target_mask is None:
             target_mask = (target_frags.face_id >= 0)[:, None].to(dtype)
         fill = self._fill(source_image, source_mask, source_frags, source_verts, target_frags)
+        extras = {} if extra_verts is None else self._extra_sources(extra_verts, extra_images, extra_masks, target_frags)
         return PairBatch(
+            **extras,
             source_image=source_image, source_mask=source_mask, source_correspondence=source_corr,
             source_parts=source_parts, source_keypoints=source_keypoints.to(dtype),
             target_image=target_image, target_mask=target_mask, target_correspondence=target_corr,
             target_parts=target_parts, target_keypoints=target_keypoints.to(dtype),
             grid=flow.grid.to(dtype), visibility=flow.visible[:, None].to(dtype), fill=fill, background=background,
         )
+
+    def _extra_sources(
+        self, verts: torch.Tensor, images: torch.Tensor, masks: torch.Tensor | None, target_frags: Fragments
+    ) -> dict[str, torch.Tensor]:
+        """The `PairBatch.extra_*` fields of the sources `verts (B, S', V, 3)` of the targets
+        `target_frags`, with their `images (B, S', 3, H, W)` and person `masks` (None: coverage)."""
+        dtype = images.dtype
+        correspondences, grids, visibilities, coverages = [], [], [], []
+        for s in range(verts.shape[1]):
+            frags, correspondence, _ = mesh_maps(verts[:, s], self.topology, self.size)
+            flow = transfer_flow(target_frags, verts[:, s], frags, self.topology.faces)
+            correspondences.append(correspondence)
+            grids.append(flow.grid.to(dtype))
+            visibilities.append(flow.visible[:, None].to(dtype))
+            coverages.append((frags.face_id >= 0)[:, None].to(dtype))
+        return {
+            "extra_source_image": images, "extra_source_mask": torch.stack(coverages, 1) if masks is None else masks,
+            "extra_source_correspondence": torch.stack(correspondences, 1), "extra_grid": torch.stack(grids, 1),
+            "extra_visibility": torch.stack(visibilities, 1),
+        }
 
     def _fill(
         self, images: torch.Tensor, masks: torch.Tensor, source_frags: Fragments, source_verts: torch.Tensor, target_frags: Fragments
@@ -167,8 +195,10 @@ class SyntheticPairs:
         self.maker = PairMaker(body, self.config.size)
         self._last: tuple[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
 
-    def pair(self, index: int) -> PairBatch:
-        """Pair number `index` (a batch of one)."""
+    def pair(self, index: int, sources: int = 1) -> PairBatch:
+        """Pair number `index` (a batch of one); with `sources` > 1, the person also drawn
+        turned around (its back: about the up axis by 180 +- 60 degrees) in `sources - 1` more poses,
+        as the pair's extra sources (the first source and the target are those of `sources=1`)."""
         cfg, body, size = self.config, self.body, self.config.size
         texture, background, shape = self._person(index // cfg.pairs_per_person)
         gen = pair_generator(self.seed, index)
@@ -185,7 +215,21 @@ class SyntheticPairs:
             render_person(body, pose[i : i + 1], shape[i : i + 1], cam[i : i + 1], texture, background, size, size, cfg.shading)[0]
             for i in range(2)
         ]
-        return self.maker.pair(verts[:1], verts[1:], rendered[0], rendered[1], background, keypoints[:1], keypoints[1:])
+        extras = {}
+        if sources > 1:
+            back = random_pose(body, sources - 1, gen, spread=cfg.pose_spread)
+            turn = torch.pi * (1.0 + (torch.rand(sources - 1, 1, generator=gen) * 2 - 1) / 3)  # 180 +- 60 degrees
+            back[:, 0] = turn.to(back) * torch.tensor(body.up_axis, device=back.device, dtype=back.dtype)
+            with torch.no_grad():
+                back_output = body.forward(back, shape[:1].expand(sources - 1, -1))
+            back_cam = torch.stack([self._camera(v, gen) for v in back_output.vertices]).to(back_output.vertices)
+            back_verts = mesh_to_image(back_output.vertices, back_output.keypoints, back_cam)[0]
+            back_images = [
+                render_person(body, back[i : i + 1], shape[:1], back_cam[i : i + 1], texture, background, size, size, cfg.shading)[0]
+                for i in range(sources - 1)
+            ]
+            extras = {"extra_verts": back_verts[None], "extra_images": torch.cat(back_images)[None]}
+        return self.maker.pair(verts[:1], verts[1:], rendered[0], rendered[1], background, keypoints[:1], keypoints[1:], **extras)
 
     def _person(self, person: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Texture `(1, 3, T, T)`, room `(1, 3, size, size)` and shape `(1, S)` of person number

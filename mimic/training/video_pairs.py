@@ -244,24 +244,32 @@ class VideoPairs:
             self._subjects[index] = body
         return self._subjects[index]
 
-    def pair(self, index: int) -> PairBatch:
-        """Pair number `index` (a batch of one): a random video, two different random frames."""
+    def pair(self, index: int, sources: int = 1) -> PairBatch:
+        """Pair number `index` (a batch of one): a random video, two different random frames;
+        with `sources` > 1, `sources - 1` more frames of the clip as extra sources of the same
+        target (other frames than those two while the clip has them; the first source and the
+        target are those of `sources=1`)."""
         gen = pair_generator(self.seed, index, stream=2)
         number = int(torch.randint(len(self.clips), (1,), generator=gen))
         clip = self.clips[number]
-        first, second = torch.randperm(len(clip), generator=gen)[:2].tolist()
+        order = torch.randperm(len(clip), generator=gen).tolist()
+        first, second = order[:2]
+        extra = [order[2 + k] if 2 + k < len(order) else first for k in range(sources - 1)]
+        frames = [first, second, *extra]
         device = self.body.faces.device
-        pose = torch.from_numpy(clip.pose[[first, second]]).to(device)
-        shape = torch.from_numpy(clip.shape).to(device)[None].expand(2, -1)
-        cam = torch.from_numpy(clip.cam[[first, second]]).to(device)
+        pose = torch.from_numpy(clip.pose[frames]).to(device)
+        shape = torch.from_numpy(clip.shape).to(device)[None].expand(len(frames), -1)
+        cam = torch.from_numpy(clip.cam[frames]).to(device)
         with torch.no_grad():
             output = self.subject(number).forward(pose, shape)
         verts, keypoints = mesh_to_image(output.vertices, output.keypoints, cam)
-        (source, source_mask, _), (target, target_mask, plate) = clip.frame(first), clip.frame(second)
-        masks = torch.from_numpy(np.stack((source_mask, target_mask))).to(device)[:, None]
+        views = [clip.frame(f) for f in frames]
+        images = torch.cat([to_tensor(image, device) for image, _, _ in views])
+        masks = torch.from_numpy(np.stack([mask for _, mask, _ in views])).to(device)[:, None]
+        extras = {} if sources == 1 else {"extra_verts": verts[None, 2:], "extra_images": images[None, 2:], "extra_masks": masks[None, 2:]}
         return self.maker.pair(
-            verts[:1], verts[1:], to_tensor(source, device), to_tensor(target, device), to_tensor(plate, device),
-            keypoints[:1], keypoints[1:], masks[:1], masks[1:],
+            verts[:1], verts[1:2], images[:1], images[1:2], to_tensor(views[1][2], device),
+            keypoints[:1], keypoints[1:2], masks[:1], masks[1:2], **extras,
         )
 
 
@@ -333,13 +341,13 @@ def mixed_batches(
 ) -> Iterator[PairBatch]:
     """Endless batches of `options.batch_size` pairs of this rank's shard from batch
     `options.start` on; pair `n` is synthetic with chance `options.synthetic_fraction` (always
-    when `videos` is None), else a video pair."""
+    when `videos` is None), else a video pair; each with `options.sources` sources."""
     fraction = 1.0 if videos is None else options.synthetic_fraction
     batch = options.start
     while True:
         pairs = []
         for n in shard_indices(batch, options.batch_size, rank, world):
             use_synthetic = videos is None or float(torch.rand(1, generator=pair_generator(options.seed, n, stream=3))) < fraction
-            pairs.append(synthetic.pair(n) if use_synthetic else videos.pair(n))
+            pairs.append(synthetic.pair(n, options.sources) if use_synthetic else videos.pair(n, options.sources))
         yield collate_pairs(pairs)
         batch += 1
