@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from bodymesh.camera import to_image_space
-from warping.flow import BACKGROUND_GRID, Flow, combine_sources, surface_points, transfer_flow
+from warping.flow import BACKGROUND_GRID, Flow, combine_sources, surface_points, transfer_flow, view_agreement
 from warping.raster import Fragments, interpolate, rasterize
 from warping.sampler import grid_to_pixels, identity_grid, pixels_to_grid, warp
 
@@ -382,3 +382,25 @@ def test_flow_argument_errors():
     other = transfer_flow(frags_small, image, frags, faces)
     with pytest.raises(ValueError, match="same target size"):
         combine_sources([flow, other])
+
+
+def test_view_agreement_is_the_cosine_of_the_turn_between_views():
+    """A rigid turn of the whole body by `a` between a source and the target gives every face the
+    agreement cos(a), whatever the pose; weighted by it, the nearer view wins where both see."""
+    verts, faces = uv_sphere()
+    target, frags_t = pose(verts, faces, 50.0, CAM, 128, 128)
+    sources = [pose(verts, faces, angle, CAM, 128, 128) for angle in (0.0, 120.0)]
+    agreement = view_agreement(target, torch.cat([s[0] for s in sources]), faces, frags_t.face_id)
+    covered = frags_t.face_id[0] >= 0
+    assert agreement.shape == (2, 128, 128) and (agreement[:, ~covered] == 1).all()
+    for index, turn in enumerate((50.0, -70.0)):
+        torch.testing.assert_close(agreement[index][covered], torch.full((int(covered.sum()),), math.cos(math.radians(turn))), atol=1e-4, rtol=0)
+    flows = [transfer_flow(frags_t, image, frags, faces) for image, frags in sources]
+    both = flows[0].visible[0] & flows[1].visible[0]
+    assert both.sum() > 300
+    shares = []
+    for sharpness in (0.0, 30.0):
+        _, weights = combine_sources(flows, agreement=agreement, agreement_sharpness=sharpness)
+        torch.testing.assert_close(weights.sum(0)[covered], torch.ones(int(covered.sum())))
+        shares.append(float((weights[0] > weights[1])[both].float().mean()))
+    assert shares[1] > 0.8 and shares[1] > shares[0] + 0.3, shares  # 0.45 -> 0.88 (facing still counts)

@@ -47,12 +47,13 @@ from __future__ import annotations
 from typing import NamedTuple, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from warping.checks import check_shape, describe
 from warping.raster import Fragments, check_faces, interpolate
 from warping.sampler import pixels_to_grid
 
-__all__ = ["Flow", "surface_points", "transfer_flow", "combine_sources", "BACKGROUND_GRID"]
+__all__ = ["Flow", "surface_points", "transfer_flow", "view_agreement", "combine_sources", "BACKGROUND_GRID"]
 
 # Grid value of target pixels that show no surface: outside [-1, 1] on both axes.
 BACKGROUND_GRID = -2.0
@@ -209,21 +210,63 @@ def transfer_flow(
     )
 
 
+def view_agreement(target_verts: torch.Tensor, source_verts: torch.Tensor, faces: torch.Tensor, face_id: torch.Tensor) -> torch.Tensor:
+    """How alike each source sees each target pixel's surface as the target view does.
+
+    Per face, the rotation that carries the face's frame (first edge, normal) in a source's
+    image space onto its frame in the target's; the cosine of the angle between the two
+    cameras' viewing directions in the face's own frame is that rotation's depth-depth entry
+    (the angle penalty of view-dependent texturing, as in Buehler et al.'s Unstructured
+    Lumigraph): 1 where a source saw the face from where the target sees it (the same view of
+    it, at any pose), lower the more the view of it turned, -1 from the opposite side.
+
+    Args:
+        target_verts: `(1, V, 3)` image-space vertices of the target. source_verts: `(S, V, 3)`.
+        faces: `(F, 3)` vertex indices. face_id: `(1, H, W)` the target's rasterization (-1 off
+            the mesh).
+    Returns:
+        `(S, H, W)` cosines in [-1, 1] at every covered target pixel, 1 off the mesh.
+    """
+    check_shape(target_verts, "1 V 3", "target_verts", floating=True)
+    check_shape(source_verts, "S V 3", "source_verts", floating=True, sizes={"V": target_verts.shape[1]})
+
+    def depth_row(verts: torch.Tensor) -> torch.Tensor:
+        """`(B, F, 3)`: the depth components of each face's frame (edge, normal x edge, normal)."""
+        corners = verts[:, faces]  # (B, F, 3, 3)
+        edge = corners[:, :, 1] - corners[:, :, 0]
+        normal = torch.linalg.cross(edge, corners[:, :, 2] - corners[:, :, 0])
+        edge = F.normalize(edge, dim=-1)
+        normal = F.normalize(normal, dim=-1)
+        side = torch.linalg.cross(normal, edge)
+        return torch.stack((edge[..., 2], side[..., 2], normal[..., 2]), -1)
+
+    cosine = (depth_row(source_verts) * depth_row(target_verts)).sum(-1).clamp(-1.0, 1.0)  # (S, F)
+    covered = face_id[0] >= 0
+    return torch.where(covered, cosine[:, face_id[0].clamp(min=0)], 1.0)
+
+
 def combine_sources(
-    flows: Flow | Sequence[Flow], sharpness: float = 4.0
+    flows: Flow | Sequence[Flow],
+    sharpness: float = 4.0,
+    agreement: torch.Tensor | None = None,
+    agreement_sharpness: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-source grids and blending weights for one target seen by several sources.
 
     Every target pixel takes its texture from the sources that see its point, weighted by
     `facing ** sharpness` (the most frontal source dominates, seams between sources still
-    blend), normalized to sum to 1 over the sources wherever at least one sees it. A source
-    that sees a point edge-on (facing 0) still gets the whole weight when it is the only one.
+    blend) and, given `agreement`, by `((1 + agreement) / 2) ** agreement_sharpness` (the
+    source whose view of the point is nearest the target's dominates: `view_agreement`),
+    normalized to sum to 1 over the sources wherever at least one sees it. A source that sees
+    a point edge-on (facing 0) still gets the whole weight when it is the only one.
 
     Args:
         flows: the `transfer_flow` results of the `S` sources against the same target: a
             sequence of flows of batch 1 (or any batch; they are concatenated), or one flow of
             batch `S`.
         sharpness: the exponent on `facing` (>= 0; 0 averages the seeing sources evenly).
+        agreement: `(S, H, W)` in [-1, 1], `view_agreement`'s cosines; None: not used.
+        agreement_sharpness: its exponent (>= 0).
     Returns:
         `grids (S, H, W, 2)` (the flows' grids, stacked) and `weights (S, H, W)` in the
         facings' dtype: in [0, 1], 0 where a source does not see the point, summing to 1 over
@@ -240,14 +283,17 @@ def combine_sources(
             "every flow must be of the same target size, got "
             + ", ".join(str(tuple(f.grid.shape)) for f in flows)
         )
-    if not isinstance(sharpness, (int, float)) or not sharpness >= 0:
-        raise ValueError(f"sharpness must be a number >= 0, got {sharpness!r}")
+    for name, value in (("sharpness", sharpness), ("agreement_sharpness", agreement_sharpness)):
+        if not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
     grids = torch.cat([f.grid for f in flows])
     visible = torch.cat([f.visible for f in flows])
     facing = torch.cat([f.facing for f in flows])
     tiny = torch.finfo(facing.dtype).tiny
     # facing ** sharpness normalized, in log space: no underflow for any sharpness.
     logit = sharpness * facing.clamp(min=tiny).log()
+    if agreement is not None and agreement_sharpness > 0:
+        logit = logit + agreement_sharpness * ((1.0 + agreement.to(facing.dtype)) / 2).clamp(min=tiny).log()
     logit = torch.where(visible, logit, float("-inf"))
     seen = visible.any(0, keepdim=True)
     weights = torch.softmax(torch.where(seen, logit, 0.0), dim=0)

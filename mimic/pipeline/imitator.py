@@ -39,11 +39,12 @@ from mimic.pipeline.memory import check_canvas_fits
 from mimic.pipeline.prefetch import prefetch
 from mimic.pipeline.subject_texture import TextureMaker
 from warping.correspondence import mesh_maps, uv_map
-from warping.flow import combine_sources, transfer_flow
+from warping.flow import combine_sources, transfer_flow, view_agreement
 from warping.raster import Fragments
 from warping.topology import MeshTopology
 
 PLACEMENTS = ("driver", "source")
+VIEW_SHARPNESS = 8.0  # ImitatorConfig.view_sharpness: measured on training clips (benchmarks/sources.py --videos)
 DETECTION_SIDE = 640  # driver frames are shrunk to this longest side for keypoint detection
 BACKGROUNDS = ("source", "driver")
 DEFAULT_RATE = 25.0  # frames/s of a driver whose rate is not given (the smoother's window is in seconds)
@@ -63,7 +64,10 @@ class ImitatorConfig:
     (`bodymesh.smoothing`, in frames at the driver's rate; 0: none). people_bundle: the
     multi-person pose model (`bodymesh.pose_bundle.pose_bundle`): every person of the driver is tracked and `person`
     followed (1-based, left to right where first seen; None: the largest); None: the
-    single-person BlazePose follows the most prominent person.
+    single-person BlazePose follows the most prominent person. view_sharpness: with several
+    sources, how strongly each target pixel prefers the source that saw its surface from where
+    the target sees it (`warping.flow.view_agreement`, the exponent in `combine_sources`; 0:
+    facing alone).
     """
 
     size: int = 256
@@ -76,8 +80,11 @@ class ImitatorConfig:
     smooth: float = DEFAULT_SECONDS
     people_bundle: Path | None = None
     person: int | None = None
+    view_sharpness: float = VIEW_SHARPNESS
 
     def __post_init__(self) -> None:
+        if self.view_sharpness < 0:
+            raise OptionError(f"view_sharpness must be at least 0, got {self.view_sharpness}")
         if self.smooth < 0:
             raise OptionError(f"smooth must be at least 0 seconds, got {self.smooth}")
         if self.person is not None and (self.person < 1 or self.people_bundle is None):
@@ -257,7 +264,8 @@ class Imitator:
         (novel views, see `mimic.tasks.novel_view`), seen by `cam (3,)` (canvas pixels), over
         `background`; adds the seconds spent rasterizing and composing the flow to `seconds`
         when given. Each target pixel takes its texture from the sources that see its surface
-        point (the most frontal one dominates, `warping.flow.combine_sources`), restricted to
+        point (the most frontal one and the one whose view of it is nearest the target's dominate,
+        `warping.flow.combine_sources`), restricted to
         `subject.sources_by_part` of the pixel's body part when set."""
         source = subject.bundle
         clock = time.perf_counter()
@@ -271,7 +279,10 @@ class Imitator:
             allowed = subject.sources_by_part.to(parts.device)[:, parts[0].clamp(min=0)]  # (S, H, W)
             visible = flow.visible & allowed
             flow = flow._replace(visible=visible, facing=torch.where(visible, flow.facing, 0.0))
-        grids, weights = combine_sources([type(flow)(*(t[i : i + 1] for t in flow)) for i in range(count)])
+        agreement = view_agreement(verts, source.verts, self.body.faces, fragments.face_id) if count > 1 else None
+        grids, weights = combine_sources(
+            [type(flow)(*(t[i : i + 1] for t in flow)) for i in range(count)], agreement=agreement, agreement_sharpness=self.config.view_sharpness
+        )
         uv = uv_map(fragments, self.topology)
         if seconds is not None:
             seconds["rasterize"] = rasterized - clock
