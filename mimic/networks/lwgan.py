@@ -24,9 +24,9 @@ source sees a pixel, the one to show. Images are `(B, 3, H, W)` in [-1, 1]; H an
 by 8.
 
 Sources: `S` per target, any number in training (`mimic.core.pairs.PairBatch.sources`) and
-inference. Flows
-are `grids (B, S, H, W, 2)` in grid_sample coordinates (align_corners=False) with `visibility
-(B, S, 1, H, W)` in [0, 1] (0: the source does not see that target pixel's surface point).
+inference. Flows are `grids (B, S, H, W, 2)` in grid_sample coordinates (align_corners=False)
+with `visibility (B, S, 1, H, W)` in [0, 1] (0: the source does not see that target pixel's
+surface point).
 """
 
 from __future__ import annotations

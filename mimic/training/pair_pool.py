@@ -98,7 +98,7 @@ class PairPool:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        names = [f.name for f in fields(PairBatch) if (self.folder / f"{f.name}.npy").is_file() or f.name not in EXTRA_FIELDS]
+        names = [f.name for f in fields(PairBatch) if f.name not in EXTRA_FIELDS or (self.folder / f"{f.name}.npy").is_file()]  # extras: when kept
         self._arrays = {name: np.load(self.folder / f"{name}.npy", mmap_mode="r") for name in names}
         self.count = len(self._arrays["source_image"])
 
