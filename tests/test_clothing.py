@@ -186,3 +186,20 @@ def test_clothed_skinning_carries_the_clothed_surface_on_the_base_skeleton(anny_
     assert float(moved.norm(dim=-1).max()) > 0.02  # the clothes are there
     # where forward puts them, within 1 cm (measured 6.5 mm: Anny's rest pose is not quite its zero pose)
     assert float((moved - dressed_at_zero).norm(dim=-1).max()) < 0.01
+
+
+def test_the_first_view_sets_the_clothes_on_its_rim(anny_body, dressed):
+    """A second view whose mask sits 12 pixels beside its mesh (a body fit that missed the
+    person) adds nothing where the first view's rim already holds the vertices: the first view's
+    clothes stay as fitted alone; given first, the misfit would set them."""
+    poses, cams, masks, _ = dressed
+    shifted = torch.roll(masks[:1], 12, dims=2)
+    two_poses, two_cams, shape = poses[:1].expand(2, -1, -1), cams[:1].expand(2, -1), zero_shape(anny_body)[0]
+
+    def front_iou(clothed: BodyModel) -> float:
+        return float(silhouette_overlap(_silhouette(clothed, poses[:1], cams[:1]), masks[:1])[0][0])
+
+    alone = front_iou(fit_clothes(anny_body, shape, poses[:1], cams[:1], masks[:1]))
+    first = front_iou(fit_clothes(anny_body, shape, two_poses, two_cams, torch.cat((masks[:1], shifted))))
+    second = front_iou(fit_clothes(anny_body, shape, two_poses, two_cams, torch.cat((shifted, masks[:1]))))
+    assert first >= alone - 0.01 and second < first - 0.05, (alone, first, second)

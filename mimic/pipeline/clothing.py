@@ -6,7 +6,11 @@ and every pixel on the rendered silhouette's rim is given a target along the rim
 normal: out to the mask's edge when the mask goes on (half way when the march meets the mesh
 again between the legs, as under a skirt: the other side fills the other half), in to the mask
 when the mesh sticks out. The vertices of the rim's faces take that target through their
-normals' image-plane direction; every view adds its rows. One linear least-squares solve per
+normals' image-plane direction; every view adds its rows for the vertices no earlier view's rim
+holds that round (the first view, a user's main photo or the first source frame, sets the
+clothes wherever it sees their edge; a later view adds what it alone shows, such as the back of
+the hair, and a later view whose body fit is off cannot pull the first one's clothes off its
+mask: two masks fitted at once by least squares met half way). One linear least-squares solve per
 iteration (conjugate gradients, matrix-free) finds all offsets at once, with
 
 - smoothness: the squared difference of the offsets across every mesh edge (so the front and
@@ -117,7 +121,8 @@ def fit_clothes(
         shape: `(S,)` the subject's body shape.
         poses: `(N, J, 3)` the pose in each source view.
         cams: `(N, 3)` weak-perspective cameras of the views (canvas pixels).
-        masks: `(N, H, W)` the person masks in [0, 1] of the views.
+        masks: `(N, H, W)` the person masks in [0, 1] of the views, the main view first (it
+            sets the clothes on its silhouette's rim; later views add the rest).
         config: budgets and weights (ClothesConfig() when None).
     Returns:
         The ClothedBody of `body`, which renders over the masks in the source poses.
@@ -141,6 +146,7 @@ def fit_clothes(
         face_id = rasterize(verts, faces, height, width).face_id.cpu().numpy()
         weight = offsets.new_zeros(offsets.shape)
         target = offsets.new_zeros(offsets.shape)
+        claimed = torch.zeros(offsets.shape, dtype=torch.bool, device=offsets.device)  # vertices an earlier view set
         for view in range(count):
             legs = np.where(face_id[view] >= 0, leg_faces[np.maximum(face_id[view], 0)], False)
             scale = float(cams[view, 0])
@@ -151,10 +157,11 @@ def fit_clothes(
             direction = torch.from_numpy(outward).to(offsets)[:, None]  # (P, 1, 2)
             facing = (image_normals[view][rows] * direction).sum(-1)  # (P, 3)
             goal = torch.from_numpy(push).to(offsets)[:, None] / cams[view, 0]  # metres along the rim normal
-            keep = facing > config.min_facing
+            keep = (facing > config.min_facing) & ~claimed[rows]
             index, facing, goal = rows[keep], facing[keep], goal.expand_as(keep)[keep]
             weight.index_add_(0, index, facing**2)
             target.index_add_(0, index, facing * (facing * offsets[index] + goal))
+            claimed[index] = True
         offsets = _solve(weight, target, offsets, edges, config).clamp(config.min_offset, config.max_offset)
     return _hang(body, rest, posed[0], offsets, normals[0], config)
 

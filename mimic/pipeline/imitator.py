@@ -227,7 +227,8 @@ class Imitator:
     ) -> Subject:
         """The subject from fitted source crops: `crops` `(size, size, 3)` uint8 RGB, their person
         `masks` `(size, size)` float in [0, 1] and `fits` (cameras in canvas pixels). The body
-        shape is the mean of the fits' shapes; the clothes are fitted to every mask (unless the
+        shape is the mean of the fits' shapes; the clothes are fitted to every mask, the first
+        one's rim first (`mimic.pipeline.clothing.fit_clothes`; unless the
         config asks for the naked body); the texture is unwrapped from every crop and filled.
         The background is the clean plate (`mimic.pipeline.background.clean_plate`) of `backdrop`, the
         first source's (None: its crop and mask, all inside the photo), without the subject's
